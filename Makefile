@@ -1,0 +1,71 @@
+# lsinit — see README.md. `make` builds build/lsinit against the system
+# libraries; `make static` builds the static musl binary; `make test` installs
+# what is missing and runs every test.
+
+VERSION := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
+CC ?= cc
+WARN := -Wall -Wextra -Werror -Wformat=2 -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wvla
+BASE_CFLAGS := -std=c11 -D_GNU_SOURCE -DLSINIT_VERSION='"$(VERSION)"' $(WARN) -Iinit
+CFLAGS ?= -O2 -g -D_FORTIFY_SOURCE=2 -fstack-protector-strong
+LDLIBS_DEV := -lsqlite3 -lyaml -lcurl
+SANITIZE := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+
+SRCS := $(sort $(wildcard init/*.c))
+LIB_SRCS := $(filter-out init/main.c,$(SRCS))
+HDRS := $(wildcard init/*.h)
+UNIT_SRCS := $(sort $(wildcard tests/unit/test_*.c))
+UNIT_BINS := $(patsubst tests/unit/%.c,build/unit/%,$(UNIT_SRCS))
+UNIT_ASAN_BINS := $(patsubst tests/unit/%.c,build/asan/unit/%,$(UNIT_SRCS))
+
+.PHONY: all static test unit unit-asan integration deps demo bench lint clean asan soak fuzz
+
+all: build/lsinit
+
+build/lsinit: $(SRCS) $(HDRS) VERSION
+	@mkdir -p $(@D)
+	$(CC) $(BASE_CFLAGS) $(CFLAGS) $(SRCS) -o $@ $(LDLIBS_DEV)
+
+asan: build/asan/lsinit
+build/asan/lsinit: $(SRCS) $(HDRS) VERSION
+	@mkdir -p $(@D)
+	$(CC) $(BASE_CFLAGS) -O1 -g $(SANITIZE) $(SRCS) -o $@ $(LDLIBS_DEV)
+
+build/unit/%: tests/unit/%.c $(LIB_SRCS) $(HDRS)
+	@mkdir -p $(@D)
+	$(CC) $(BASE_CFLAGS) $(CFLAGS) $< $(LIB_SRCS) -o $@ $(LDLIBS_DEV) -lcmocka
+
+build/asan/unit/%: tests/unit/%.c $(LIB_SRCS) $(HDRS)
+	@mkdir -p $(@D)
+	$(CC) $(BASE_CFLAGS) -O1 -g $(SANITIZE) $< $(LIB_SRCS) -o $@ $(LDLIBS_DEV) -lcmocka
+
+unit: $(UNIT_BINS)
+	@set -e; for t in $(UNIT_BINS); do echo "== $$t"; $$t; done
+
+unit-asan: $(UNIT_ASAN_BINS)
+	@set -e; for t in $(UNIT_ASAN_BINS); do echo "== $$t"; $$t; done
+
+deps:
+	@scripts/install-deps
+
+integration: build/lsinit
+	/usr/bin/python3 -m pytest -q tests/integration
+
+# The README's test command.
+test: deps
+	@scripts/run-tests
+
+demo: deps build/lsinit
+	@scripts/demo
+
+bench: deps build/lsinit static
+	@bench/run
+
+lint:
+	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability --std=c11 \
+	  --suppress=missingIncludeSystem -D_GNU_SOURCE -Iinit init
+	clang-tidy --quiet $(SRCS) -- $(BASE_CFLAGS)
+
+clean:
+	rm -rf build
+
+-include mk/*.mk

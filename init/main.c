@@ -1,0 +1,63 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * argv → run mode or subcommand. Signals are blocked before anything else
+ * happens, so a TERM that arrives during start-up is queued, not lost.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "exit_codes.h"
+#include "log.h"
+#include "settings.h"
+#include "signals.h"
+#include "supervisor.h"
+#include "version.h"
+
+extern char **environ;
+
+int main(int argc, char **argv)
+{
+    struct signal_state sig;
+    if (signals_setup(&sig) != 0) {
+        log_error("cannot set up signal handling: %m");
+        return EXIT_OSERR;
+    }
+
+    struct settings settings;
+    char err[SETTINGS_ERROR_SIZE];
+    int rc = settings_load(&settings, argc, argv, environ, err, sizeof(err));
+    if (rc != 0) {
+        log_error("%s", err);
+        return rc;
+    }
+    log_set_level(settings.log_level);
+    if (settings.show_help) {
+        settings_print_help();
+        return 0;
+    }
+    if (settings.show_version) {
+        printf("lsinit version %s\n", LSINIT_VERSION);
+        return 0;
+    }
+    if (settings.command[0] == NULL) {
+        log_error("no command given: use lsinit [OPTIONS] -- COMMAND [ARGS...] (CMD in a Dockerfile); see lsinit --help");
+        return EXIT_USAGE;
+    }
+
+    char cwd[PATH_MAX];
+    if (getcwd(cwd, sizeof(cwd)) == NULL) {
+        log_error("cannot read the current directory: %m");
+        return EXIT_OSERR;
+    }
+
+    struct supervisor sup;
+    supervisor_init(&sup, &settings, &sig, cwd);
+    rc = supervisor_start_command(&sup);
+    if (rc != 0)
+        return rc;
+    return supervisor_run(&sup);
+}

@@ -1,0 +1,215 @@
+/* SPDX-License-Identifier: MIT */
+#include "settings.h"
+
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "exit_codes.h"
+#include "parse.h"
+#include "version.h"
+
+const char *env_lookup(char *const *envp, const char *name)
+{
+    size_t len = strlen(name);
+    for (char *const *e = envp; e != NULL && *e != NULL; e++) {
+        if (strncmp(*e, name, len) == 0 && (*e)[len] == '=')
+            return *e + len + 1;
+    }
+    return NULL;
+}
+
+__attribute__((format(printf, 4, 5))) static int fail(char *err, unsigned long size, int code, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, size, fmt, ap);
+    va_end(ap);
+    return code;
+}
+
+/* "143,130" → bits set in the remap field. */
+static int remap_add_list(struct settings *s, const char *list)
+{
+    char buf[256];
+    if (strlen(list) >= sizeof(buf))
+        return -1;
+    strcpy(buf, list);
+    char *save = NULL;
+    for (char *tok = strtok_r(buf, ", ", &save); tok != NULL; tok = strtok_r(NULL, ", ", &save)) {
+        long code = 0;
+        if (parse_int_range(tok, 0, 255, &code) != 0)
+            return -1;
+        s->remap_exit[code / 8] |= (unsigned char)(1u << (code % 8));
+    }
+    return 0;
+}
+
+/* "TERM:INT,HUP:0" → rewrite table entries. */
+static int rewrite_add_list(struct settings *s, const char *list)
+{
+    char buf[512];
+    if (strlen(list) >= sizeof(buf))
+        return -1;
+    strcpy(buf, list);
+    char *save = NULL;
+    for (char *tok = strtok_r(buf, ", ", &save); tok != NULL; tok = strtok_r(NULL, ", ", &save)) {
+        char *colon = strchr(tok, ':');
+        if (colon == NULL)
+            return -1;
+        *colon = '\0';
+        int from = 0, to = 0;
+        if (parse_signal(tok, false, &from) != 0 || parse_signal(colon + 1, true, &to) != 0)
+            return -1;
+        if (from >= SETTINGS_SIGNAL_SLOTS || to >= SETTINGS_SIGNAL_SLOTS)
+            return -1;
+        if (from == SIGKILL || from == SIGSTOP || from == SIGCHLD)
+            return -1;
+        s->rewrite[from] = to;
+    }
+    return 0;
+}
+
+static int parse_log_level(const char *text, enum log_level *out)
+{
+    static const struct {
+        const char *name;
+        enum log_level level;
+    } levels[] = {{"debug", LOG_DEBUG}, {"info", LOG_INFO}, {"warn", LOG_WARN}, {"error", LOG_ERROR}, {"quiet", LOG_QUIET}};
+    for (size_t i = 0; i < sizeof(levels) / sizeof(levels[0]); i++) {
+        if (strcmp(text, levels[i].name) == 0) {
+            *out = levels[i].level;
+            return 0;
+        }
+    }
+    return -1;
+}
+
+static void settings_defaults(struct settings *s)
+{
+    memset(s, 0, sizeof(*s));
+    s->grace_ms = SETTINGS_DEFAULT_GRACE_MS;
+    s->straggler_ms = SETTINGS_DEFAULT_STRAGGLER_MS;
+    s->log_level = LOG_INFO;
+    for (int sig = 0; sig < SETTINGS_SIGNAL_SLOTS; sig++)
+        s->rewrite[sig] = sig;
+}
+
+static int settings_from_env(struct settings *s, char *const *envp, char *err, unsigned long size)
+{
+    const char *v;
+    if ((v = env_lookup(envp, "LSINIT_GRACE")) != NULL && parse_duration_ms(v, &s->grace_ms) != 0)
+        return fail(err, size, EXIT_CONFIG, "LSINIT_GRACE=%s is not a duration: use e.g. 500ms, 10s, 1m (a bare number means seconds)", v);
+    if ((v = env_lookup(envp, "LSINIT_STRAGGLER_GRACE")) != NULL && parse_duration_ms(v, &s->straggler_ms) != 0)
+        return fail(err, size, EXIT_CONFIG, "LSINIT_STRAGGLER_GRACE=%s is not a duration: use e.g. 500ms, 2s", v);
+    if ((v = env_lookup(envp, "LSINIT_REMAP_EXIT")) != NULL && remap_add_list(s, v) != 0)
+        return fail(err, size, EXIT_CONFIG, "LSINIT_REMAP_EXIT=%s is not a list of exit codes 0-255, e.g. 143,130", v);
+    if ((v = env_lookup(envp, "LSINIT_SIGNAL_REWRITE")) != NULL && rewrite_add_list(s, v) != 0)
+        return fail(err, size, EXIT_CONFIG, "LSINIT_SIGNAL_REWRITE=%s is not a list of FROM:TO signals, e.g. TERM:INT,HUP:0 (0 drops)", v);
+    if ((v = env_lookup(envp, "LSINIT_KILL_GROUP")) != NULL && parse_bool(v, &s->kill_group) != 0)
+        return fail(err, size, EXIT_CONFIG, "LSINIT_KILL_GROUP=%s is not a boolean: use 1/0, true/false or on/off", v);
+    if ((v = env_lookup(envp, "LSINIT_LOG_LEVEL")) != NULL && parse_log_level(v, &s->log_level) != 0)
+        return fail(err, size, EXIT_CONFIG, "LSINIT_LOG_LEVEL=%s is not one of debug, info, warn, error, quiet", v);
+    return 0;
+}
+
+int settings_load(struct settings *s, int argc, char **argv, char *const *envp, char *err, unsigned long size)
+{
+    settings_defaults(s);
+    int rc = settings_from_env(s, envp, err, size);
+    if (rc != 0)
+        return rc;
+
+    static const struct option long_options[] = {
+        {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, 'V'},
+        {"grace", required_argument, NULL, 't'},
+        {"straggler-grace", required_argument, NULL, 'T'},
+        {"remap-exit", required_argument, NULL, 'e'},
+        {"rewrite", required_argument, NULL, 'r'},
+        {"kill-group", no_argument, NULL, 'g'},
+        {"verbose", no_argument, NULL, 'v'},
+        {"quiet", no_argument, NULL, 'q'},
+        {NULL, 0, NULL, 0},
+    };
+    optind = 1;
+    opterr = 0;
+    int opt;
+    char flag[8];
+    /* '+' stops at the first non-option so the app's own flags stay its own. */
+    while ((opt = getopt_long(argc, argv, "+hVt:T:e:r:gvqs", long_options, NULL)) != -1) {
+        switch (opt) {
+        case 'h': s->show_help = true; break;
+        case 'V': s->show_version = true; break;
+        case 't':
+            if (parse_duration_ms(optarg, &s->grace_ms) != 0)
+                return fail(err, size, EXIT_USAGE, "--grace %s is not a duration: use e.g. 500ms, 10s, 1m", optarg);
+            break;
+        case 'T':
+            if (parse_duration_ms(optarg, &s->straggler_ms) != 0)
+                return fail(err, size, EXIT_USAGE, "--straggler-grace %s is not a duration: use e.g. 500ms, 2s", optarg);
+            break;
+        case 'e':
+            if (remap_add_list(s, optarg) != 0)
+                return fail(err, size, EXIT_USAGE, "-e %s is not an exit code 0-255", optarg);
+            break;
+        case 'r':
+            if (rewrite_add_list(s, optarg) != 0)
+                return fail(err, size, EXIT_USAGE, "-r %s is not FROM:TO, e.g. -r TERM:INT or -r HUP:0 to drop HUP", optarg);
+            break;
+        case 'g': s->kill_group = true; break;
+        case 'v': s->log_level = s->log_level > LOG_DEBUG ? s->log_level - 1 : LOG_DEBUG; break;
+        case 'q': s->log_level = LOG_ERROR; break;
+        case 's': break; /* tini's -s: lsinit is always a subreaper when it is not PID 1 */
+        default:
+            if (optopt != 0) {
+                snprintf(flag, sizeof(flag), "-%c", optopt);
+                return fail(err, size, EXIT_USAGE, "unknown or incomplete option %s: see lsinit --help", flag);
+            }
+            return fail(err, size, EXIT_USAGE, "unknown option %s: see lsinit --help", argv[optind - 1]);
+        }
+    }
+    s->command = argv + optind;
+    return 0;
+}
+
+int settings_remap_exit(const struct settings *s, int code)
+{
+    if (code >= 0 && code <= 255 && (s->remap_exit[code / 8] & (1u << (code % 8))) != 0)
+        return 0;
+    return code;
+}
+
+int settings_route_signal(const struct settings *s, int sig)
+{
+    if (sig > 0 && sig < SETTINGS_SIGNAL_SLOTS)
+        return s->rewrite[sig];
+    return sig;
+}
+
+void settings_print_help(void)
+{
+    fputs(
+        "lsinit " LSINIT_VERSION " - a PID 1 for SQLite apps replicated with Litestream\n"
+        "\n"
+        "Usage:\n"
+        "  lsinit [OPTIONS] [--] COMMAND [ARGS...]   supervise COMMAND (under litestream when a database is configured)\n"
+        "  lsinit SUBCOMMAND [ARGS...]               run a Litestream-style subcommand (see below)\n"
+        "\n"
+        "Options (each also has an environment variable; flags win):\n"
+        "  -t, --grace D            LSINIT_GRACE            time from TERM/INT to SIGKILL (default 8s)\n"
+        "  -T, --straggler-grace D  LSINIT_STRAGGLER_GRACE  after the app exits: TERM leftovers, KILL after D (default 2s)\n"
+        "  -e, --remap-exit CODE    LSINIT_REMAP_EXIT       exit code CODE becomes 0; repeatable / comma list (e.g. 143)\n"
+        "  -r, --rewrite FROM:TO    LSINIT_SIGNAL_REWRITE   send TO when FROM arrives; TO=0 drops it (e.g. TERM:INT,HUP:0)\n"
+        "  -g, --kill-group         LSINIT_KILL_GROUP       forward signals to the child's whole process group\n"
+        "  -v, --verbose            LSINIT_LOG_LEVEL        more logging (debug|info|warn|error|quiet; default info)\n"
+        "  -q, --quiet                                      errors only\n"
+        "  -h, --help                                       this text\n"
+        "  -V, --version                                    one line: lsinit version\n"
+        "\n"
+        "Durations read like Litestream's: 500ms, 10s, 5m, 1h; a bare number means seconds.\n"
+        "Booleans accept 1/0, true/false, on/off.\n",
+        stdout);
+}

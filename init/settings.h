@@ -1,0 +1,53 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Command line flags and LSINIT_* environment variables, folded into one
+ * validated struct before the supervisor starts. Flags win over variables.
+ * Nothing here reads the process environment directly: the caller passes
+ * envp, so tests can feed any environment they like.
+ */
+#ifndef LSINIT_SETTINGS_H
+#define LSINIT_SETTINGS_H
+
+#include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "log.h"
+
+#define SETTINGS_SIGNAL_SLOTS 65 /* 1..64 (SIGRTMAX on Linux); slot 0 unused */
+#define SETTINGS_DEFAULT_GRACE_MS 8000
+#define SETTINGS_DEFAULT_STRAGGLER_MS 2000
+#define SETTINGS_ERROR_SIZE 512
+
+struct settings {
+    char **command;                         /* the app's argv (NULL-terminated) */
+    int64_t grace_ms;                       /* TERM/INT → SIGKILL deadline */
+    int64_t straggler_ms;                   /* after the main child exits: TERM → KILL */
+    unsigned char remap_exit[32];           /* bit N set: exit code N becomes 0 */
+    int rewrite[SETTINGS_SIGNAL_SLOTS];     /* signal → signal to send (0 = drop) */
+    bool kill_group;                        /* forward to the child's process group */
+    enum log_level log_level;
+    bool show_help;
+    bool show_version;
+};
+
+/*
+ * Fills *out from argv (after argv[0]) and envp. Returns 0 on success.
+ * On failure returns the exit code to use (EXIT_USAGE for flags,
+ * EXIT_CONFIG for variables) and writes one line into err naming the flag or
+ * variable and what to do.
+ */
+int settings_load(struct settings *out, int argc, char **argv, char *const *envp, char *err, unsigned long err_size);
+
+/* Returns the value of NAME in envp, or NULL. An empty value counts as set. */
+const char *env_lookup(char *const *envp, const char *name);
+
+/* Applies -e remapping to an exit code. */
+int settings_remap_exit(const struct settings *s, int code);
+
+/* The signal to actually send for a received one (0 = drop it). */
+int settings_route_signal(const struct settings *s, int sig);
+
+void settings_print_help(void);
+
+#endif

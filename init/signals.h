@@ -1,0 +1,24 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Signal plumbing: the very first thing lsinit does is block every signal
+ * except the synchronous kernel ones and open a signalfd (catatonit's order).
+ * The mask lsinit was started with is kept so that children get it back.
+ */
+#ifndef LSINIT_SIGNALS_H
+#define LSINIT_SIGNALS_H
+
+#include <signal.h>
+
+struct signal_state {
+    sigset_t original_mask; /* restored in every child before exec */
+    sigset_t blocked;       /* what lsinit blocks and reads from the signalfd */
+    int fd;                 /* signalfd, non-blocking, close-on-exec; -1 before setup */
+};
+
+/* Blocks signals and opens the signalfd. Returns 0 or -1 with errno set. */
+int signals_setup(struct signal_state *st);
+
+/* Synchronous kernel signals: never forwarded, never blocked. */
+int signal_is_synchronous(int sig);
+
+#endif
