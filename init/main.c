@@ -12,8 +12,12 @@
 
 #include "exit_codes.h"
 #include "log.h"
+#include "plan.h"
+#include "replication.h"
 #include "settings.h"
+#include "shim.h"
 #include "signals.h"
+#include "subcommands.h"
 #include "supervisor.h"
 #include "version.h"
 
@@ -27,8 +31,17 @@ int main(int argc, char **argv)
         return EXIT_OSERR;
     }
 
+    if (argc >= 2 && strcmp(argv[1], SHIM_ARGV0) == 0)
+        return shim_main(argc, argv, &sig);
+    if (argc >= 2 && subcommand_is_known(argv[1])) {
+        const char *level = getenv("LSINIT_LOG_LEVEL");
+        if (level != NULL && strcmp(level, "debug") == 0)
+            log_set_level(LOG_DEBUG);
+        return subcommand_main(argc - 1, argv + 1, environ, &sig);
+    }
+
     struct settings settings;
-    char err[SETTINGS_ERROR_SIZE];
+    char err[1024];
     int rc = settings_load(&settings, argc, argv, environ, err, sizeof(err));
     if (rc != 0) {
         log_error("%s", err);
@@ -54,9 +67,24 @@ int main(int argc, char **argv)
         return EXIT_OSERR;
     }
 
+    struct plan plan;
+    rc = plan_build(&plan, environ, cwd, &sig.original_mask, err, sizeof(err));
+    if (rc != 0) {
+        log_error("%s", err);
+        return rc;
+    }
     struct supervisor sup;
     supervisor_init(&sup, &settings, &sig, cwd);
-    rc = supervisor_start_command(&sup);
+    if (plan.enabled) {
+        rc = plan_write_config(&plan, err, sizeof(err));
+        if (rc != 0) {
+            log_error("%s", err);
+            return rc;
+        }
+        rc = replication_attach(&sup, &plan, NULL);
+    } else {
+        rc = supervisor_start_command(&sup);
+    }
     if (rc != 0)
         return rc;
     return supervisor_run(&sup);

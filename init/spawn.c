@@ -30,8 +30,9 @@ static void spawn_child(const struct spawn_request *req, int report_fd)
         if (req->foreground)
             (void)tcsetpgrp(STDIN_FILENO, getpgrp());
     }
-    if (req->nice_increment != 0)
-        (void)nice(req->nice_increment);
+    if (req->nice_increment != 0 && nice(req->nice_increment) == -1) {
+        /* Lower priority is a courtesy; running at normal priority is fine. */
+    }
     int err = 0;
     if (req->cwd != NULL && chdir(req->cwd) != 0)
         err = errno;

@@ -1,0 +1,585 @@
+/* SPDX-License-Identifier: MIT */
+#include "plan.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "exit_codes.h"
+#include "ls_config.h"
+#include "parse.h"
+#include "replica_url.h"
+#include "settings.h"
+
+#define PLAN_CONFIG_MAX (1024 * 1024)
+#define PLAN_DEFAULT_SOCKET "/tmp/lsinit-litestream.sock"
+
+__attribute__((format(printf, 4, 5))) static int plan_fail(char *err, size_t size, int code, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, size, fmt, ap);
+    va_end(ap);
+    return code;
+}
+
+/* The first of several spellings that is set (and non-empty), with its name. */
+static const char *env_first(char *const *envp, const char *const *names, const char **which)
+{
+    for (size_t i = 0; names[i] != NULL; i++) {
+        const char *v = env_lookup(envp, names[i]);
+        if (v != NULL && v[0] != '\0') {
+            if (which != NULL)
+                *which = names[i];
+            return v;
+        }
+    }
+    return NULL;
+}
+
+static const char *basename_of(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    return slash != NULL ? slash + 1 : path;
+}
+
+/* Makes path absolute against cwd (and ~ against HOME) into out. */
+static int absolutize(const char *path, const char *cwd, const char *home, char *out, size_t size)
+{
+    int n;
+    if (path[0] == '/')
+        n = snprintf(out, size, "%s", path);
+    else if (path[0] == '~' && path[1] == '/' && home != NULL)
+        n = snprintf(out, size, "%s/%s", home, path + 2);
+    else
+        n = snprintf(out, size, "%s/%s", strcmp(cwd, "/") == 0 ? "" : cwd, path);
+    return (n < 0 || (size_t)n >= size) ? -1 : 0;
+}
+
+/* The environment's replica, before the per-database path is filled in. */
+struct env_replica {
+    bool present;
+    struct replica_url url;
+    char source[64];             /* the variable it came from, for messages */
+    const char *endpoint;
+    const char *region;
+    const char *access_key;
+    const char *secret_key;
+    const char *sftp_key_path;
+    const char *sftp_password;
+    const char *sftp_host_key;
+    bool force_path_style_set;
+    bool force_path_style;
+    const char *sync_interval;   /* already validated, as written */
+    const char *path_prefix;     /* bucket mode: LSINIT_PATH_PREFIX */
+    bool from_url;
+};
+
+static int env_replica_load(struct env_replica *r, char *const *envp, char *err, size_t size)
+{
+    static const char *const bucket_names[] = {"LITESTREAM_REPLICA_BUCKET", "AWS_BUCKET", "BUCKET_NAME", NULL};
+    static const char *const key_names[] = {"LITESTREAM_ACCESS_KEY_ID", "AWS_ACCESS_KEY_ID", NULL};
+    static const char *const secret_names[] = {"LITESTREAM_SECRET_ACCESS_KEY", "AWS_SECRET_ACCESS_KEY", NULL};
+    static const char *const endpoint_names[] = {"LITESTREAM_REPLICA_ENDPOINT", "AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL", NULL};
+    static const char *const region_names[] = {"LITESTREAM_REPLICA_REGION", "AWS_REGION", "AWS_DEFAULT_REGION", NULL};
+    memset(r, 0, sizeof(*r));
+    const char *url = env_lookup(envp, "LSINIT_REPLICA_URL");
+    const char *bucket_var = NULL;
+    const char *bucket = env_first(envp, bucket_names, &bucket_var);
+    if (url != NULL && url[0] != '\0') {
+        char why[256];
+        if (replica_url_parse(url, &r->url, why, sizeof(why)) != 0) {
+            char shown[512];
+            replica_url_redact(url, shown, sizeof(shown));
+            return plan_fail(err, size, EXIT_CONFIG, "LSINIT_REPLICA_URL=%s %s", shown, why);
+        }
+        r->present = true;
+        r->from_url = true;
+        snprintf(r->source, sizeof(r->source), "LSINIT_REPLICA_URL");
+    } else if (bucket != NULL) {
+        if (strpbrk(bucket, "/: ") != NULL)
+            return plan_fail(err, size, EXIT_CONFIG, "%s=%s is not a bucket name: give the name only (no s3://, slashes or spaces)",
+                             bucket_var, bucket);
+        r->present = true;
+        r->url.type = REPLICA_S3;
+        snprintf(r->url.bucket, sizeof(r->url.bucket), "%s", bucket);
+        snprintf(r->source, sizeof(r->source), "%s", bucket_var);
+        r->path_prefix = env_lookup(envp, "LSINIT_PATH_PREFIX");
+    }
+    const char *key_var = NULL, *secret_var = NULL;
+    r->access_key = env_first(envp, key_names, &key_var);
+    r->secret_key = env_first(envp, secret_names, &secret_var);
+    if (r->present && r->url.type == REPLICA_S3) {
+        if (r->access_key != NULL && r->secret_key == NULL)
+            return plan_fail(err, size, EXIT_CONFIG, "%s is set but no secret key: set LITESTREAM_SECRET_ACCESS_KEY (or AWS_SECRET_ACCESS_KEY)", key_var);
+        if (r->secret_key != NULL && r->access_key == NULL)
+            return plan_fail(err, size, EXIT_CONFIG, "%s is set but no access key id: set LITESTREAM_ACCESS_KEY_ID (or AWS_ACCESS_KEY_ID)", secret_var);
+    }
+    const char *endpoint_var = NULL;
+    r->endpoint = env_first(envp, endpoint_names, &endpoint_var);
+    if (r->endpoint != NULL && strncmp(r->endpoint, "http://", 7) != 0 && strncmp(r->endpoint, "https://", 8) != 0)
+        return plan_fail(err, size, EXIT_CONFIG, "%s=%s must start with http:// or https://", endpoint_var, r->endpoint);
+    r->region = env_first(envp, region_names, NULL);
+    const char *v = env_lookup(envp, "LSINIT_FORCE_PATH_STYLE");
+    if (v != NULL) {
+        if (parse_bool(v, &r->force_path_style) != 0)
+            return plan_fail(err, size, EXIT_CONFIG, "LSINIT_FORCE_PATH_STYLE=%s is not a boolean: use 1/0, true/false or on/off", v);
+        r->force_path_style_set = true;
+    }
+    int64_t ms = 0;
+    r->sync_interval = env_lookup(envp, "LSINIT_SYNC_INTERVAL");
+    if (r->sync_interval != NULL && (parse_duration_ms(r->sync_interval, &ms) != 0 || ms <= 0))
+        return plan_fail(err, size, EXIT_CONFIG, "LSINIT_SYNC_INTERVAL=%s is not a positive duration: use e.g. 1s, 500ms, 10s", r->sync_interval);
+    r->sftp_key_path = env_lookup(envp, "LSINIT_SFTP_KEY_PATH");
+    r->sftp_password = env_lookup(envp, "LSINIT_SFTP_PASSWORD");
+    r->sftp_host_key = env_lookup(envp, "LSINIT_SFTP_HOST_KEY");
+    if (r->present && r->url.type == REPLICA_SFTP && r->sftp_key_path == NULL && r->sftp_password == NULL &&
+        r->url.password[0] == '\0')
+        return plan_fail(err, size, EXIT_CONFIG, "LSINIT_REPLICA_URL is an sftp:// URL but no credentials: set LSINIT_SFTP_KEY_PATH (a private key file) or LSINIT_SFTP_PASSWORD");
+    if (r->sftp_key_path != NULL && access(r->sftp_key_path, R_OK) != 0)
+        return plan_fail(err, size, EXIT_CONFIG, "LSINIT_SFTP_KEY_PATH=%s: cannot read the key file: %s", r->sftp_key_path, strerror(errno));
+    return 0;
+}
+
+/* Builds the replica map for one database. */
+static struct ynode *env_replica_node(const struct env_replica *r, const struct ls_version *v, const char *db_path,
+                                      bool several)
+{
+    char path[PATH_MAX + REPLICA_PATH];
+    const char *name = basename_of(db_path);
+    if (r->from_url) {
+        if (r->url.path[0] == '\0')
+            snprintf(path, sizeof(path), "%s", name);
+        else if (several)
+            snprintf(path, sizeof(path), "%s/%s", strcmp(r->url.path, "/") == 0 ? "" : r->url.path, name);
+        else
+            snprintf(path, sizeof(path), "%s", r->url.path);
+    } else if (r->path_prefix != NULL && r->path_prefix[0] != '\0') {
+        const char *prefix = r->path_prefix;
+        while (*prefix == '/')
+            prefix++;
+        size_t len = strlen(prefix);
+        while (len > 0 && prefix[len - 1] == '/')
+            len--;
+        snprintf(path, sizeof(path), "%.*s/%s", (int)len, prefix, name);
+    } else {
+        snprintf(path, sizeof(path), "%s", name);
+    }
+
+    struct ynode *rep = ynode_new(YNODE_MAP);
+    const struct replica_url *u = &r->url;
+    switch (u->type) {
+    case REPLICA_FILE:
+        ynode_map_set_str(rep, "type", "file", false);
+        ynode_map_set_str(rep, "path", path, true);
+        break;
+    case REPLICA_S3:
+        ynode_map_set_str(rep, "type", "s3", false);
+        ynode_map_set_str(rep, "bucket", u->bucket, true);
+        ynode_map_set_str(rep, "path", path, true);
+        if (r->endpoint != NULL)
+            ynode_map_set_str(rep, "endpoint", r->endpoint, true);
+        if (r->region != NULL)
+            ynode_map_set_str(rep, "region", r->region, true);
+        else if (r->endpoint != NULL)
+            ynode_map_set_str(rep, "region", "us-east-1", true);
+        if (r->force_path_style_set || r->endpoint != NULL)
+            ynode_map_set_str(rep, "force-path-style", (!r->force_path_style_set || r->force_path_style) ? "true" : "false", false);
+        if (r->access_key != NULL) {
+            ynode_map_set_str(rep, "access-key-id", r->access_key, true);
+            ynode_map_set_str(rep, "secret-access-key", r->secret_key, true);
+        }
+        break;
+    case REPLICA_GCS:
+        ynode_map_set_str(rep, "type", ls_version_is_v05(v) ? "gs" : "gcs", false);
+        ynode_map_set_str(rep, "bucket", u->bucket, true);
+        ynode_map_set_str(rep, "path", path, true);
+        break;
+    case REPLICA_ABS:
+        ynode_map_set_str(rep, "type", "abs", false);
+        ynode_map_set_str(rep, "account-name", u->account, true);
+        ynode_map_set_str(rep, "bucket", u->bucket, true);
+        ynode_map_set_str(rep, "path", path, true);
+        break;
+    case REPLICA_SFTP:
+        ynode_map_set_str(rep, "type", "sftp", false);
+        ynode_map_set_str(rep, "host", u->host, true);
+        ynode_map_set_str(rep, "user", u->user, true);
+        ynode_map_set_str(rep, "path", path, true);
+        if (u->password[0] != '\0')
+            ynode_map_set_str(rep, "password", u->password, true);
+        else if (r->sftp_password != NULL)
+            ynode_map_set_str(rep, "password", r->sftp_password, true);
+        if (r->sftp_key_path != NULL)
+            ynode_map_set_str(rep, "key-path", r->sftp_key_path, true);
+        if (r->sftp_host_key != NULL && ls_version_is_v05(v))
+            ynode_map_set_str(rep, "host-key", r->sftp_host_key, true);
+        break;
+    }
+    if (r->sync_interval != NULL) {
+        int64_t ms = 0;
+        char text[32];
+        (void)parse_duration_ms(r->sync_interval, &ms);
+        format_duration(ms, text, sizeof(text));
+        ynode_map_set_str(rep, "sync-interval", text, false);
+    }
+    return rep;
+}
+
+static void attach_replica(struct ynode *db, struct ynode *rep, const struct ls_version *v)
+{
+    if (ls_version_is_v05(v)) {
+        ynode_map_set(db, "replica", rep);
+    } else {
+        struct ynode *list = ynode_new(YNODE_SEQ);
+        ynode_seq_append(list, rep);
+        ynode_map_set(db, "replicas", list);
+    }
+}
+
+static bool db_has_replica(const struct ynode *db)
+{
+    const struct ynode *list = ynode_map_get(db, "replicas");
+    return ynode_map_get(db, "replica") != NULL || (list != NULL && list->kind == YNODE_SEQ && list->count > 0);
+}
+
+static int read_file_limited(const char *path, char **out, size_t *out_len)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    struct stat st;
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        close(fd);
+        errno = S_ISDIR(st.st_mode) ? EISDIR : EINVAL;
+        return -1;
+    }
+    if (st.st_size > PLAN_CONFIG_MAX) {
+        close(fd);
+        errno = EFBIG;
+        return -1;
+    }
+    char *buf = malloc((size_t)st.st_size + 1);
+    if (buf == NULL) {
+        close(fd);
+        return -1;
+    }
+    size_t used = 0;
+    for (;;) {
+        ssize_t n = read(fd, buf + used, (size_t)st.st_size - used);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            break;
+        used += (size_t)n;
+        if (used == (size_t)st.st_size)
+            break;
+    }
+    close(fd);
+    buf[used] = '\0';
+    *out = buf;
+    *out_len = used;
+    return 0;
+}
+
+static int pick_free_port(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -1;
+    struct sockaddr_in addr;
+    memset(&addr, 0, sizeof(addr));
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof(addr);
+    int port = -1;
+    if (bind(fd, (struct sockaddr *)&addr, sizeof(addr)) == 0 && getsockname(fd, (struct sockaddr *)&addr, &len) == 0)
+        port = ntohs(addr.sin_port);
+    close(fd);
+    return port;
+}
+
+/* addr: as Litestream reads it (":9090", "0.0.0.0:9090", "host:9090") → where lsinit connects. */
+static int metrics_target(const char *addr, char *out, size_t size)
+{
+    const char *colon = strrchr(addr, ':');
+    if (colon == NULL || colon[1] == '\0')
+        return -1;
+    long port = 0;
+    if (parse_int_range(colon + 1, 1, 65535, &port) != 0)
+        return -1;
+    size_t host_len = (size_t)(colon - addr);
+    if (host_len == 0 || strncmp(addr, "0.0.0.0", host_len) == 0 || strncmp(addr, "[::]", host_len) == 0)
+        snprintf(out, size, "127.0.0.1:%ld", port);
+    else
+        snprintf(out, size, "%s", addr);
+    return 0;
+}
+
+static int plan_litestream(struct plan *plan, char *const *envp, const sigset_t *mask, char *err, size_t size)
+{
+    char why[512];
+    if (ls_find_binary(env_lookup(envp, "LSINIT_LITESTREAM"), env_lookup(envp, "PATH"), plan->litestream,
+                       sizeof(plan->litestream), why, sizeof(why)) != 0)
+        return plan_fail(err, size, EXIT_CONFIG, "%s", why);
+    const char *forced = env_lookup(envp, "LSINIT_LITESTREAM_VERSION");
+    if (forced != NULL && forced[0] != '\0') {
+        if (ls_version_parse(forced, &plan->version) != 0)
+            return plan_fail(err, size, EXIT_CONFIG, "LSINIT_LITESTREAM_VERSION=%s is not a version like 0.3.13 or 0.5.16", forced);
+    } else if (ls_detect_version(plan->litestream, mask, &plan->version, why, sizeof(why)) != 0) {
+        return plan_fail(err, size, EXIT_LITESTREAM, "%s", why);
+    }
+    if (ls_version_check_supported(&plan->version, why, sizeof(why)) != 0)
+        return plan_fail(err, size, EXIT_CONFIG, "%s", why);
+    return 0;
+}
+
+static int plan_base_config(struct plan *plan, char *const *envp, const char **cfg_var, char *err, size_t size)
+{
+    const char *cfg = env_lookup(envp, "LSINIT_CONFIG");
+    *cfg_var = "LSINIT_CONFIG";
+    if (cfg == NULL || cfg[0] == '\0') {
+        cfg = env_lookup(envp, "LITESTREAM_CONFIG");
+        *cfg_var = "LITESTREAM_CONFIG";
+    }
+    if (cfg == NULL || cfg[0] == '\0') {
+        plan->config = ynode_new(YNODE_MAP);
+        return 0;
+    }
+    snprintf(plan->config_source, sizeof(plan->config_source), "%s", cfg);
+    char *text = NULL;
+    size_t len = 0;
+    if (read_file_limited(cfg, &text, &len) != 0)
+        return plan_fail(err, size, EXIT_CONFIG, "%s=%s: cannot read the config file: %s", *cfg_var, cfg, strerror(errno));
+    if (memchr(text, '\0', len) != NULL) {
+        free(text);
+        return plan_fail(err, size, EXIT_CONFIG, "%s=%s is not a text file", *cfg_var, cfg);
+    }
+    char *expanded = ls_config_expand_env(text, envp);
+    free(text);
+    char why[512];
+    plan->config = ynode_parse(expanded, strlen(expanded), why, sizeof(why));
+    free(expanded);
+    if (plan->config == NULL)
+        return plan_fail(err, size, EXIT_CONFIG, "%s %s", cfg, why);
+    if (ls_config_validate(plan->config, &plan->version, cfg, why, sizeof(why)) != 0)
+        return plan_fail(err, size, EXIT_CONFIG, "%s", why);
+    return 0;
+}
+
+int plan_build(struct plan *plan, char *const *envp, const char *cwd, const sigset_t *child_mask, char *err,
+               size_t size)
+{
+    memset(plan, 0, sizeof(*plan));
+    plan->config_fd = -1;
+    plan->restore_timeout_ms = PLAN_DEFAULT_RESTORE_TIMEOUT_MS;
+    const char *db_list = env_lookup(envp, "LSINIT_DB");
+    const char *cfg = env_lookup(envp, "LSINIT_CONFIG");
+    const char *ls_cfg = env_lookup(envp, "LITESTREAM_CONFIG");
+    bool have_db = db_list != NULL && db_list[0] != '\0';
+    if (!have_db && (cfg == NULL || cfg[0] == '\0') && (ls_cfg == NULL || ls_cfg[0] == '\0'))
+        return 0; /* plain init */
+    plan->enabled = true;
+
+    const char *v = env_lookup(envp, "LSINIT_RESTORE_TIMEOUT");
+    if (v != NULL && parse_duration_ms(v, &plan->restore_timeout_ms) != 0)
+        return plan_fail(err, size, EXIT_CONFIG, "LSINIT_RESTORE_TIMEOUT=%s is not a duration: use e.g. 30s, 2m, 10m", v);
+
+    struct env_replica rep;
+    int rc = env_replica_load(&rep, envp, err, size);
+    if (rc != 0)
+        return rc;
+    rc = plan_litestream(plan, envp, child_mask, err, size);
+    if (rc != 0)
+        return rc;
+    const char *cfg_var = NULL;
+    rc = plan_base_config(plan, envp, &cfg_var, err, size);
+    if (rc != 0)
+        return rc;
+
+    struct ynode *dbs = ynode_map_get(plan->config, "dbs");
+    if (dbs == NULL) {
+        ynode_map_set(plan->config, "dbs", ynode_new(YNODE_SEQ));
+        dbs = ynode_map_get(plan->config, "dbs");
+    }
+    const char *home = env_lookup(envp, "HOME");
+
+    /* Resolve the base config's paths first, so LSINIT_DB can match them. */
+    for (size_t i = 0; i < dbs->count; i++) {
+        struct ynode *db = dbs->items[i];
+        const char *p = ynode_map_get_str(db, "path");
+        if (p == NULL)
+            continue; /* 0.5 directory mode: dir + pattern */
+        const char *bare = strncmp(p, "sqlite3://", 10) == 0 ? p + 10 : strncmp(p, "sqlite://", 9) == 0 ? p + 9 : p;
+        char abs_path[PATH_MAX];
+        if (bare[0] == '\0' || absolutize(bare, cwd, home, abs_path, sizeof(abs_path)) != 0)
+            return plan_fail(err, size, EXIT_CONFIG, "%s line %zu: database path '%s' is empty or too long", plan->config_source, db->line, p);
+        ynode_map_set_str(db, "path", abs_path, true);
+    }
+
+    if (have_db) {
+        char list[8192];
+        if (strlen(db_list) >= sizeof(list))
+            return plan_fail(err, size, EXIT_CONFIG, "LSINIT_DB is too long");
+        strcpy(list, db_list);
+        char *save = NULL;
+        for (char *tok = strtok_r(list, ",", &save); tok != NULL; tok = strtok_r(NULL, ",", &save)) {
+            while (*tok == ' ')
+                tok++;
+            size_t len = strlen(tok);
+            while (len > 0 && tok[len - 1] == ' ')
+                tok[--len] = '\0';
+            if (len == 0)
+                continue;
+            char abs_path[PATH_MAX];
+            if (absolutize(tok, cwd, home, abs_path, sizeof(abs_path)) != 0)
+                return plan_fail(err, size, EXIT_CONFIG, "LSINIT_DB: path '%s' is too long", tok);
+            if (abs_path[strlen(abs_path) - 1] == '/')
+                return plan_fail(err, size, EXIT_CONFIG, "LSINIT_DB: '%s' is a folder; name the database file, e.g. %sapp.db", tok, tok);
+            bool known = false;
+            for (size_t i = 0; i < dbs->count; i++) {
+                const char *p = ynode_map_get_str(dbs->items[i], "path");
+                if (p != NULL && strcmp(p, abs_path) == 0)
+                    known = true;
+            }
+            if (known)
+                continue;
+            struct ynode *db = ynode_new(YNODE_MAP);
+            ynode_map_set_str(db, "path", abs_path, true);
+            ynode_seq_append(dbs, db);
+        }
+    }
+
+    size_t needing = 0;
+    for (size_t i = 0; i < dbs->count; i++) {
+        if (!db_has_replica(dbs->items[i]))
+            needing++;
+    }
+    for (size_t i = 0; i < dbs->count; i++) {
+        struct ynode *db = dbs->items[i];
+        const char *p = ynode_map_get_str(db, "path");
+        if (!db_has_replica(db)) {
+            if (!rep.present)
+                return plan_fail(err, size, EXIT_CONFIG,
+                                 "database %s has no replica: set LSINIT_REPLICA_URL (e.g. file:///data/replica or "
+                                 "s3://bucket/path) or LITESTREAM_REPLICA_BUCKET, or add replicas: to %s",
+                                 p != NULL ? p : "(dir)", plan->config_source[0] != '\0' ? plan->config_source : "the config");
+            attach_replica(db, env_replica_node(&rep, &plan->version, p != NULL ? p : "db", needing > 1), &plan->version);
+        }
+        if (p == NULL)
+            continue;
+        if (plan->db_count >= PLAN_MAX_DBS)
+            return plan_fail(err, size, EXIT_CONFIG, "too many databases: lsinit supervises at most %d", PLAN_MAX_DBS);
+        for (size_t j = 0; j < plan->db_count; j++) {
+            if (strcmp(plan->dbs[j].path, p) == 0)
+                return plan_fail(err, size, EXIT_CONFIG, "database %s is configured twice", p);
+        }
+        snprintf(plan->dbs[plan->db_count++].path, sizeof(plan->dbs[0].path), "%s", p);
+    }
+    if (dbs->count == 0)
+        return plan_fail(err, size, EXIT_CONFIG, "%s=%s lists no databases (dbs:) and LSINIT_DB is not set", cfg_var, plan->config_source);
+
+    const char *addr = ynode_map_get_str(plan->config, "addr");
+    if (addr != NULL) {
+        if (metrics_target(addr, plan->metrics_addr, sizeof(plan->metrics_addr)) != 0)
+            return plan_fail(err, size, EXIT_CONFIG, "%s: addr '%s' needs a port, e.g. 127.0.0.1:9090", plan->config_source, addr);
+    } else {
+        int port = pick_free_port();
+        if (port < 0)
+            return plan_fail(err, size, EXIT_OSERR, "cannot find a free loopback port for litestream's metrics: %s", strerror(errno));
+        snprintf(plan->metrics_addr, sizeof(plan->metrics_addr), "127.0.0.1:%d", port);
+        ynode_map_set_str(plan->config, "addr", plan->metrics_addr, true);
+    }
+    if (ls_version_is_v05(&plan->version)) {
+        struct ynode *sock = ynode_map_get(plan->config, "socket");
+        const char *sp = sock != NULL ? ynode_map_get_str(sock, "path") : NULL;
+        if (sock == NULL) {
+            const char *want = env_lookup(envp, "LSINIT_SOCKET");
+            sock = ynode_new(YNODE_MAP);
+            ynode_map_set_str(sock, "enabled", "true", false);
+            ynode_map_set_str(sock, "path", want != NULL ? want : PLAN_DEFAULT_SOCKET, true);
+            ynode_map_set(plan->config, "socket", sock);
+            sp = want != NULL ? want : PLAN_DEFAULT_SOCKET;
+        }
+        snprintf(plan->socket_path, sizeof(plan->socket_path), "%s", sp != NULL ? sp : "/var/run/litestream.sock");
+    }
+    return 0;
+}
+
+char *plan_render(const struct plan *plan, bool redact)
+{
+    char *text = NULL;
+    size_t len = 0;
+    if (ynode_emit(plan->config, redact, ls_config_is_secret_key, &text, &len) != 0)
+        return NULL;
+    return text;
+}
+
+int plan_write_config(struct plan *plan, char *err, size_t size)
+{
+    char *text = plan_render(plan, false);
+    if (text == NULL)
+        return plan_fail(err, size, EXIT_OSERR, "cannot render the litestream config");
+    /* In memory only: the config may hold credentials, which never touch disk. */
+    int fd = memfd_create("lsinit-litestream.yml", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+    if (fd < 0) {
+        free(text);
+        return plan_fail(err, size, EXIT_OSERR, "memfd_create failed: %s", strerror(errno));
+    }
+    size_t len = strlen(text), done = 0;
+    while (done < len) {
+        ssize_t n = write(fd, text + done, len - done);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            free(text);
+            close(fd);
+            return plan_fail(err, size, EXIT_OSERR, "cannot write the config: %s", strerror(errno));
+        }
+        done += (size_t)n;
+    }
+    explicit_bzero(text, len);
+    free(text);
+    (void)fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL);
+    plan->config_fd = fd;
+    snprintf(plan->config_path, sizeof(plan->config_path), "/proc/%ld/fd/%d", (long)getpid(), fd);
+    return 0;
+}
+
+const char *plan_find_db(const struct plan *plan, const char *arg, const char *cwd)
+{
+    char abs_path[PATH_MAX];
+    if (absolutize(arg, cwd, NULL, abs_path, sizeof(abs_path)) == 0) {
+        for (size_t i = 0; i < plan->db_count; i++) {
+            if (strcmp(plan->dbs[i].path, abs_path) == 0 || strcmp(plan->dbs[i].path, arg) == 0)
+                return plan->dbs[i].path;
+        }
+    }
+    const char *found = NULL;
+    for (size_t i = 0; i < plan->db_count; i++) {
+        if (strcmp(basename_of(plan->dbs[i].path), arg) == 0) {
+            if (found != NULL)
+                return NULL; /* ambiguous */
+            found = plan->dbs[i].path;
+        }
+    }
+    return found;
+}
+
+void plan_free(struct plan *plan)
+{
+    ynode_free(plan->config);
+    plan->config = NULL;
+    if (plan->config_fd >= 0)
+        close(plan->config_fd);
+    plan->config_fd = -1;
+}

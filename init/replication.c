@@ -1,0 +1,709 @@
+/* SPDX-License-Identifier: MIT */
+#include "replication.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "exit_codes.h"
+#include "litestream.h"
+#include "log.h"
+#include "parse.h"
+#include "plan.h"
+#include "shim.h"
+#include "spawn.h"
+#include "supervisor.h"
+
+#define RESTORE_BACKOFF_FIRST_MS 500
+#define RESTORE_BACKOFF_MAX_MS 10000
+#define RESTART_BACKOFF_FIRST_MS 1000
+#define RESTART_BACKOFF_MAX_MS 30000
+#define SHIM_WAIT_MS 5000
+#define SIBLING_FIRST_TICK_MS 2500
+#define EXEC_STRING_MAX 65536
+
+enum restore_state { RESTORE_PENDING, RESTORE_RUNNING, RESTORE_DONE };
+
+struct restore_job {
+    enum restore_state state;
+    pid_t pid;
+    int attempts;
+    int64_t retry_at; /* 0: not waiting */
+};
+
+struct replication {
+    const struct plan *plan;
+    char self_exe[PATH_MAX];
+    struct restore_job restores[PLAN_MAX_DBS];
+    int64_t restore_deadline;
+    bool restores_finished;
+
+    int report_read;
+    int report_write;
+    char report_buf[512];
+    size_t report_len;
+
+    pid_t litestream_pid;
+    bool litestream_has_app;   /* started with -exec: the shim is its child */
+    int restarts;
+    int64_t restart_at;
+    int64_t sibling_term_at;   /* app gone, replication restarted: TERM after its first tick */
+
+    pid_t shim_pid;
+    pid_t app_pid;
+    bool app_started;
+    bool app_exited;
+    int app_status;
+    bool app_execfail;
+    int app_exec_errno;
+    bool shim_gone;
+
+    bool stop_forwarded;       /* the one TERM/INT went to litestream or the shim */
+    int stop_routed;
+    bool final_term_sent;      /* sibling mode: TERM to litestream after the app exited */
+};
+
+static struct replication *rep_of(const struct supervisor *sup) { return sup->replication; }
+
+static int64_t backoff_ms(int attempt, int64_t first, int64_t max)
+{
+    int64_t ms = first;
+    for (int i = 1; i < attempt && ms < max; i++)
+        ms *= 2;
+    return ms < max ? ms : max;
+}
+
+static void restore_start(struct supervisor *sup, size_t i, int64_t now);
+static void replicate_start(struct supervisor *sup, bool with_app, int64_t now);
+
+/* ---- start-up: folders, stale files, restores --------------------------- */
+
+static int prepare_db_folder(const char *db_path)
+{
+    char dir[PATH_MAX];
+    snprintf(dir, sizeof(dir), "%s", db_path);
+    char *slash = strrchr(dir, '/');
+    if (slash == NULL)
+        return 0;
+    if (slash == dir)
+        slash[1] = '\0';
+    else
+        *slash = '\0';
+    struct stat st;
+    if (stat(dir, &st) != 0) {
+        /* mkdir -p: a missing data folder is created, never anything inside it. */
+        for (char *p = dir + 1; *p != '\0'; p++) {
+            if (*p != '/')
+                continue;
+            *p = '\0';
+            (void)mkdir(dir, 0755);
+            *p = '/';
+        }
+        if (mkdir(dir, 0755) != 0 && errno != EEXIST) {
+            log_error("LSINIT_DB: cannot create the folder %s for %s: %m; create it or mount a volume there", dir, db_path);
+            return EXIT_CONFIG;
+        }
+        return 0;
+    }
+    if (!S_ISDIR(st.st_mode)) {
+        log_error("LSINIT_DB: %s is not a folder, so %s cannot live in it", dir, db_path);
+        return EXIT_CONFIG;
+    }
+    if (access(dir, W_OK | X_OK) != 0) {
+        log_error("LSINIT_DB: the folder %s is not writable by uid %ld: fix its owner or mode, or mount a writable volume",
+                  dir, (long)geteuid());
+        return EXIT_CONFIG;
+    }
+    struct stat db;
+    if (stat(db_path, &db) == 0 && !S_ISREG(db.st_mode)) {
+        log_error("LSINIT_DB: %s exists but is not a regular file", db_path);
+        return EXIT_CONFIG;
+    }
+    return 0;
+}
+
+/* A -wal/-shm/-journal next to a missing database belongs to some other
+ * database's past; next to a freshly restored one it would corrupt it. */
+static void remove_stale_sidecars(const char *db_path)
+{
+    static const char *const suffixes[] = {"-wal", "-shm", "-journal"};
+    for (size_t i = 0; i < sizeof(suffixes) / sizeof(suffixes[0]); i++) {
+        char path[PATH_MAX + 16];
+        snprintf(path, sizeof(path), "%s%s", db_path, suffixes[i]);
+        if (unlink(path) == 0)
+            log_warn("removed stale %s (its database was missing)", path);
+    }
+}
+
+static void remove_partial_restore(const char *db_path)
+{
+    char path[PATH_MAX + 8];
+    snprintf(path, sizeof(path), "%s.tmp", db_path);
+    if (unlink(path) == 0)
+        log_debug("removed partial restore %s", path);
+}
+
+int replication_attach(struct supervisor *sup, const struct plan *plan, char **self_exe_unused)
+{
+    (void)self_exe_unused;
+    struct replication *r = calloc(1, sizeof(*r));
+    if (r == NULL) {
+        log_error("out of memory");
+        return EXIT_OSERR;
+    }
+    r->plan = plan;
+    r->litestream_pid = -1;
+    r->shim_pid = -1;
+    r->app_pid = -1;
+    ssize_t n = readlink("/proc/self/exe", r->self_exe, sizeof(r->self_exe) - 1);
+    if (n <= 0) {
+        log_error("cannot find lsinit's own binary through /proc/self/exe: %m; is /proc mounted?");
+        free(r);
+        return EXIT_OSERR;
+    }
+    r->self_exe[n] = '\0';
+    int fds[2];
+    if (pipe2(fds, O_CLOEXEC | O_NONBLOCK) != 0) {
+        log_error("cannot create the report pipe: %m");
+        free(r);
+        return EXIT_OSERR;
+    }
+    r->report_read = fds[0];
+    r->report_write = fds[1];
+    for (size_t i = 0; i < plan->db_count; i++) {
+        int rc = prepare_db_folder(plan->dbs[i].path);
+        if (rc != 0) {
+            close(fds[0]);
+            close(fds[1]);
+            free(r);
+            return rc;
+        }
+    }
+    sup->replication = r;
+    sup->phase = PHASE_STARTING;
+    int64_t now = sup->started_ms;
+    r->restore_deadline = now + plan->restore_timeout_ms;
+    bool any = false;
+    for (size_t i = 0; i < plan->db_count; i++) {
+        struct stat st;
+        if (stat(plan->dbs[i].path, &st) == 0) {
+            r->restores[i].state = RESTORE_DONE;
+            log_debug("%s exists: no restore needed", plan->dbs[i].path);
+            continue;
+        }
+        remove_stale_sidecars(plan->dbs[i].path);
+        restore_start(sup, i, now);
+        any = true;
+    }
+    if (!any) {
+        r->restores_finished = true;
+        replicate_start(sup, true, now);
+    }
+    return 0;
+}
+
+static void restore_start(struct supervisor *sup, size_t i, int64_t now)
+{
+    struct replication *r = rep_of(sup);
+    const struct plan *plan = r->plan;
+    struct restore_job *job = &r->restores[i];
+    const char *argv[16];
+    size_t n = 0;
+    argv[n++] = plan->litestream;
+    argv[n++] = "restore";
+    argv[n++] = "-config";
+    argv[n++] = plan->config_path;
+    argv[n++] = "-no-expand-env";
+    argv[n++] = "-if-replica-exists";
+    if (ls_version_at_least(&plan->version, 0, 5, 10)) {
+        argv[n++] = "-integrity-check";
+        argv[n++] = "quick";
+    }
+    argv[n++] = plan->dbs[i].path;
+    argv[n] = NULL;
+    int exec_errno = 0;
+    struct spawn_request req = {
+        .argv = (char *const *)argv,
+        .child_mask = &sup->sig.original_mask,
+        .cwd = sup->cwd,
+        .new_pgrp = true,
+    };
+    job->attempts++;
+    job->retry_at = 0;
+    pid_t pid = spawn_process(&req, &exec_errno);
+    if (pid < 0) {
+        errno = exec_errno != 0 ? exec_errno : errno;
+        log_error("cannot run %s restore: %m", plan->litestream);
+        job->state = RESTORE_PENDING;
+        job->retry_at = now + backoff_ms(job->attempts, RESTORE_BACKOFF_FIRST_MS, RESTORE_BACKOFF_MAX_MS);
+        return;
+    }
+    job->pid = pid;
+    job->state = RESTORE_RUNNING;
+    log_info("%s is missing: restoring it from its replica (attempt %d)", plan->dbs[i].path, job->attempts);
+}
+
+static bool restores_all_done(const struct replication *r)
+{
+    for (size_t i = 0; i < r->plan->db_count; i++) {
+        if (r->restores[i].state != RESTORE_DONE)
+            return false;
+    }
+    return true;
+}
+
+static bool restores_any_running(const struct replication *r)
+{
+    for (size_t i = 0; i < r->plan->db_count; i++) {
+        if (r->restores[i].state == RESTORE_RUNNING)
+            return true;
+    }
+    return false;
+}
+
+static void restores_abort(struct supervisor *sup)
+{
+    struct replication *r = rep_of(sup);
+    for (size_t i = 0; i < r->plan->db_count; i++) {
+        struct restore_job *job = &r->restores[i];
+        if (job->state == RESTORE_RUNNING)
+            (void)kill(job->pid, SIGTERM);
+        else
+            job->state = RESTORE_DONE;
+        job->retry_at = 0;
+    }
+    r->restores_finished = true;
+}
+
+static void restore_on_exit(struct supervisor *sup, size_t i, int status, int64_t now)
+{
+    struct replication *r = rep_of(sup);
+    const char *db = r->plan->dbs[i].path;
+    struct restore_job *job = &r->restores[i];
+    job->pid = -1;
+    int code = supervisor_status_to_code(status);
+    if (sup->stop_signal != 0 || r->restores_finished) {
+        job->state = RESTORE_DONE;
+        remove_partial_restore(db);
+    } else if (code == 0) {
+        job->state = RESTORE_DONE;
+        struct stat st;
+        if (stat(db, &st) == 0)
+            log_info("restored %s from its replica (%lld bytes)", db, (long long)st.st_size);
+        else
+            log_info("no backup of %s exists yet: starting with a fresh database", db);
+    } else {
+        remove_partial_restore(db);
+        int64_t wait = backoff_ms(job->attempts, RESTORE_BACKOFF_FIRST_MS, RESTORE_BACKOFF_MAX_MS);
+        if (now + wait > r->restore_deadline) {
+            char limit[32];
+            format_duration(r->plan->restore_timeout_ms, limit, sizeof(limit));
+            log_error("cannot restore %s: litestream restore failed %d time%s within LSINIT_RESTORE_TIMEOUT=%s "
+                      "(last exit code %d); not starting the app, so an empty database never replaces your backups. "
+                      "Check the replica URL, network and credentials",
+                      db, job->attempts, job->attempts == 1 ? "" : "s", limit, code);
+            job->state = RESTORE_DONE;
+            supervisor_decide_exit(sup, EXIT_RESTORE);
+            restores_abort(sup);
+            if (!restores_any_running(r))
+                supervisor_begin_draining(sup, now);
+            return;
+        }
+        log_warn("restore of %s failed (exit code %d); retrying in %lldms", db, code, (long long)wait);
+        job->state = RESTORE_PENDING;
+        job->retry_at = now + wait;
+        return;
+    }
+    if (!restores_all_done(r))
+        return;
+    r->restores_finished = true;
+    if (sup->exit_decided || sup->stop_signal != 0) {
+        supervisor_decide_exit(sup, 128 + sup->stop_signal);
+        supervisor_begin_draining(sup, now);
+        return;
+    }
+    replicate_start(sup, true, now);
+}
+
+/* ---- replicate ---------------------------------------------------------- */
+
+static bool build_exec_string(struct supervisor *sup, char *out, size_t size)
+{
+    struct replication *r = rep_of(sup);
+    const struct plan *plan = r->plan;
+    size_t argc = 0;
+    for (char **a = sup->settings->command; *a != NULL; a++)
+        argc++;
+    char **argv = calloc(argc + plan->db_count + 10, sizeof(char *));
+    if (argv == NULL)
+        return false;
+    char pid_text[24], fd_text[24], wait_text[24];
+    snprintf(pid_text, sizeof(pid_text), "%ld", (long)getpid());
+    snprintf(fd_text, sizeof(fd_text), "%d", r->report_write);
+    snprintf(wait_text, sizeof(wait_text), "%d", SHIM_WAIT_MS);
+    size_t n = 0;
+    argv[n++] = r->self_exe;
+    argv[n++] = (char *)SHIM_ARGV0;
+    argv[n++] = pid_text;
+    argv[n++] = fd_text;
+    argv[n++] = plan->metrics_addr[0] != '\0' ? (char *)plan->metrics_addr : (char *)"-";
+    argv[n++] = wait_text;
+    for (size_t i = 0; i < plan->db_count; i++)
+        argv[n++] = (char *)plan->dbs[i].path;
+    argv[n++] = (char *)"--";
+    for (size_t i = 0; i < argc; i++)
+        argv[n++] = sup->settings->command[i];
+    argv[n] = NULL;
+    size_t len = ls_shell_quote(argv, out, size);
+    free(argv);
+    return len > 0;
+}
+
+static void replicate_start(struct supervisor *sup, bool with_app, int64_t now)
+{
+    struct replication *r = rep_of(sup);
+    const struct plan *plan = r->plan;
+    char *exec_string = NULL;
+    const char *argv[12];
+    size_t n = 0;
+    argv[n++] = plan->litestream;
+    argv[n++] = "replicate";
+    argv[n++] = "-config";
+    argv[n++] = plan->config_path;
+    argv[n++] = "-no-expand-env";
+    if (with_app) {
+        exec_string = malloc(EXEC_STRING_MAX);
+        if (exec_string == NULL || !build_exec_string(sup, exec_string, EXEC_STRING_MAX)) {
+            log_error("the command is too long to pass to litestream -exec (over %d bytes quoted)", EXEC_STRING_MAX);
+            free(exec_string);
+            supervisor_decide_exit(sup, EXIT_USAGE);
+            supervisor_begin_draining(sup, now);
+            return;
+        }
+        argv[n++] = "-exec";
+        argv[n++] = exec_string;
+    }
+    argv[n] = NULL;
+    int exec_errno = 0;
+    struct spawn_request req = {
+        .argv = (char *const *)argv,
+        .child_mask = &sup->sig.original_mask,
+        .cwd = sup->cwd,
+        .new_pgrp = true,
+    };
+    pid_t pid = spawn_process(&req, &exec_errno);
+    free(exec_string);
+    if (pid < 0) {
+        errno = exec_errno != 0 ? exec_errno : errno;
+        log_error("cannot run %s replicate: %m", plan->litestream);
+        if (with_app) {
+            supervisor_decide_exit(sup, exec_errno != 0 ? spawn_exit_code_for_errno(exec_errno) : EXIT_OSERR);
+            supervisor_begin_draining(sup, now);
+        } else {
+            r->restarts++;
+            r->restart_at = now + backoff_ms(r->restarts, RESTART_BACKOFF_FIRST_MS, RESTART_BACKOFF_MAX_MS);
+        }
+        return;
+    }
+    r->litestream_pid = pid;
+    r->litestream_has_app = with_app;
+    sup->main_pid = pid;
+    sup->main_exited = false;
+    if (sup->phase == PHASE_STARTING)
+        sup->phase = PHASE_RUNNING;
+    log_debug("started litestream %s replicate as pid %ld%s", plan->version.text, (long)pid,
+              with_app ? " with the app as its -exec child" : "");
+}
+
+/* ---- reports from the shim --------------------------------------------- */
+
+static void report_handle_line(struct supervisor *sup, const char *line)
+{
+    struct replication *r = rep_of(sup);
+    char kind[16];
+    long a = 0, b = 0;
+    if (sscanf(line, "%15s %ld %ld", kind, &a, &b) != 3) {
+        log_debug("ignoring malformed shim report");
+        return;
+    }
+    if (strcmp(kind, "app") == 0) {
+        r->shim_pid = (pid_t)a;
+        r->app_pid = (pid_t)b;
+        r->app_started = true;
+        log_debug("the app runs as pid %ld (shim %ld)", b, a);
+    } else if (strcmp(kind, "exit") == 0) {
+        r->shim_pid = (pid_t)a;
+        r->app_exited = true;
+        r->app_status = (int)b;
+        int status = (int)b;
+        char name[16];
+        if (WIFSIGNALED(status))
+            log_info("the app was killed by SIG%s; waiting for litestream's final sync",
+                     signal_name(WTERMSIG(status), name, sizeof(name)));
+        else
+            log_info("the app exited with code %d; waiting for litestream's final sync", supervisor_status_to_code(status));
+    } else if (strcmp(kind, "execfail") == 0) {
+        r->shim_pid = (pid_t)a;
+        r->app_execfail = true;
+        r->app_exec_errno = (int)b;
+    }
+}
+
+static void report_drain(struct supervisor *sup)
+{
+    struct replication *r = rep_of(sup);
+    for (;;) {
+        ssize_t n = read(r->report_read, r->report_buf + r->report_len, sizeof(r->report_buf) - 1 - r->report_len);
+        if (n <= 0)
+            break;
+        r->report_len += (size_t)n;
+        r->report_buf[r->report_len] = '\0';
+        char *start = r->report_buf;
+        char *nl;
+        while ((nl = strchr(start, '\n')) != NULL) {
+            *nl = '\0';
+            report_handle_line(sup, start);
+            start = nl + 1;
+        }
+        size_t left = r->report_len - (size_t)(start - r->report_buf);
+        memmove(r->report_buf, start, left);
+        r->report_len = left;
+        if (r->report_len >= sizeof(r->report_buf) - 1)
+            r->report_len = 0; /* a line this long is not ours */
+    }
+}
+
+nfds_t replication_poll_fds(struct supervisor *sup, struct pollfd *fds, nfds_t room)
+{
+    if (room < 1)
+        return 0;
+    fds[0] = (struct pollfd){.fd = rep_of(sup)->report_read, .events = POLLIN};
+    return 1;
+}
+
+void replication_on_fd(struct supervisor *sup, int fd, int64_t now)
+{
+    (void)now;
+    if (fd == rep_of(sup)->report_read)
+        report_drain(sup);
+}
+
+/* ---- child exits --------------------------------------------------------- */
+
+static void litestream_on_exit(struct supervisor *sup, int status, int64_t now)
+{
+    struct replication *r = rep_of(sup);
+    report_drain(sup);
+    int code = supervisor_status_to_code(status);
+    r->litestream_pid = -1;
+    sup->main_exited = true;
+    bool had_app = r->litestream_has_app;
+    r->litestream_has_app = false;
+
+    if (r->app_execfail) {
+        supervisor_decide_exit(sup, spawn_exit_code_for_errno(r->app_exec_errno));
+        supervisor_begin_draining(sup, now);
+        return;
+    }
+    if (r->app_exited) {
+        if (code == 0) {
+            log_debug("litestream finished its final sync");
+            supervisor_decide_exit(sup, settings_remap_exit(sup->settings, supervisor_status_to_code(r->app_status)));
+        } else {
+            log_error("litestream exited with code %d after the app stopped: the final sync failed, so the app's last "
+                      "writes may be missing from the replica (the local database is intact); exiting %d",
+                      code, EXIT_SYNC);
+            supervisor_decide_exit(sup, EXIT_SYNC);
+        }
+        supervisor_begin_draining(sup, now);
+        return;
+    }
+    if (!r->app_started) {
+        if (sup->stop_signal != 0) {
+            supervisor_decide_exit(sup, 128 + sup->stop_signal);
+        } else {
+            log_error("litestream exited with code %d before starting the app: see its messages above (config, "
+                      "database or replica problem); exiting %d", code, EXIT_LITESTREAM);
+            supervisor_decide_exit(sup, EXIT_LITESTREAM);
+        }
+        supervisor_begin_draining(sup, now);
+        return;
+    }
+    if (sup->killed_everything) {
+        supervisor_decide_exit(sup, 128 + SIGKILL);
+        supervisor_begin_draining(sup, now);
+        return;
+    }
+    /* The app still runs without replication: bring litestream back. */
+    r->restarts++;
+    int64_t wait = backoff_ms(r->restarts, RESTART_BACKOFF_FIRST_MS, RESTART_BACKOFF_MAX_MS);
+    log_error("litestream (pid %ld) died with code %d while the app runs%s: the app keeps running; restarting "
+              "replication in %lldms (restart #%d)",
+              (long)sup->main_pid, code, had_app ? "" : " (restarted copy)", (long long)wait, r->restarts);
+    r->restart_at = now + wait;
+    if (sup->stop_signal != 0 && !r->stop_forwarded && r->shim_pid > 0) {
+        (void)kill(r->shim_pid, r->stop_routed != 0 ? r->stop_routed : SIGTERM);
+        r->stop_forwarded = true;
+    } else if (sup->stop_signal != 0 && r->shim_pid > 0) {
+        /* The stop went to litestream, which died before passing it on. */
+        (void)kill(r->shim_pid, r->stop_routed != 0 ? r->stop_routed : SIGTERM);
+    }
+}
+
+static void shim_on_exit(struct supervisor *sup, int64_t now)
+{
+    struct replication *r = rep_of(sup);
+    report_drain(sup);
+    r->shim_gone = true;
+    if (r->litestream_pid > 0 && !r->litestream_has_app && !r->final_term_sent) {
+        /* Sibling mode: the app is gone; litestream's shutdown runs the final sync. */
+        (void)kill(r->litestream_pid, SIGTERM);
+        r->final_term_sent = true;
+    } else if (r->litestream_pid <= 0 && r->restart_at != 0) {
+        /* Litestream is down: the restart below runs once more to sync, then stops. */
+        log_warn("the app exited while litestream was down; restarting it once for a final sync");
+        r->restart_at = now;
+    }
+}
+
+bool replication_on_child_exit(struct supervisor *sup, pid_t pid, int status, int64_t now)
+{
+    struct replication *r = rep_of(sup);
+    for (size_t i = 0; i < r->plan->db_count; i++) {
+        if (r->restores[i].state == RESTORE_RUNNING && r->restores[i].pid == pid) {
+            r->restores[i].state = RESTORE_PENDING;
+            restore_on_exit(sup, i, status, now);
+            if (r->restores_finished && sup->exit_decided && !restores_any_running(r) && sup->main_pid < 0)
+                supervisor_begin_draining(sup, now);
+            return true;
+        }
+    }
+    if (pid == r->litestream_pid) {
+        litestream_on_exit(sup, status, now);
+        return true;
+    }
+    if (pid == r->shim_pid) {
+        shim_on_exit(sup, now);
+        return true;
+    }
+    return false;
+}
+
+/* ---- signals ------------------------------------------------------------- */
+
+void replication_on_signal(struct supervisor *sup, int sig, int routed, bool is_stop, int64_t now)
+{
+    struct replication *r = rep_of(sup);
+    char name[16];
+    if (!is_stop) {
+        /* Never to litestream: Go's defaults make HUP kill it and QUIT dump it. */
+        if (r->app_pid > 0 && r->app_started && !r->app_exited) {
+            if (kill(r->app_pid, routed) != 0 && errno != ESRCH)
+                log_warn("cannot forward SIG%s to the app: %m", signal_name(routed, name, sizeof(name)));
+        } else {
+            log_debug("SIG%s arrived while the app is not running: dropped", signal_name(sig, name, sizeof(name)));
+        }
+        return;
+    }
+    if (!r->restores_finished) {
+        log_info("stopping before the app started: cancelling restores");
+        restores_abort(sup);
+        supervisor_decide_exit(sup, 128 + sig);
+        if (!restores_any_running(r))
+            supervisor_begin_draining(sup, now);
+        return;
+    }
+    if (r->stop_forwarded) {
+        log_info("already stopping (SIG%s ignored so the final sync is not cut short; the grace period still "
+                 "applies)", signal_name(sig, name, sizeof(name)));
+        return;
+    }
+    r->stop_routed = routed;
+    if (r->app_exited || r->app_execfail) {
+        r->stop_forwarded = true; /* litestream is already shutting down */
+        return;
+    }
+    if (r->litestream_pid > 0 && r->litestream_has_app) {
+        /* Exactly one signal to litestream's pid: it passes it to the app, then syncs. */
+        (void)kill(r->litestream_pid, routed);
+        r->stop_forwarded = true;
+    } else if (r->shim_pid > 0) {
+        (void)kill(r->shim_pid, routed);
+        r->stop_forwarded = true;
+    } else if (r->litestream_pid > 0) {
+        (void)kill(r->litestream_pid, routed);
+        r->stop_forwarded = true;
+    }
+}
+
+void replication_on_grace_expired(struct supervisor *sup, int64_t now)
+{
+    struct replication *r = rep_of(sup);
+    (void)now;
+    if (!r->app_exited && r->app_pid > 0) {
+        log_error("the app did not exit within LSINIT_GRACE; killing it (its last writes may not be replicated)");
+        (void)kill(-r->app_pid, SIGKILL);
+        (void)kill(r->app_pid, SIGKILL);
+        supervisor_decide_exit(sup, 128 + SIGKILL);
+    } else if (r->app_exited && r->litestream_pid > 0) {
+        log_error("litestream's final sync did not finish within LSINIT_GRACE: raise LSINIT_GRACE (and the "
+                  "platform's stop timeout); exiting %d", EXIT_SYNC);
+        supervisor_decide_exit(sup, EXIT_SYNC);
+    }
+}
+
+/* ---- timers ------------------------------------------------------------- */
+
+int64_t replication_next_deadline(const struct supervisor *sup)
+{
+    const struct replication *r = rep_of(sup);
+    int64_t next = 0;
+    for (size_t i = 0; i < r->plan->db_count; i++) {
+        int64_t t = r->restores[i].retry_at;
+        if (t != 0 && (next == 0 || t < next))
+            next = t;
+    }
+    const int64_t others[] = {r->restart_at, r->sibling_term_at};
+    for (size_t i = 0; i < sizeof(others) / sizeof(others[0]); i++) {
+        if (others[i] != 0 && (next == 0 || others[i] < next))
+            next = others[i];
+    }
+    return next;
+}
+
+void replication_on_timer(struct supervisor *sup, int64_t now)
+{
+    struct replication *r = rep_of(sup);
+    if (sup->phase == PHASE_DRAINING)
+        return;
+    for (size_t i = 0; i < r->plan->db_count; i++) {
+        struct restore_job *job = &r->restores[i];
+        if (job->state == RESTORE_PENDING && job->retry_at != 0 && now >= job->retry_at && !r->restores_finished)
+            restore_start(sup, i, now);
+    }
+    if (r->restart_at != 0 && now >= r->restart_at && r->litestream_pid <= 0) {
+        r->restart_at = 0;
+        bool app_gone = r->shim_gone || (r->app_exited && r->shim_pid <= 0);
+        replicate_start(sup, false, now);
+        if (r->litestream_pid > 0) {
+            log_warn("replication restarted (restart #%d)%s", r->restarts,
+                     app_gone ? ": syncing the app's last writes, then stopping" : "");
+            if (app_gone)
+                r->sibling_term_at = now + SIBLING_FIRST_TICK_MS;
+        }
+    }
+    if (r->sibling_term_at != 0 && now >= r->sibling_term_at) {
+        r->sibling_term_at = 0;
+        if (r->litestream_pid > 0 && !r->final_term_sent) {
+            (void)kill(r->litestream_pid, SIGTERM);
+            r->final_term_sent = true;
+        }
+    }
+}

