@@ -50,11 +50,11 @@ deps:
 integration: build/lsinit
 	/usr/bin/python3 -m pytest -q tests/integration
 
-# The README's test command.
-test: deps
-	@scripts/run-tests
+# The README's test command (tests/run installs what is missing first).
+test:
+	@tests/run
 
-demo: deps build/lsinit
+demo:
 	@scripts/demo
 
 bench: deps build/lsinit static

@@ -1,0 +1,23 @@
+"""Shared pytest fixtures for lsinit's behaviour tests.
+
+The binary under test comes from $LSINIT_BIN (scripts/run-tests sets it to
+the normal build and then to the ASan+UBSan build); servers (fauxqs S3,
+openssh SFTP) and the real litestream binary come from servers.py.
+"""
+import os
+import pathlib
+import sys
+
+import pytest
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
+
+from servers import *  # noqa: E402,F401,F403  (fixtures: litestream_bin, fauxqs, sftp_server)
+
+
+@pytest.fixture(scope="session")
+def lsinit_bin():
+    path = pathlib.Path(os.environ.get("LSINIT_BIN", ROOT / "build" / "lsinit")).resolve()
+    assert path.exists(), f"{path} missing: run make first"
+    return str(path)
