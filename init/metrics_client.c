@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define METRICS_MAX_BODY (4 * 1024 * 1024)
+#define METRICS_MAX_BODY ((size_t)4 * 1024 * 1024)
 
 struct body {
     char *data;

@@ -20,7 +20,7 @@
 #include "replica_url.h"
 #include "settings.h"
 
-#define PLAN_CONFIG_MAX (1024 * 1024)
+#define PLAN_CONFIG_MAX ((off_t)1024 * 1024)
 #define PLAN_DEFAULT_SOCKET "/tmp/lsinit-litestream.sock"
 
 __attribute__((format(printf, 4, 5))) static int plan_fail(char *err, size_t size, int code, const char *fmt, ...)
@@ -430,7 +430,7 @@ int plan_build(struct plan *plan, char *const *envp, const char *cwd, const sigs
         char list[8192];
         if (strlen(db_list) >= sizeof(list))
             return plan_fail(err, size, EXIT_CONFIG, "LSINIT_DB is too long");
-        strcpy(list, db_list);
+        memcpy(list, db_list, strlen(db_list) + 1);
         char *save = NULL;
         for (char *tok = strtok_r(list, ",", &save); tok != NULL; tok = strtok_r(NULL, ",", &save)) {
             while (*tok == ' ')

@@ -548,12 +548,11 @@ static void litestream_on_exit(struct supervisor *sup, int status, int64_t now)
               "replication in %lldms (restart #%d)",
               (long)sup->main_pid, code, had_app ? "" : " (restarted copy)", (long long)wait, r->restarts);
     r->restart_at = now + wait;
-    if (sup->stop_signal != 0 && !r->stop_forwarded && r->shim_pid > 0) {
+    if (sup->stop_signal != 0 && r->shim_pid > 0) {
+        /* Stopping, and litestream died before it passed the stop on (or before
+         * we sent it): the app gets it through the shim now. */
         (void)kill(r->shim_pid, r->stop_routed != 0 ? r->stop_routed : SIGTERM);
         r->stop_forwarded = true;
-    } else if (sup->stop_signal != 0 && r->shim_pid > 0) {
-        /* The stop went to litestream, which died before passing it on. */
-        (void)kill(r->shim_pid, r->stop_routed != 0 ? r->stop_routed : SIGTERM);
     }
 }
 
@@ -630,15 +629,18 @@ void replication_on_signal(struct supervisor *sup, int sig, int routed, bool is_
         r->stop_forwarded = true; /* litestream is already shutting down */
         return;
     }
-    if (r->litestream_pid > 0 && r->litestream_has_app) {
-        /* Exactly one signal to litestream's pid: it passes it to the app, then syncs. */
-        (void)kill(r->litestream_pid, routed);
-        r->stop_forwarded = true;
-    } else if (r->shim_pid > 0) {
-        (void)kill(r->shim_pid, routed);
-        r->stop_forwarded = true;
-    } else if (r->litestream_pid > 0) {
-        (void)kill(r->litestream_pid, routed);
+    /*
+     * Exactly one signal. With the app as litestream's -exec child it goes to
+     * litestream's pid (never its group, which races with the app exiting on its own), which passes
+     * it on and then syncs. After a litestream restart the app is no longer
+     * its child, so it goes to the shim; litestream is stopped once the app
+     * is gone.
+     */
+    pid_t target = r->litestream_pid;
+    if (!(r->litestream_pid > 0 && r->litestream_has_app) && r->shim_pid > 0)
+        target = r->shim_pid;
+    if (target > 0) {
+        (void)kill(target, routed);
         r->stop_forwarded = true;
     }
 }

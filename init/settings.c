@@ -36,7 +36,7 @@ static int remap_add_list(struct settings *s, const char *list)
     char buf[256];
     if (strlen(list) >= sizeof(buf))
         return -1;
-    strcpy(buf, list);
+    memcpy(buf, list, strlen(list) + 1);
     char *save = NULL;
     for (char *tok = strtok_r(buf, ", ", &save); tok != NULL; tok = strtok_r(NULL, ", ", &save)) {
         long code = 0;
@@ -53,7 +53,7 @@ static int rewrite_add_list(struct settings *s, const char *list)
     char buf[512];
     if (strlen(list) >= sizeof(buf))
         return -1;
-    strcpy(buf, list);
+    memcpy(buf, list, strlen(list) + 1);
     char *save = NULL;
     for (char *tok = strtok_r(buf, ", ", &save); tok != NULL; tok = strtok_r(NULL, ", ", &save)) {
         char *colon = strchr(tok, ':');

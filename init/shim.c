@@ -23,7 +23,7 @@
 #include "spawn.h"
 
 #define SHIM_MAX_DBS 32
-#define SHIM_ENV_MAX (4 * 1024 * 1024)
+#define SHIM_ENV_MAX ((size_t)4 * 1024 * 1024)
 
 struct shim_db {
     const char *path;

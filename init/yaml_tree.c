@@ -59,7 +59,7 @@ void ynode_seq_append(struct ynode *seq, struct ynode *item)
 {
     if (seq->count + 1 > seq->cap) {
         seq->cap = seq->count + 8;
-        seq->items = xrealloc(seq->items, seq->cap * sizeof(*seq->items));
+        seq->items = xrealloc(seq->items, seq->cap * sizeof(struct ynode *));
     }
     seq->items[seq->count++] = item;
 }
@@ -69,7 +69,7 @@ static void ynode_map_append(struct ynode *map, struct ynode *key, struct ynode 
     size_t slots = map->count * 2;
     if (slots + 2 > map->cap) {
         map->cap = slots + 10;
-        map->items = xrealloc(map->items, map->cap * sizeof(*map->items));
+        map->items = xrealloc(map->items, map->cap * sizeof(struct ynode *));
     }
     map->items[slots] = key;
     map->items[slots + 1] = value;
@@ -306,11 +306,12 @@ struct ybuf {
 static int ybuf_write(void *ctx, unsigned char *buffer, size_t size)
 {
     struct ybuf *b = ctx;
-    if (b->len + size + 1 > b->cap) {
+    if (b->data == NULL || b->len + size + 1 > b->cap) {
         b->cap = (b->len + size + 1) * 2;
         b->data = xrealloc(b->data, b->cap);
     }
-    memcpy(b->data + b->len, buffer, size);
+    if (size > 0)
+        memcpy(b->data + b->len, buffer, size);
     b->len += size;
     b->data[b->len] = '\0';
     return 1;
@@ -320,7 +321,7 @@ static bool emit_scalar(yaml_emitter_t *em, const char *value, bool quoted)
 {
     yaml_event_t ev;
     yaml_scalar_style_t style = quoted ? YAML_DOUBLE_QUOTED_SCALAR_STYLE : YAML_ANY_SCALAR_STYLE;
-    if (!yaml_scalar_event_initialize(&ev, NULL, NULL, (yaml_char_t *)(uintptr_t)value, (int)strlen(value), 1, 1,
+    if (!yaml_scalar_event_initialize(&ev, NULL, NULL, (yaml_char_t *)value, (int)strlen(value), 1, 1,
                                       style))
         return false;
     return yaml_emitter_emit(em, &ev) != 0;
