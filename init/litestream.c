@@ -164,9 +164,57 @@ int ls_detect_version(const char *binary, const sigset_t *child_mask, struct ls_
     return 0;
 }
 
+/* Valid UTF-8 as Go decodes it: no overlong forms, surrogates or code points past U+10FFFF. */
+static bool utf8_valid(const char *text)
+{
+    const unsigned char *s = (const unsigned char *)text;
+    while (*s != '\0') {
+        unsigned char b = *s, lo = 0x80, hi = 0xbf;
+        size_t need;
+        if (b < 0x80) {
+            s++;
+            continue;
+        } else if (b >= 0xc2 && b <= 0xdf) {
+            need = 1;
+        } else if (b == 0xe0) {
+            need = 2;
+            lo = 0xa0; /* no overlong forms */
+        } else if ((b >= 0xe1 && b <= 0xec) || b == 0xee || b == 0xef) {
+            need = 2;
+        } else if (b == 0xed) {
+            need = 2;
+            hi = 0x9f; /* no surrogates */
+        } else if (b == 0xf0) {
+            need = 3;
+            lo = 0x90;
+        } else if (b >= 0xf1 && b <= 0xf3) {
+            need = 3;
+        } else if (b == 0xf4) {
+            need = 3;
+            hi = 0x8f; /* nothing past U+10FFFF */
+        } else {
+            return false;
+        }
+        if (s[1] < lo || s[1] > hi)
+            return false;
+        for (size_t i = 2; i <= need; i++) {
+            if (s[i] < 0x80 || s[i] > 0xbf)
+                return false;
+        }
+        s += need + 1;
+    }
+    return true;
+}
+
 size_t ls_shell_quote(char *const *argv, char *out, size_t size)
 {
     size_t used = 0;
+    /* go-shellwords walks the string by rune: invalid UTF-8 would reach the
+     * app as U+FFFD. Refuse rather than change the app's argv. */
+    for (size_t i = 0; argv[i] != NULL; i++) {
+        if (!utf8_valid(argv[i]))
+            return 0;
+    }
     for (size_t i = 0; argv[i] != NULL; i++) {
         const char *parts[3];
         if (i > 0) {

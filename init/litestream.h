@@ -42,7 +42,8 @@ int ls_detect_version(const char *binary, const sigset_t *child_mask, struct ls_
 /*
  * Quotes argv for Litestream's -exec (go-shellwords): every argument in
  * single quotes, an embedded ' written as '\''. Returns the length, or 0
- * when out is too small.
+ * when out is too small or an argument is not valid UTF-8 (Go would turn
+ * each invalid byte into U+FFFD).
  */
 size_t ls_shell_quote(char *const *argv, char *out, size_t size);
 

@@ -52,7 +52,37 @@ static const char *basename_of(const char *path)
     return slash != NULL ? slash + 1 : path;
 }
 
-/* Makes path absolute against cwd (and ~ against HOME) into out. */
+/* Cleans an absolute path in place the way Go's filepath.Clean does (and so
+ * Litestream's filepath.Abs): "//" → "/", "." dropped, ".." resolved. */
+static void clean_path(char *path)
+{
+    size_t n = 1; /* path[0] == '/' stays */
+    const char *p = path;
+    while (*p != '\0') {
+        while (*p == '/')
+            p++;
+        const char *start = p;
+        while (*p != '\0' && *p != '/')
+            p++;
+        size_t len = (size_t)(p - start);
+        if (len == 0 || (len == 1 && start[0] == '.'))
+            continue;
+        if (len == 2 && start[0] == '.' && start[1] == '.') {
+            while (n > 1 && path[n - 1] != '/')
+                n--;
+            if (n > 1)
+                n--;
+            continue;
+        }
+        if (n > 1)
+            path[n++] = '/';
+        memmove(path + n, start, len); /* never ahead of the read position */
+        n += len;
+    }
+    path[n] = '\0';
+}
+
+/* Makes path absolute against cwd (and ~ against HOME) into out, cleaned. */
 static int absolutize(const char *path, const char *cwd, const char *home, char *out, size_t size)
 {
     int n;
@@ -62,7 +92,11 @@ static int absolutize(const char *path, const char *cwd, const char *home, char 
         n = snprintf(out, size, "%s/%s", home, path + 2);
     else
         n = snprintf(out, size, "%s/%s", strcmp(cwd, "/") == 0 ? "" : cwd, path);
-    return (n < 0 || (size_t)n >= size) ? -1 : 0;
+    if (n < 0 || (size_t)n >= size)
+        return -1;
+    if (out[0] == '/')
+        clean_path(out);
+    return 0;
 }
 
 /* The environment's replica, before the per-database path is filled in. */
@@ -115,14 +149,25 @@ static int env_replica_load(struct env_replica *r, char *const *envp, char *err,
         snprintf(r->source, sizeof(r->source), "%s", bucket_var);
         r->path_prefix = env_lookup(envp, "LSINIT_PATH_PREFIX");
     }
-    const char *key_var = NULL, *secret_var = NULL;
-    r->access_key = env_first(envp, key_names, &key_var);
-    r->secret_key = env_first(envp, secret_names, &secret_var);
+    /* Credentials come as a pair: LITESTREAM_* if either of them is set, else AWS_*. */
+    const char *key_var = key_names[1], *secret_var = secret_names[1];
+    bool litestream_pair = (env_lookup(envp, key_names[0]) != NULL && env_lookup(envp, key_names[0])[0] != '\0') ||
+                           (env_lookup(envp, secret_names[0]) != NULL && env_lookup(envp, secret_names[0])[0] != '\0');
+    if (litestream_pair) {
+        key_var = key_names[0];
+        secret_var = secret_names[0];
+    }
+    r->access_key = env_lookup(envp, key_var);
+    r->secret_key = env_lookup(envp, secret_var);
+    if (r->access_key != NULL && r->access_key[0] == '\0')
+        r->access_key = NULL;
+    if (r->secret_key != NULL && r->secret_key[0] == '\0')
+        r->secret_key = NULL;
     if (r->present && r->url.type == REPLICA_S3) {
         if (r->access_key != NULL && r->secret_key == NULL)
-            return plan_fail(err, size, EXIT_CONFIG, "%s is set but no secret key: set LITESTREAM_SECRET_ACCESS_KEY (or AWS_SECRET_ACCESS_KEY)", key_var);
+            return plan_fail(err, size, EXIT_CONFIG, "%s is set but %s is not: set both (the key id and the secret key are taken as a pair)", key_var, secret_var);
         if (r->secret_key != NULL && r->access_key == NULL)
-            return plan_fail(err, size, EXIT_CONFIG, "%s is set but no access key id: set LITESTREAM_ACCESS_KEY_ID (or AWS_ACCESS_KEY_ID)", secret_var);
+            return plan_fail(err, size, EXIT_CONFIG, "%s is set but %s is not: set both (the key id and the secret key are taken as a pair)", secret_var, key_var);
     }
     const char *endpoint_var = NULL;
     r->endpoint = env_first(envp, endpoint_names, &endpoint_var);
@@ -443,7 +488,7 @@ int plan_build(struct plan *plan, char *const *envp, const char *cwd, const sigs
             char abs_path[PATH_MAX];
             if (absolutize(tok, cwd, home, abs_path, sizeof(abs_path)) != 0)
                 return plan_fail(err, size, EXIT_CONFIG, "LSINIT_DB: path '%s' is too long", tok);
-            if (abs_path[strlen(abs_path) - 1] == '/')
+            if (tok[len - 1] == '/')
                 return plan_fail(err, size, EXIT_CONFIG, "LSINIT_DB: '%s' is a folder; name the database file, e.g. %sapp.db", tok, tok);
             bool known = false;
             for (size_t i = 0; i < dbs->count; i++) {
@@ -515,11 +560,40 @@ int plan_build(struct plan *plan, char *const *envp, const char *cwd, const sigs
     return 0;
 }
 
+/* URL values (url:, webdav-url:, heartbeat-url:) may carry user:password@. */
+static void redact_url_values(struct ynode *n)
+{
+    if (n == NULL)
+        return;
+    if (n->kind == YNODE_SCALAR) {
+        if (strstr(n->value, "://") == NULL)
+            return;
+        size_t size = strlen(n->value) + sizeof("<redacted>");
+        char *shown = malloc(size);
+        if (shown == NULL)
+            abort();
+        replica_url_redact(n->value, shown, size);
+        free(n->value);
+        n->value = shown;
+        return;
+    }
+    size_t total = n->kind == YNODE_MAP ? n->count * 2 : n->count;
+    for (size_t i = 0; i < total; i++)
+        redact_url_values(n->items[i]);
+}
+
 char *plan_render(const struct plan *plan, bool redact)
 {
     char *text = NULL;
     size_t len = 0;
-    if (ynode_emit(plan->config, redact, ls_config_is_secret_key, &text, &len) != 0)
+    struct ynode *copy = NULL;
+    if (redact) {
+        copy = ynode_copy(plan->config);
+        redact_url_values(copy);
+    }
+    int rc = ynode_emit(copy != NULL ? copy : plan->config, redact, ls_config_is_secret_key, &text, &len);
+    ynode_free(copy);
+    if (rc != 0)
         return NULL;
     return text;
 }

@@ -20,21 +20,26 @@ const char *replica_type_name(enum replica_type type)
 
 void replica_url_redact(const char *url, char *buf, size_t size)
 {
-    snprintf(buf, size, "%s", url);
-    char *scheme_end = strstr(buf, "://");
-    if (scheme_end == NULL)
+    if (size == 0)
         return;
-    char *auth = scheme_end + 3;
-    char *slash = strchr(auth, '/');
-    char *at = strchr(auth, '@');
-    if (at == NULL || (slash != NULL && at > slash))
+    /* Work on the whole URL, never on a truncated copy. The user info ends at
+     * the LAST '@' (a password may hold '@' or '/', as url.Parse allows);
+     * a ':' before the first '/' or '@' starts the password. */
+    const char *scheme_end = strstr(url, "://");
+    const char *auth = scheme_end != NULL ? scheme_end + 3 : NULL;
+    const char *colon = NULL;
+    for (const char *p = auth; p != NULL && *p != '\0' && *p != '/' && *p != '@'; p++) {
+        if (*p == ':') {
+            colon = p;
+            break;
+        }
+    }
+    const char *at = colon != NULL ? strrchr(colon, '@') : NULL;
+    if (at == NULL) {
+        snprintf(buf, size, "%s", url);
         return;
-    char *colon = memchr(auth, ':', (size_t)(at - auth));
-    if (colon == NULL)
-        return;
-    char rest[1024];
-    snprintf(rest, sizeof(rest), "%s", at);
-    snprintf(colon, size - (size_t)(colon - buf), ":<redacted>%s", rest);
+    }
+    snprintf(buf, size, "%.*s:<redacted>%s", (int)(colon - url), url, at);
 }
 
 /* Copies [start, end) into dst (bounded); returns -1 when it does not fit. */
@@ -124,7 +129,8 @@ int replica_url_parse(const char *url, struct replica_url *out, char *err, size_
         out->path[--len] = '\0';
 
     if (type == REPLICA_SFTP) {
-        const char *at = memchr(rest, '@', (size_t)(authority_end - rest));
+        /* The user info ends at the last '@' (Go's url.Parse): a password may hold '@'. */
+        const char *at = memrchr(rest, '@', (size_t)(authority_end - rest));
         if (at == NULL)
             return bad(err, err_size, "needs a user: sftp://USER@HOST:PORT/PATH");
         const char *colon = memchr(rest, ':', (size_t)(at - rest));

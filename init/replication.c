@@ -381,7 +381,8 @@ static void replicate_start(struct supervisor *sup, bool with_app, int64_t now)
     if (with_app) {
         exec_string = malloc(EXEC_STRING_MAX);
         if (exec_string == NULL || !build_exec_string(sup, exec_string, EXEC_STRING_MAX)) {
-            log_error("the command is too long to pass to litestream -exec (over %d bytes quoted)", EXEC_STRING_MAX);
+            log_error("the command cannot be passed to litestream -exec: over %d bytes quoted, or an argument "
+                      "is not valid UTF-8 (Go would replace its bytes)", EXEC_STRING_MAX);
             free(exec_string);
             supervisor_decide_exit(sup, EXIT_USAGE);
             supervisor_begin_draining(sup, now);

@@ -1,0 +1,1305 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The configuration pipeline: yaml_tree (parse, emit, redact), ls_config
+ * (validation by Litestream version, $VAR expansion) and plan_build (the
+ * environment + an optional base litestream.yml → the config litestream
+ * reads). plan_build only ever sees the synthetic envp arrays built here.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "exit_codes.h"
+#include "litestream.h"
+#include "ls_config.h"
+#include "plan.h"
+#include "yaml_tree.h"
+
+/* ---- helpers ------------------------------------------------------------ */
+
+static struct ynode *parse_ok(const char *text)
+{
+    char err[512] = "";
+    struct ynode *root = ynode_parse(text, strlen(text), err, sizeof(err));
+    if (root == NULL)
+        print_error("ynode_parse failed: %s\n---\n%s\n---\n", err, text);
+    assert_non_null(root);
+    return root;
+}
+
+static void parse_fails(const char *text, const char *want1, const char *want2)
+{
+    char err[512] = "";
+    struct ynode *root = ynode_parse(text, strlen(text), err, sizeof(err));
+    if (root != NULL)
+        print_error("ynode_parse accepted:\n%s\n", text);
+    assert_null(root);
+    if (strstr(err, want1) == NULL || (want2 != NULL && strstr(err, want2) == NULL))
+        print_error("error '%s' lacks '%s' / '%s'\n", err, want1, want2 != NULL ? want2 : "");
+    assert_non_null(strstr(err, want1));
+    if (want2 != NULL)
+        assert_non_null(strstr(err, want2));
+}
+
+static char *emit(const struct ynode *root, bool redact)
+{
+    char *text = NULL;
+    size_t len = 0;
+    assert_int_equal(ynode_emit(root, redact, ls_config_is_secret_key, &text, &len), 0);
+    assert_non_null(text);
+    assert_int_equal(strlen(text), len);
+    return text;
+}
+
+/* Follows a path of map keys and sequence indexes ("dbs", "#0", "replicas", "#0", "path"). */
+static const struct ynode *at(const struct ynode *n, const char *const *path)
+{
+    for (size_t i = 0; path[i] != NULL && n != NULL; i++) {
+        if (path[i][0] == '#') {
+            size_t idx = (size_t)strtoul(path[i] + 1, NULL, 10);
+            n = (n->kind == YNODE_SEQ && idx < n->count) ? n->items[idx] : NULL;
+        } else {
+            n = ynode_map_get(n, path[i]);
+        }
+    }
+    return n;
+}
+
+#define P(...) ((const char *const[]){__VA_ARGS__, NULL})
+
+static const char *str_at(const struct ynode *n, const char *const *path)
+{
+    const struct ynode *v = at(n, path);
+    return (v != NULL && v->kind == YNODE_SCALAR) ? v->value : NULL;
+}
+
+static void assert_str_at(const struct ynode *n, const char *const *path, const char *want)
+{
+    const char *got = str_at(n, path);
+    if (got == NULL || strcmp(got, want) != 0) {
+        char where[256] = "";
+        for (size_t i = 0; path[i] != NULL; i++) {
+            strncat(where, "/", sizeof(where) - strlen(where) - 1);
+            strncat(where, path[i], sizeof(where) - strlen(where) - 1);
+        }
+        print_error("%s = '%s', want '%s'\n", where, got != NULL ? got : "(missing)", want);
+    }
+    assert_non_null(got);
+    assert_string_equal(got, want);
+}
+
+/* Recursively compares two trees: same shape, same scalar text; a scalar that
+ * was emitted quoted must come back quoted (so it stays a string in Go). */
+static void assert_same_tree(const struct ynode *want, const struct ynode *got)
+{
+    assert_non_null(got);
+    assert_int_equal(want->kind, got->kind);
+    if (want->kind == YNODE_SCALAR) {
+        if (strcmp(want->value, got->value) != 0)
+            print_error("scalar '%s' came back as '%s'\n", want->value, got->value);
+        assert_string_equal(want->value, got->value);
+        if (want->quoted)
+            assert_true(got->quoted);
+        return;
+    }
+    assert_int_equal(want->count, got->count);
+    size_t total = want->kind == YNODE_MAP ? want->count * 2 : want->count;
+    for (size_t i = 0; i < total; i++)
+        assert_same_tree(want->items[i], got->items[i]);
+}
+
+static struct ls_version V03, V05;
+
+/* ---- temp dir with a fake litestream ------------------------------------ */
+
+static struct plan the_plan;
+static char plan_err[1024];
+static char tmpdir[64];
+static char ls_bin[128];
+static char ls_env[160];
+static char tmp_files[16][160];
+static size_t tmp_file_count;
+
+static int write_file(const char *path, const char *data, size_t len, mode_t mode)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+    if (fd < 0)
+        return -1;
+    size_t done = 0;
+    while (done < len) {
+        ssize_t n = write(fd, data + done, len - done);
+        if (n <= 0) {
+            close(fd);
+            return -1;
+        }
+        done += (size_t)n;
+    }
+    return close(fd);
+}
+
+static int group_setup(void **state)
+{
+    (void)state;
+    if (ls_version_parse("0.3.13", &V03) != 0 || ls_version_parse("0.5.16", &V05) != 0)
+        return -1;
+    snprintf(tmpdir, sizeof(tmpdir), "/tmp/lsinit-test-config-XXXXXX");
+    if (mkdtemp(tmpdir) == NULL)
+        return -1;
+    /* A copy of /bin/true stands in for litestream: it is never run. */
+    int in = open("/bin/true", O_RDONLY | O_CLOEXEC);
+    if (in < 0)
+        return -1;
+    static char buf[1 << 20];
+    ssize_t n = read(in, buf, sizeof(buf));
+    close(in);
+    if (n <= 0)
+        return -1;
+    snprintf(ls_bin, sizeof(ls_bin), "%s/litestream", tmpdir);
+    if (write_file(ls_bin, buf, (size_t)n, 0755) != 0)
+        return -1;
+    snprintf(ls_env, sizeof(ls_env), "LSINIT_LITESTREAM=%s", ls_bin);
+    the_plan.config_fd = -1; /* plan_free closes config_fd when >= 0 */
+    return 0;
+}
+
+static int group_teardown(void **state)
+{
+    (void)state;
+    for (size_t i = 0; i < tmp_file_count; i++)
+        unlink(tmp_files[i]);
+    unlink(ls_bin);
+    rmdir(tmpdir);
+    return 0;
+}
+
+/* Writes a config file into the temp dir; returns its path (static storage). */
+static const char *temp_config(const char *name, const char *text)
+{
+    assert_true(tmp_file_count < sizeof(tmp_files) / sizeof(tmp_files[0]));
+    char *path = tmp_files[tmp_file_count++];
+    snprintf(path, sizeof(tmp_files[0]), "%s/%s", tmpdir, name);
+    assert_int_equal(write_file(path, text, strlen(text), 0644), 0);
+    return path;
+}
+
+
+/* plan_build with extra (first, so they win) + the fake litestream + version. */
+static int build(const char *version, const char *cwd, const char *const *extra)
+{
+    char *envp[64];
+    size_t n = 0;
+    for (size_t i = 0; extra != NULL && extra[i] != NULL; i++)
+        envp[n++] = (char *)extra[i];
+    char vbuf[64];
+    if (version != NULL) {
+        snprintf(vbuf, sizeof(vbuf), "LSINIT_LITESTREAM_VERSION=%s", version);
+        envp[n++] = vbuf;
+    }
+    envp[n++] = ls_env;
+    envp[n] = NULL;
+    sigset_t mask;
+    sigemptyset(&mask);
+    plan_err[0] = '\0';
+    plan_free(&the_plan);
+    return plan_build(&the_plan, envp, cwd != NULL ? cwd : "/", &mask, plan_err, sizeof(plan_err));
+}
+
+static struct plan *build_ok(const char *version, const char *cwd, const char *const *extra)
+{
+    int rc = build(version, cwd, extra);
+    if (rc != 0)
+        print_error("plan_build failed (%d): %s\n", rc, plan_err);
+    assert_int_equal(rc, 0);
+    assert_true(the_plan.enabled);
+    assert_non_null(the_plan.config);
+    return &the_plan;
+}
+
+static void build_fails(const char *version, const char *const *extra, int code, const char *want1,
+                        const char *want2)
+{
+    int rc = build(version, "/", extra);
+    if (rc != code || strstr(plan_err, want1) == NULL || (want2 != NULL && strstr(plan_err, want2) == NULL))
+        print_error("plan_build = %d '%s'; want %d with '%s' / '%s'\n", rc, plan_err, code, want1,
+                    want2 != NULL ? want2 : "");
+    assert_int_equal(rc, code);
+    assert_non_null(strstr(plan_err, want1));
+    if (want2 != NULL)
+        assert_non_null(strstr(plan_err, want2));
+}
+
+static int test_teardown(void **state)
+{
+    (void)state;
+    plan_free(&the_plan);
+    return 0;
+}
+
+#define E(...) ((const char *const[]){__VA_ARGS__, NULL})
+/* The first database's first (0.3) replica. */
+#define R03(...) P("dbs", "#0", "replicas", "#0", __VA_ARGS__)
+#define R05(...) P("dbs", "#0", "replica", __VA_ARGS__)
+
+/* =========================================================================
+ * yaml_tree: parse
+ * ========================================================================= */
+
+static const char typical_yml[] =
+    "# litestream.yml for the app\n"
+    "addr: \":9090\"\n"
+    "\n"
+    "dbs:\n"
+    "  - path: /data/app.db   # the main database\n"
+    "    replicas:\n"
+    "      - type: s3\n"
+    "        bucket: 'my-bucket'\n"
+    "        path: \"app.db\"\n"
+    "        sync-interval: 1s\n"
+    "        retention: 72h\n"
+    "  - path: /data/other.db\n"
+    "    replicas:\n"
+    "      - url: file:///backup/other\n"
+    "exec: |\n"
+    "  myapp --serve\n"
+    "  --port 8080\n"
+    "logging:\n"
+    "  level: info\n"
+    "  note: >\n"
+    "    folded\n"
+    "    text\n";
+
+static void test_parse_typical(void **state)
+{
+    (void)state;
+    struct ynode *root = parse_ok(typical_yml);
+    assert_int_equal(root->kind, YNODE_MAP);
+    assert_int_equal(root->count, 4);
+    assert_str_at(root, P("addr"), ":9090");
+    assert_true(at(root, P("addr"))->quoted);
+    const struct ynode *dbs = at(root, P("dbs"));
+    assert_non_null(dbs);
+    assert_int_equal(dbs->kind, YNODE_SEQ);
+    assert_int_equal(dbs->count, 2);
+    assert_str_at(root, P("dbs", "#0", "path"), "/data/app.db");
+    assert_false(at(root, P("dbs", "#0", "path"))->quoted);
+    assert_str_at(root, R03("type"), "s3");
+    assert_str_at(root, R03("bucket"), "my-bucket");
+    assert_true(at(root, R03("bucket"))->quoted);
+    assert_str_at(root, R03("path"), "app.db");
+    assert_str_at(root, R03("sync-interval"), "1s");
+    assert_str_at(root, P("dbs", "#1", "replicas", "#0", "url"), "file:///backup/other");
+    assert_str_at(root, P("exec"), "myapp --serve\n--port 8080\n");
+    assert_true(at(root, P("exec"))->quoted); /* block scalars stay strings */
+    assert_str_at(root, P("logging", "note"), "folded text\n");
+    /* Line numbers (1-based) for messages. */
+    assert_int_equal(at(root, P("addr"))->line, 2);
+    assert_int_equal(at(root, P("dbs", "#0"))->line, 5);
+    assert_int_equal(at(root, P("dbs", "#1", "path"))->line, 12);
+    assert_int_equal(at(root, R03("bucket"))->line, 8);
+    assert_null(ynode_map_get(root, "missing"));
+    assert_null(ynode_map_get_str(root, "dbs")); /* not a scalar */
+    ynode_free(root);
+}
+
+static void test_parse_empty(void **state)
+{
+    (void)state;
+    static const char *const empties[] = {"", "\n", "# only a comment\n", "---\n", "---\n...\n", "~\n"};
+    for (size_t i = 0; i < sizeof(empties) / sizeof(empties[0]); i++) {
+        char err[256] = "";
+        struct ynode *root = ynode_parse(empties[i], strlen(empties[i]), err, sizeof(err));
+        /* "~" is a null scalar, not empty text: either an empty map or a clear error. */
+        if (strcmp(empties[i], "~\n") == 0) {
+            if (root == NULL)
+                assert_non_null(strstr(err, "top level"));
+            ynode_free(root);
+            continue;
+        }
+        if (root == NULL)
+            print_error("'%s' → %s\n", empties[i], err);
+        assert_non_null(root);
+        assert_int_equal(root->kind, YNODE_MAP);
+        assert_int_equal(root->count, 0);
+        ynode_free(root);
+    }
+}
+
+static void test_parse_errors(void **state)
+{
+    (void)state;
+    parse_fails("a: &anchor 1\nb: *anchor\n", "line 2", "aliases");
+    parse_fails("base: &b {x: 1}\ndbs:\n  - <<: *b\n", "line 3", "aliases");
+    parse_fails("addr: 1\naddr: 2\n", "line 2", "'addr' appears twice");
+    parse_fails("dbs:\n  - path: /a\n    path: /b\n", "line 3", "'path' appears twice");
+    parse_fails("- a\n- b\n", "line 1", "top level must be a map");
+    parse_fails("just a string\n", "line 1", "top level must be a map");
+    parse_fails("\n\n[1, 2]\n", "line 3", "top level must be a map");
+    parse_fails("a: b: c\n", "line 1", NULL);
+    parse_fails("dbs:\n  - path: /a\n bad: indent\n", "line 3", NULL);
+    parse_fails("a: 1\nb: \"unterminated\n", "line ", NULL);
+    parse_fails("a: 1\nb: [1, 2\nc: 3\n", "line 3", NULL);
+    parse_fails("? [a, b]\n: value\n", "line 1", "map key");
+    parse_fails("a: \"x\\0y\"\n", "NUL", NULL);
+    /* Deep nesting is refused, not a stack overflow. */
+    char deep[1024];
+    size_t n = 0;
+    n += (size_t)snprintf(deep + n, sizeof(deep) - n, "a: ");
+    for (int i = 0; i < 100; i++)
+        deep[n++] = '[';
+    for (int i = 0; i < 100; i++)
+        deep[n++] = ']';
+    deep[n++] = '\n';
+    deep[n] = '\0';
+    parse_fails(deep, "nesting", NULL);
+}
+
+/* =========================================================================
+ * yaml_tree: emit → parse
+ * ========================================================================= */
+
+static const char *const tricky[] = {
+    "true", "false", "yes", "no", "on", "off", "y", "n", "null", "~", "Null", "123", "-1", "0x1F", "0o17", "1e3",
+    ".inf", "1_000", "12:30", "2024-01-01", "a: b", "a:b", "#x", "x #y", "x#y", "'", "''", "\"", "it's", "say \"hi\"",
+    "back\\slash", "", " ", " lead", "trail ", "multi\nline", "trailing newline\n", "\ttab", "- dash", "-", "--- doc",
+    "...", "[x]", "{x: 1}", "*star", "&amp", "!tag", "%pct", "@at", "`bt", "|", ">", "?", ":", ",", "=",
+    "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80", "\xe2\x80\xa8line-sep", "\xc2\x85nel", "\xef\xbb\xbf" "bom",
+    "ctrl\x01\x7f", "s3://bucket/path?x=1&y=2", "${VAR}", "$HOME", "<redacted>",
+};
+
+static void test_emit_round_trip_tricky(void **state)
+{
+    (void)state;
+    for (int quoted = 0; quoted <= 1; quoted++) {
+        struct ynode *root = ynode_new(YNODE_MAP);
+        struct ynode *seq = ynode_new(YNODE_SEQ);
+        struct ynode *keys = ynode_new(YNODE_MAP);
+        for (size_t i = 0; i < sizeof(tricky) / sizeof(tricky[0]); i++) {
+            char key[32];
+            snprintf(key, sizeof(key), "k%zu", i);
+            ynode_map_set_str(root, key, tricky[i], quoted != 0);
+            ynode_seq_append(seq, ynode_new_scalar(tricky[i], quoted != 0));
+            if (tricky[i][0] != '\0')
+                ynode_map_set_str(keys, tricky[i], "v", false); /* tricky strings as keys */
+        }
+        ynode_map_set(root, "list", seq);
+        ynode_map_set(root, "keys", keys);
+        ynode_map_set(root, "empty-map", ynode_new(YNODE_MAP));
+        ynode_map_set(root, "empty-list", ynode_new(YNODE_SEQ));
+        char *text = emit(root, false);
+        struct ynode *back = parse_ok(text);
+        assert_same_tree(root, back);
+        /* ...and a second generation still holds the same values. */
+        char *again = emit(back, false);
+        struct ynode *back2 = parse_ok(again);
+        assert_same_tree(root, back2);
+        ynode_free(back2);
+        free(again);
+        free(text);
+        ynode_free(back);
+        ynode_free(root);
+    }
+}
+
+static void test_emit_round_trip_parsed(void **state)
+{
+    (void)state;
+    struct ynode *root = parse_ok(typical_yml);
+    char *text = emit(root, false);
+    struct ynode *back = parse_ok(text);
+    assert_same_tree(root, back);
+    /* A copy is the same tree and independent. */
+    struct ynode *copy = ynode_copy(root);
+    assert_same_tree(root, copy);
+    ynode_map_set_str(copy, "addr", "changed", true);
+    assert_str_at(root, P("addr"), ":9090");
+    ynode_free(copy);
+    ynode_free(back);
+    free(text);
+    ynode_free(root);
+}
+
+static uint64_t rng_state = 0x2545f4914f6cdd1dULL;
+
+static uint32_t rng(void)
+{
+    rng_state ^= rng_state << 13;
+    rng_state ^= rng_state >> 7;
+    rng_state ^= rng_state << 17;
+    return (uint32_t)(rng_state >> 16);
+}
+
+static void test_emit_round_trip_random(void **state)
+{
+    (void)state;
+    static const char alphabet[] = " \t\n:#'\"-?[]{},&*!|>%@`abcxyz019.~\\/=$";
+    for (int iter = 0; iter < 3000; iter++) {
+        char value[24];
+        size_t len = rng() % 16;
+        for (size_t i = 0; i < len; i++)
+            value[i] = alphabet[rng() % (sizeof(alphabet) - 1)];
+        value[len] = '\0';
+        struct ynode *root = ynode_new(YNODE_MAP);
+        ynode_map_set_str(root, "v", value, rng() % 2 == 0);
+        if (len > 0)
+            ynode_map_set_str(root, value, "k", false);
+        char *text = emit(root, false);
+        struct ynode *back = parse_ok(text);
+        assert_same_tree(root, back);
+        ynode_free(back);
+        free(text);
+        ynode_free(root);
+    }
+}
+
+static void test_map_set_replaces(void **state)
+{
+    (void)state;
+    struct ynode *m = ynode_new(YNODE_MAP);
+    ynode_map_set_str(m, "a", "1", false);
+    ynode_map_set_str(m, "b", "2", false);
+    ynode_map_set_str(m, "a", "3", true);
+    assert_int_equal(m->count, 2);
+    assert_string_equal(ynode_map_get_str(m, "a"), "3");
+    for (int i = 0; i < 50; i++) {
+        char k[16];
+        snprintf(k, sizeof(k), "key%d", i);
+        ynode_map_set_str(m, k, k, false);
+    }
+    assert_int_equal(m->count, 52);
+    assert_string_equal(ynode_map_get_str(m, "key49"), "key49");
+    ynode_free(m);
+}
+
+/* =========================================================================
+ * redaction
+ * ========================================================================= */
+
+static void test_secret_keys(void **state)
+{
+    (void)state;
+    static const char *const secret[] = {"access-key-id", "secret-access-key", "password", "account-key", "sas-token",
+                                         "sse-customer-key", "webdav-password", "jwt", "seed", "nkey", "token"};
+    for (size_t i = 0; i < sizeof(secret) / sizeof(secret[0]); i++)
+        assert_true(ls_config_is_secret_key(secret[i]));
+    static const char *const plain[] = {"path", "bucket", "user", "host", "key-path", "sse-customer-key-path",
+                                        "region", "endpoint", "url", "type", ""};
+    for (size_t i = 0; i < sizeof(plain) / sizeof(plain[0]); i++)
+        assert_false(ls_config_is_secret_key(plain[i]));
+}
+
+static void test_emit_redacts(void **state)
+{
+    (void)state;
+    static const char yml[] =
+        "access-key-id: TOPAKIA111\n"
+        "secret-access-key: TOPSECRET222\n"
+        "dbs:\n"
+        "  - path: /data/app.db\n"
+        "    replicas:\n"
+        "      - type: s3\n"
+        "        bucket: visible-bucket\n"
+        "        access-key-id: AKIA333\n"
+        "        secret-access-key: \"S3CRET/444+x\"\n"
+        "      - type: sftp\n"
+        "        host: h:22\n"
+        "        user: visible-user\n"
+        "        password: 'pw 555'\n"
+        "      - type: abs\n"
+        "        account-key: ACCTKEY666\n"
+        "        sas-token: SAS777\n"
+        "        password: \"\"\n";
+    struct ynode *root = parse_ok(yml);
+    char *text = emit(root, true);
+    static const char *const hidden[] = {"TOPAKIA111", "TOPSECRET222", "AKIA333", "S3CRET", "444", "pw 555",
+                                         "ACCTKEY666", "SAS777"};
+    for (size_t i = 0; i < sizeof(hidden) / sizeof(hidden[0]); i++) {
+        if (strstr(text, hidden[i]) != NULL)
+            print_error("redacted text shows '%s':\n%s\n", hidden[i], text);
+        assert_null(strstr(text, hidden[i]));
+    }
+    assert_non_null(strstr(text, "visible-bucket"));
+    assert_non_null(strstr(text, "visible-user"));
+    struct ynode *back = parse_ok(text);
+    assert_str_at(back, P("access-key-id"), "<redacted>");
+    assert_str_at(back, P("secret-access-key"), "<redacted>");
+    assert_str_at(back, R03("secret-access-key"), "<redacted>");
+    assert_str_at(back, P("dbs", "#0", "replicas", "#1", "password"), "<redacted>");
+    assert_str_at(back, P("dbs", "#0", "replicas", "#2", "account-key"), "<redacted>");
+    assert_str_at(back, P("dbs", "#0", "replicas", "#2", "password"), ""); /* empty stays visibly empty */
+    assert_str_at(back, R03("bucket"), "visible-bucket");
+    ynode_free(back);
+    free(text);
+    /* Without redact the values are there. */
+    text = emit(root, false);
+    assert_non_null(strstr(text, "S3CRET/444+x"));
+    assert_non_null(strstr(text, "pw 555"));
+    free(text);
+    ynode_free(root);
+}
+
+/* =========================================================================
+ * ls_config_validate
+ * ========================================================================= */
+
+static void validate_ok(const char *yml, const struct ls_version *v)
+{
+    struct ynode *root = parse_ok(yml);
+    char err[512] = "";
+    int rc = ls_config_validate(root, v, "cfg.yml", err, sizeof(err));
+    if (rc != 0)
+        print_error("validate on %s refused: %s\n", v->text, err);
+    assert_int_equal(rc, 0);
+    ynode_free(root);
+}
+
+static void validate_fails(const char *yml, const struct ls_version *v, const char *w1, const char *w2,
+                           const char *w3)
+{
+    struct ynode *root = parse_ok(yml);
+    char err[512] = "";
+    int rc = ls_config_validate(root, v, "cfg.yml", err, sizeof(err));
+    bool good = rc == -1 && strstr(err, "cfg.yml") != NULL && strstr(err, w1) != NULL &&
+                (w2 == NULL || strstr(err, w2) != NULL) && (w3 == NULL || strstr(err, w3) != NULL);
+    if (!good)
+        print_error("validate on %s: rc=%d '%s'; want '%s' '%s' '%s'\n", v->text, rc, err, w1, w2 ? w2 : "",
+                    w3 ? w3 : "");
+    ynode_free(root);
+    assert_true(good);
+}
+
+static void test_validate_typical(void **state)
+{
+    (void)state;
+    validate_ok(typical_yml, &V03);
+    validate_ok("dbs:\n  - path: /a\n    replica:\n      type: s3\n      bucket: b\n", &V05);
+    validate_ok("dbs:\n  - path: /a\n    replicas:\n      - url: s3://b/p\n", &V05);
+    validate_ok("{}", &V03);
+    validate_ok("addr: ':9090'\n", &V05);
+    validate_ok("mcp-addr: ':8081'\nheartbeat-url: https://hc.example/x\nsocket:\n  enabled: true\n"
+                "dbs:\n  - dir: /data\n    pattern: '*.db'\n    replica:\n      url: gs://b/p\n",
+                &V05);
+}
+
+static void test_validate_misspelled(void **state)
+{
+    (void)state;
+    validate_fails("dbs:\n  - path: /a\n    replcas:\n      - url: file:///b\n", &V03, "line 3", "did you mean",
+                   "'replicas'");
+    validate_fails("adr: ':9090'\n", &V03, "line 1", "'adr'", "did you mean 'addr'");
+    validate_fails("dbs:\n  - path: /a\n    replicas:\n      - type: s3\n        buckt: b\n", &V05, "line 5",
+                   "did you mean 'bucket'", NULL);
+    validate_fails("\n\nsomething-else: 1\n", &V03, "line 3", "'something-else'", "ignore");
+}
+
+static void test_validate_v05_keys_on_v03(void **state)
+{
+    (void)state;
+    validate_fails("mcp-addr: ':8081'\n", &V03, "line 1", "mcp-addr", "0.5");
+    validate_fails("addr: ':9090'\nheartbeat-url: https://x\n", &V03, "line 2", "heartbeat-url", "0.5");
+    validate_fails("socket:\n  enabled: true\n", &V03, "line 1", "socket", "0.5");
+    validate_fails("dbs:\n  - path: /a\n    replica:\n      url: s3://b/p\n", &V03, "line 3", "'replica:'", "0.5");
+    validate_fails("dbs:\n  - path: /a\n    busy-timeout: 5s\n    replicas:\n      - url: s3://b/p\n", &V03,
+                   "line 3", "busy-timeout", "0.5");
+    validate_fails("dbs:\n  - path: /a\n    replicas:\n      - url: s3://b/p\n        storage-class: GLACIER\n", &V03,
+                   "line 5", "storage-class", "0.5");
+}
+
+static void test_validate_v03_keys_on_v05(void **state)
+{
+    (void)state;
+    validate_fails("dbs:\n  - path: /a\n    max-checkpoint-page-count: 10000\n    replica:\n      url: s3://b/p\n",
+                   &V05, "line 3", "max-checkpoint-page-count", "0.3");
+    validate_fails("dbs:\n  - path: /a\n    replica:\n      url: s3://b/p\n      retention: 24h\n", &V05, "line 5",
+                   "retention", "0.3");
+    validate_fails("dbs:\n  - path: /a\n    replica:\n      url: s3://b/p\n      age:\n        identities: [x]\n",
+                   &V05, "line 5", "age", "0.3");
+    validate_fails("dbs:\n  - path: /a\n    replicas:\n      - url: s3://b/p\n        snapshot-interval: 1h\n", &V05,
+                   "line 5", "snapshot-interval", "0.3");
+}
+
+static void test_validate_gcs_by_version(void **state)
+{
+    (void)state;
+    validate_ok("dbs:\n  - path: /a\n    replicas:\n      - type: gcs\n        bucket: b\n", &V03);
+    validate_ok("dbs:\n  - path: /a\n    replicas:\n      - url: gcs://b/p\n", &V03);
+    validate_ok("dbs:\n  - path: /a\n    replica:\n      type: gs\n      bucket: b\n", &V05);
+    validate_fails("dbs:\n  - path: /a\n    replica:\n      type: gcs\n      bucket: b\n", &V05, "line 4", "'gs'",
+                   "0.5");
+    validate_fails("dbs:\n  - path: /a\n    replica:\n      url: gcs://b/p\n", &V05, "line 4", "gs://", "0.5");
+    validate_fails("dbs:\n  - path: /a\n    replicas:\n      - type: gs\n        bucket: b\n", &V03, "line 4",
+                   "gcs", "0.5");
+    validate_fails("dbs:\n  - path: /a\n    replicas:\n      - url: gs://b/p\n", &V03, "line 4", "gcs://", NULL);
+}
+
+static void test_validate_structure(void **state)
+{
+    (void)state;
+    validate_fails("dbs:\n  - path: /a\n    replicas:\n      - url: s3://b/p\n        path: x\n", &V03, "line 4",
+                   "url", "not both");
+    validate_fails("dbs:\n  - path: /a\n    replicas:\n      - url: s3://b/p\n        bucket: x\n", &V03, "url",
+                   "not both", NULL);
+    validate_fails("dbs:\n  - path: /a\n    replicas:\n      - url: s3://b/p\n      - url: file:///x\n", &V05,
+                   "line 4", "one replica", "has 2");
+    validate_ok("dbs:\n  - path: /a\n    replicas:\n      - url: s3://b/p\n      - url: file:///x\n", &V03);
+    validate_fails("dbs:\n  - path: /a\n    replica:\n      url: s3://b/p\n    replicas:\n      - url: file:///x\n",
+                   &V05, "line 2", "not both", NULL);
+    validate_fails("dbs:\n  path: /a\n", &V03, "line 2", "dbs must be a list", NULL);
+    validate_fails("dbs:\n  - /a\n", &V03, "line 2", "must be a map", NULL);
+    validate_fails("dbs:\n  - path: [/a]\n", &V03, "line 2", "path must be a single value", NULL);
+    validate_fails("dbs:\n  - path: /a\n    replicas:\n      url: s3://b/p\n", &V03, "line 4", "replicas must be a list",
+                   NULL);
+}
+
+/* =========================================================================
+ * ls_config_expand_env
+ * ========================================================================= */
+
+static void expands(const char *text, const char *want)
+{
+    static char *const envp[] = {
+        (char *)"A=alpha", (char *)"B=$A", (char *)"C=${A}", (char *)"EMPTY=", (char *)"A_1=under",
+        (char *)"AB=both", (char *)"PW=p$ss:w#rd", NULL,
+    };
+    char *got = ls_config_expand_env(text, envp);
+    assert_non_null(got);
+    if (strcmp(got, want) != 0)
+        print_error("expand('%s') = '%s', want '%s'\n", text, got, want);
+    assert_string_equal(got, want);
+    free(got);
+}
+
+static void test_expand_env(void **state)
+{
+    (void)state;
+    expands("", "");
+    expands("no dollars here", "no dollars here");
+    expands("$A", "alpha");
+    expands("${A}", "alpha");
+    expands("x $A y", "x alpha y");
+    expands("${A}B", "alphaB");
+    expands("$AB", "both");
+    expands("$A_1", "under");
+    expands("$A-1", "alpha-1");
+    expands("$A.b", "alpha.b");
+    expands("$UNSET", "");
+    expands("${UNSET}", "");
+    expands("[$EMPTY]", "[]");
+    expands("bucket: ${A}\npath: $A/db\n", "bucket: alpha\npath: alpha/db\n");
+    /* A $ before a non-name character is kept; at the very end too. */
+    expands("cost $ 5", "cost $ 5");
+    expands("5$", "5$");
+    expands("$.", "$.");
+    expands("$/x", "$/x");
+    expands("$\"", "$\"");
+    /* Go's special one-character names: $1, $$, $# ... look up that name (unset → empty). */
+    expands("$1", "");
+    expands("a$1b", "ab");
+    expands("${1}", "");
+    expands("$$", "");
+    expands("a$$b", "ab");
+    expands("$#x", "x");
+    /* Bad syntax: Go eats "${" (unclosed) and "${}". */
+    expands("${A", "A");
+    expands("x${}y", "xy");
+    /* No default syntax: the name is literally "A:-d". */
+    expands("${A:-d}", "");
+    /* No recursion: a value that holds $A stays as it is. */
+    expands("$B", "$A");
+    expands("${C}", "${A}");
+    expands("$PW", "p$ss:w#rd");
+}
+
+/* =========================================================================
+ * plan_build
+ * ========================================================================= */
+
+static void test_plan_plain_init(void **state)
+{
+    (void)state;
+    assert_int_equal(build("0.3.13", "/", E("HOME=/root")), 0);
+    assert_false(the_plan.enabled);
+    assert_int_equal(build("0.3.13", "/", E("LSINIT_DB=")), 0);
+    assert_false(the_plan.enabled);
+}
+
+static void test_plan_file_single(void **state)
+{
+    (void)state;
+    struct plan *p = build_ok("0.3.13", "/", E("LSINIT_DB=/data/app.db", "LSINIT_REPLICA_URL=file:///backup/app"));
+    assert_int_equal(p->db_count, 1);
+    assert_string_equal(p->dbs[0].path, "/data/app.db");
+    assert_string_equal(p->litestream, ls_bin);
+    assert_string_equal(p->version.text, "v0.3.13");
+    assert_str_at(p->config, P("dbs", "#0", "path"), "/data/app.db");
+    const struct ynode *reps = at(p->config, P("dbs", "#0", "replicas"));
+    assert_non_null(reps);
+    assert_int_equal(reps->kind, YNODE_SEQ);
+    assert_int_equal(reps->count, 1);
+    assert_str_at(p->config, R03("type"), "file");
+    assert_str_at(p->config, R03("path"), "/backup/app");
+    assert_null(at(p->config, P("dbs", "#0", "replica")));
+    assert_null(at(p->config, P("socket")));
+    assert_string_equal(p->socket_path, "");
+    assert_string_equal(p->config_source, "");
+    /* The rendered config is valid for this version. */
+    char *text = plan_render(p, false);
+    assert_non_null(text);
+    struct ynode *back = parse_ok(text);
+    char err[512] = "";
+    assert_int_equal(ls_config_validate(back, &p->version, "rendered", err, sizeof(err)), 0);
+    assert_same_tree(p->config, back);
+    ynode_free(back);
+    free(text);
+}
+
+static void test_plan_file_two_dbs(void **state)
+{
+    (void)state;
+    struct plan *p =
+        build_ok("0.3.13", "/", E("LSINIT_DB= /data/a.db , /data/b.db,", "LSINIT_REPLICA_URL=file:///backup/"));
+    assert_int_equal(p->db_count, 2);
+    assert_string_equal(p->dbs[0].path, "/data/a.db");
+    assert_string_equal(p->dbs[1].path, "/data/b.db");
+    assert_str_at(p->config, R03("path"), "/backup/a.db");
+    assert_str_at(p->config, P("dbs", "#1", "replicas", "#0", "path"), "/backup/b.db");
+    /* The root as the replica directory. */
+    p = build_ok("0.3.13", "/", E("LSINIT_DB=/data/a.db,/data/b.db", "LSINIT_REPLICA_URL=file:///"));
+    assert_str_at(p->config, R03("path"), "/a.db");
+    assert_str_at(p->config, P("dbs", "#1", "replicas", "#0", "path"), "/b.db");
+    /* Naming the same database twice lists it once. */
+    p = build_ok("0.3.13", "/", E("LSINIT_DB=/data/a.db,/data/a.db", "LSINIT_REPLICA_URL=file:///backup"));
+    assert_int_equal(p->db_count, 1);
+    assert_str_at(p->config, R03("path"), "/backup");
+}
+
+static void test_plan_s3_url_paths(void **state)
+{
+    (void)state;
+    struct plan *p = build_ok("0.3.13", "/", E("LSINIT_DB=/data/app.db", "LSINIT_REPLICA_URL=s3://bkt"));
+    assert_str_at(p->config, R03("type"), "s3");
+    assert_str_at(p->config, R03("bucket"), "bkt");
+    assert_str_at(p->config, R03("path"), "app.db");
+    assert_null(at(p->config, R03("endpoint")));
+    assert_null(at(p->config, R03("region")));
+    assert_null(at(p->config, R03("force-path-style")));
+    assert_null(at(p->config, R03("access-key-id")));
+    p = build_ok("0.3.13", "/", E("LSINIT_DB=/data/app.db", "LSINIT_REPLICA_URL=s3://bkt/backups/app/"));
+    assert_str_at(p->config, R03("path"), "backups/app");
+    p = build_ok("0.3.13", "/", E("LSINIT_DB=/data/a.db,/x/b.db", "LSINIT_REPLICA_URL=s3://bkt//backups"));
+    assert_str_at(p->config, R03("path"), "backups/a.db");
+    assert_str_at(p->config, P("dbs", "#1", "replicas", "#0", "path"), "backups/b.db");
+    /* abs and sftp shapes. */
+    p = build_ok("0.3.13", "/", E("LSINIT_DB=/data/app.db", "LSINIT_REPLICA_URL=abs://acct@cont/p"));
+    assert_str_at(p->config, R03("type"), "abs");
+    assert_str_at(p->config, R03("account-name"), "acct");
+    assert_str_at(p->config, R03("bucket"), "cont");
+    assert_str_at(p->config, R03("path"), "p");
+    p = build_ok("0.3.13", "/",
+                 E("LSINIT_DB=/data/app.db", "LSINIT_REPLICA_URL=sftp://me:pw@host:2022/srv/b",
+                   "LSINIT_SFTP_HOST_KEY=ssh-ed25519 AAAA"));
+    assert_str_at(p->config, R03("type"), "sftp");
+    assert_str_at(p->config, R03("host"), "host:2022");
+    assert_str_at(p->config, R03("user"), "me");
+    assert_str_at(p->config, R03("password"), "pw");
+    assert_str_at(p->config, R03("path"), "/srv/b");
+    assert_null(at(p->config, R03("host-key"))); /* 0.5.3+ only */
+    p = build_ok("0.5.16", "/",
+                 E("LSINIT_DB=/data/app.db", "LSINIT_REPLICA_URL=sftp://me@host/srv/b", "LSINIT_SFTP_PASSWORD=envpw",
+                   "LSINIT_SFTP_HOST_KEY=ssh-ed25519 AAAA"));
+    assert_str_at(p->config, R05("password"), "envpw");
+    assert_str_at(p->config, R05("host-key"), "ssh-ed25519 AAAA");
+}
+
+static void test_plan_bucket_env(void **state)
+{
+    (void)state;
+    static const char *const db = "LSINIT_DB=/data/app.db";
+    struct plan *p = build_ok("0.3.13", "/",
+                              E(db, "BUCKET_NAME=b3", "AWS_BUCKET=b2", "LITESTREAM_REPLICA_BUCKET=b1"));
+    assert_str_at(p->config, R03("type"), "s3");
+    assert_str_at(p->config, R03("bucket"), "b1");
+    assert_str_at(p->config, R03("path"), "app.db");
+    p = build_ok("0.3.13", "/", E(db, "BUCKET_NAME=b3", "AWS_BUCKET=b2"));
+    assert_str_at(p->config, R03("bucket"), "b2");
+    p = build_ok("0.3.13", "/", E(db, "BUCKET_NAME=b3"));
+    assert_str_at(p->config, R03("bucket"), "b3");
+    /* An empty variable does not count. */
+    p = build_ok("0.3.13", "/", E(db, "LITESTREAM_REPLICA_BUCKET=", "AWS_BUCKET=b2"));
+    assert_str_at(p->config, R03("bucket"), "b2");
+    /* The prefix, with its slashes trimmed. */
+    p = build_ok("0.3.13", "/", E(db, "AWS_BUCKET=b2", "LSINIT_PATH_PREFIX=/svc/prod/"));
+    assert_str_at(p->config, R03("path"), "svc/prod/app.db");
+    p = build_ok("0.3.13", "/", E("LSINIT_DB=/data/a.db,/data/b.db", "AWS_BUCKET=b2", "LSINIT_PATH_PREFIX=pre"));
+    assert_str_at(p->config, R03("path"), "pre/a.db");
+    assert_str_at(p->config, P("dbs", "#1", "replicas", "#0", "path"), "pre/b.db");
+    /* The URL wins over the bucket variables. */
+    p = build_ok("0.3.13", "/", E(db, "LSINIT_REPLICA_URL=file:///bk", "LITESTREAM_REPLICA_BUCKET=b1"));
+    assert_str_at(p->config, R03("type"), "file");
+    /* A URL in a bucket variable is refused, naming it. */
+    build_fails("0.3.13", E(db, "AWS_BUCKET=s3://b2/x"), EXIT_CONFIG, "AWS_BUCKET", "bucket name");
+}
+
+static void test_plan_credentials(void **state)
+{
+    (void)state;
+    static const char *const db = "LSINIT_DB=/data/app.db";
+    static const char *const url = "LSINIT_REPLICA_URL=s3://bkt/p";
+    struct plan *p = build_ok("0.3.13", "/",
+                              E(db, url, "AWS_ACCESS_KEY_ID=AK", "AWS_SECRET_ACCESS_KEY=AS",
+                                "LITESTREAM_ACCESS_KEY_ID=LK", "LITESTREAM_SECRET_ACCESS_KEY=LS"));
+    assert_str_at(p->config, R03("access-key-id"), "LK");
+    assert_str_at(p->config, R03("secret-access-key"), "LS");
+    p = build_ok("0.3.13", "/", E(db, url, "AWS_ACCESS_KEY_ID=AK", "AWS_SECRET_ACCESS_KEY=AS"));
+    assert_str_at(p->config, R03("access-key-id"), "AK");
+    assert_str_at(p->config, R03("secret-access-key"), "AS");
+    /* Rendered for people, the keys are hidden. */
+    char *text = plan_render(p, true);
+    assert_non_null(text);
+    assert_null(strstr(text, "AS\""));
+    assert_non_null(strstr(text, "<redacted>"));
+    free(text);
+    /* Not attached to a non-S3 replica. */
+    p = build_ok("0.3.13", "/",
+                 E(db, "LSINIT_REPLICA_URL=file:///bk", "AWS_ACCESS_KEY_ID=AK", "AWS_SECRET_ACCESS_KEY=AS"));
+    assert_null(at(p->config, R03("access-key-id")));
+}
+
+static void test_plan_endpoint_region(void **state)
+{
+    (void)state;
+    static const char *const db = "LSINIT_DB=/data/app.db";
+    static const char *const url = "LSINIT_REPLICA_URL=s3://bkt/p";
+    struct plan *p = build_ok("0.3.13", "/",
+                              E(db, url, "AWS_ENDPOINT_URL=http://e3", "AWS_ENDPOINT_URL_S3=http://e2",
+                                "LITESTREAM_REPLICA_ENDPOINT=https://e1", "AWS_DEFAULT_REGION=r3", "AWS_REGION=r2",
+                                "LITESTREAM_REPLICA_REGION=r1"));
+    assert_str_at(p->config, R03("endpoint"), "https://e1");
+    assert_str_at(p->config, R03("region"), "r1");
+    assert_str_at(p->config, R03("force-path-style"), "true");
+    p = build_ok("0.3.13", "/",
+                 E(db, url, "AWS_ENDPOINT_URL=http://e3", "AWS_ENDPOINT_URL_S3=http://e2", "AWS_DEFAULT_REGION=r3",
+                   "AWS_REGION=r2"));
+    assert_str_at(p->config, R03("endpoint"), "http://e2");
+    assert_str_at(p->config, R03("region"), "r2");
+    p = build_ok("0.3.13", "/", E(db, url, "AWS_ENDPOINT_URL=http://e3", "AWS_DEFAULT_REGION=r3"));
+    assert_str_at(p->config, R03("endpoint"), "http://e3");
+    assert_str_at(p->config, R03("region"), "r3");
+    /* An endpoint without a region: us-east-1 rather than GetBucketLocation. */
+    p = build_ok("0.3.13", "/", E(db, url, "LITESTREAM_REPLICA_ENDPOINT=http://minio:9000"));
+    assert_str_at(p->config, R03("region"), "us-east-1");
+    /* A region alone. */
+    p = build_ok("0.3.13", "/", E(db, url, "AWS_REGION=eu-west-1"));
+    assert_str_at(p->config, R03("region"), "eu-west-1");
+    assert_null(at(p->config, R03("endpoint")));
+    assert_null(at(p->config, R03("force-path-style")));
+    build_fails("0.3.13", E(db, url, "AWS_ENDPOINT_URL_S3=minio:9000"), EXIT_CONFIG, "AWS_ENDPOINT_URL_S3",
+                "http://");
+}
+
+static void test_plan_force_path_style(void **state)
+{
+    (void)state;
+    static const char *const db = "LSINIT_DB=/data/app.db";
+    static const char *const url = "LSINIT_REPLICA_URL=s3://bkt/p";
+    struct plan *p = build_ok("0.3.13", "/", E(db, url, "LITESTREAM_REPLICA_ENDPOINT=http://m", "LSINIT_FORCE_PATH_STYLE=0"));
+    assert_str_at(p->config, R03("force-path-style"), "false");
+    p = build_ok("0.3.13", "/", E(db, url, "LSINIT_FORCE_PATH_STYLE=true"));
+    assert_str_at(p->config, R03("force-path-style"), "true");
+    p = build_ok("0.3.13", "/", E(db, url, "LSINIT_FORCE_PATH_STYLE=off"));
+    assert_str_at(p->config, R03("force-path-style"), "false");
+    /* Written as a YAML boolean, not a string. */
+    assert_false(at(p->config, R03("force-path-style"))->quoted);
+    build_fails("0.3.13", E(db, url, "LSINIT_FORCE_PATH_STYLE=maybe"), EXIT_CONFIG, "LSINIT_FORCE_PATH_STYLE", NULL);
+}
+
+static void test_plan_sync_interval(void **state)
+{
+    (void)state;
+    static const char *const cases[][2] = {
+        {"1500ms", "1500ms"}, {"60s", "1m"}, {"2", "2s"}, {"0.5s", "500ms"}, {"1h", "1h"}, {"90m", "90m"},
+        {"1m30s", "90s"},     {"10s", "10s"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char var[64];
+        snprintf(var, sizeof(var), "LSINIT_SYNC_INTERVAL=%s", cases[i][0]);
+        struct plan *p = build_ok("0.3.13", "/", E("LSINIT_DB=/data/app.db", "LSINIT_REPLICA_URL=file:///b", var));
+        assert_str_at(p->config, R03("sync-interval"), cases[i][1]);
+        assert_false(at(p->config, R03("sync-interval"))->quoted);
+    }
+    build_fails("0.3.13", E("LSINIT_DB=/data/app.db", "LSINIT_REPLICA_URL=file:///b", "LSINIT_SYNC_INTERVAL=0s"),
+                EXIT_CONFIG, "LSINIT_SYNC_INTERVAL", NULL);
+    build_fails("0.3.13", E("LSINIT_DB=/data/app.db", "LSINIT_REPLICA_URL=file:///b", "LSINIT_SYNC_INTERVAL=soon"),
+                EXIT_CONFIG, "LSINIT_SYNC_INTERVAL", NULL);
+}
+
+static void test_plan_v05(void **state)
+{
+    (void)state;
+    struct plan *p = build_ok("0.5.16", "/", E("LSINIT_DB=/data/app.db", "LSINIT_REPLICA_URL=gs://gb/p"));
+    const struct ynode *rep = at(p->config, P("dbs", "#0", "replica"));
+    assert_non_null(rep);
+    assert_int_equal(rep->kind, YNODE_MAP);
+    assert_null(at(p->config, P("dbs", "#0", "replicas")));
+    assert_str_at(p->config, R05("type"), "gs");
+    assert_str_at(p->config, R05("bucket"), "gb");
+    assert_str_at(p->config, R05("path"), "p");
+    assert_str_at(p->config, P("socket", "enabled"), "true");
+    assert_str_at(p->config, P("socket", "path"), "/tmp/lsinit-litestream.sock");
+    assert_string_equal(p->socket_path, "/tmp/lsinit-litestream.sock");
+    char *text = plan_render(p, false);
+    struct ynode *back = parse_ok(text);
+    char err[512] = "";
+    assert_int_equal(ls_config_validate(back, &p->version, "rendered", err, sizeof(err)), 0);
+    ynode_free(back);
+    free(text);
+    /* gcs:// is accepted from the user and written as gs on 0.5, gcs on 0.3. */
+    p = build_ok("0.5.16", "/", E("LSINIT_DB=/data/app.db", "LSINIT_REPLICA_URL=gcs://gb/p"));
+    assert_str_at(p->config, R05("type"), "gs");
+    p = build_ok("0.3.13", "/", E("LSINIT_DB=/data/app.db", "LSINIT_REPLICA_URL=gs://gb/p"));
+    assert_str_at(p->config, R03("type"), "gcs");
+    p = build_ok("0.5.16", "/",
+                 E("LSINIT_DB=/data/app.db", "LSINIT_REPLICA_URL=file:///b", "LSINIT_SOCKET=/run/ls.sock"));
+    assert_str_at(p->config, P("socket", "path"), "/run/ls.sock");
+    assert_string_equal(p->socket_path, "/run/ls.sock");
+}
+
+static void test_plan_relative_db(void **state)
+{
+    (void)state;
+    struct plan *p = build_ok("0.3.13", "/srv/app", E("LSINIT_DB=data/app.db", "LSINIT_REPLICA_URL=file:///b"));
+    assert_string_equal(p->dbs[0].path, "/srv/app/data/app.db");
+    assert_str_at(p->config, P("dbs", "#0", "path"), "/srv/app/data/app.db");
+    p = build_ok("0.3.13", "/", E("LSINIT_DB=app.db", "LSINIT_REPLICA_URL=file:///b"));
+    assert_string_equal(p->dbs[0].path, "/app.db");
+    p = build_ok("0.3.13", "/", E("LSINIT_DB=~/app.db", "HOME=/home/u", "LSINIT_REPLICA_URL=file:///b"));
+    assert_string_equal(p->dbs[0].path, "/home/u/app.db");
+    build_fails("0.3.13", E("LSINIT_DB=/data/", "LSINIT_REPLICA_URL=file:///b"), EXIT_CONFIG, "LSINIT_DB", "folder");
+}
+
+/*
+ * Litestream cleans every database path (filepath.Abs), so "./app.db" and
+ * "/srv/app.db" are the same database to it. lsinit must not treat them as
+ * two (duplicate entries, a second replica of the same file) nor fail to
+ * find "/srv/app.db" when LSINIT_DB said "./app.db".
+ */
+static void test_plan_paths_are_cleaned(void **state)
+{
+    (void)state;
+    struct plan *p = build_ok("0.3.13", "/srv", E("LSINIT_DB=./app.db", "LSINIT_REPLICA_URL=file:///b"));
+    assert_string_equal(p->dbs[0].path, "/srv/app.db");
+    p = build_ok("0.3.13", "/srv", E("LSINIT_DB=/data//x/../app.db", "LSINIT_REPLICA_URL=file:///b"));
+    assert_string_equal(p->dbs[0].path, "/data/app.db");
+    const char *cfg = temp_config("clean.yml", "dbs:\n  - path: /srv/app.db\n    replicas:\n      - path: /b/app\n");
+    char var[256];
+    snprintf(var, sizeof(var), "LSINIT_CONFIG=%s", cfg);
+    p = build_ok("0.3.13", "/srv", E(var, "LSINIT_DB=./app.db"));
+    assert_int_equal(p->db_count, 1);
+}
+
+static void test_plan_base_config_merge(void **state)
+{
+    (void)state;
+    const char *cfg = temp_config("base.yml",
+                                  "# base\n"
+                                  "addr: \":9191\"\n"
+                                  "dbs:\n"
+                                  "  - path: /data/has.db\n"
+                                  "    replicas:\n"
+                                  "      - type: file\n"
+                                  "        path: /elsewhere/has\n"
+                                  "  - path: rel/none.db\n"
+                                  "    monitor-interval: 2s\n");
+    char var[256];
+    snprintf(var, sizeof(var), "LSINIT_CONFIG=%s", cfg);
+    struct plan *p = build_ok("0.3.13", "/srv", E(var, "LSINIT_DB=/data/new.db", "LSINIT_REPLICA_URL=file:///backup"));
+    assert_string_equal(p->config_source, cfg);
+    assert_int_equal(p->db_count, 3);
+    assert_string_equal(p->dbs[0].path, "/data/has.db");
+    assert_string_equal(p->dbs[1].path, "/srv/rel/none.db");
+    assert_string_equal(p->dbs[2].path, "/data/new.db");
+    /* The configured replica is kept as it is. */
+    assert_str_at(p->config, R03("path"), "/elsewhere/has");
+    assert_int_equal(at(p->config, P("dbs", "#0", "replicas"))->count, 1);
+    /* The env replica fills the two databases without one: directory + name. */
+    assert_str_at(p->config, P("dbs", "#1", "replicas", "#0", "path"), "/backup/none.db");
+    assert_str_at(p->config, P("dbs", "#1", "monitor-interval"), "2s");
+    assert_str_at(p->config, P("dbs", "#2", "replicas", "#0", "path"), "/backup/new.db");
+    /* addr kept, read through loopback. */
+    assert_str_at(p->config, P("addr"), ":9191");
+    assert_string_equal(p->metrics_addr, "127.0.0.1:9191");
+
+    /* LSINIT_DB naming a configured database does not add it again. */
+    p = build_ok("0.3.13", "/srv", E(var, "LSINIT_DB=/data/has.db", "LSINIT_REPLICA_URL=file:///backup"));
+    assert_int_equal(p->db_count, 2);
+    /* Only one needs the env replica: the URL path as it is. */
+    assert_str_at(p->config, P("dbs", "#1", "replicas", "#0", "path"), "/backup");
+
+    /* LITESTREAM_CONFIG works as the base config too. */
+    snprintf(var, sizeof(var), "LITESTREAM_CONFIG=%s", cfg);
+    p = build_ok("0.3.13", "/srv", E(var, "LSINIT_REPLICA_URL=file:///backup"));
+    assert_int_equal(p->db_count, 2);
+}
+
+static void test_plan_base_config_env_and_errors(void **state)
+{
+    (void)state;
+    const char *cfg = temp_config("env.yml",
+                                  "dbs:\n"
+                                  "  - path: ${DBDIR}/app.db\n"
+                                  "    replicas:\n"
+                                  "      - type: s3\n"
+                                  "        bucket: $BKT\n"
+                                  "        secret-access-key: \"${SECRET}\"\n"
+                                  "        access-key-id: AK\n");
+    char var[256];
+    snprintf(var, sizeof(var), "LSINIT_CONFIG=%s", cfg);
+    struct plan *p = build_ok("0.3.13", "/", E(var, "DBDIR=/data", "BKT=my-bkt", "SECRET=a$b#c"));
+    assert_string_equal(p->dbs[0].path, "/data/app.db");
+    assert_str_at(p->config, R03("bucket"), "my-bkt");
+    assert_str_at(p->config, R03("secret-access-key"), "a$b#c");
+
+    const char *bad = temp_config("bad.yml", "dbs:\n  - path: /a\n    replcas:\n      - url: file:///b\n");
+    snprintf(var, sizeof(var), "LSINIT_CONFIG=%s", bad);
+    build_fails("0.3.13", E(var), EXIT_CONFIG, "line 3", "did you mean 'replicas'");
+    const char *v05 = temp_config("v05.yml", "dbs:\n  - path: /a\n    replica:\n      url: file:///b\n");
+    snprintf(var, sizeof(var), "LSINIT_CONFIG=%s", v05);
+    build_fails("0.3.13", E(var), EXIT_CONFIG, "'replica:'", "0.5");
+    const char *syntax = temp_config("syntax.yml", "dbs:\n  - path: /a\n    replicas: [\n");
+    snprintf(var, sizeof(var), "LSINIT_CONFIG=%s", syntax);
+    build_fails("0.3.13", E(var), EXIT_CONFIG, "syntax.yml", "line ");
+    const char *none = temp_config("none.yml", "dbs: []\n");
+    snprintf(var, sizeof(var), "LSINIT_CONFIG=%s", none);
+    build_fails("0.3.13", E(var), EXIT_CONFIG, "no databases", NULL);
+    build_fails("0.3.13", E("LSINIT_CONFIG=/nonexistent/litestream.yml"), EXIT_CONFIG, "LSINIT_CONFIG",
+                "/nonexistent/litestream.yml");
+    const char *twice = temp_config("twice.yml",
+                                    "dbs:\n  - path: /a.db\n    replicas: [{path: /b}]\n"
+                                    "  - path: /a.db\n    replicas: [{path: /c}]\n");
+    snprintf(var, sizeof(var), "LSINIT_CONFIG=%s", twice);
+    build_fails("0.3.13", E(var), EXIT_CONFIG, "/a.db", "twice");
+}
+
+static void test_plan_addr(void **state)
+{
+    (void)state;
+    static const char *const db = "LSINIT_DB=/data/app.db";
+    static const char *const url = "LSINIT_REPLICA_URL=file:///b";
+    struct plan *p = build_ok("0.3.13", "/", E(db, url));
+    const char *addr = str_at(p->config, P("addr"));
+    assert_non_null(addr);
+    assert_string_equal(addr, p->metrics_addr);
+    assert_int_equal(strncmp(addr, "127.0.0.1:", 10), 0);
+    long port = strtol(addr + 10, NULL, 10);
+    assert_true(port > 0 && port < 65536);
+
+    static const char *const cases[][2] = {
+        {"addr: \"0.0.0.0:9090\"\n", "127.0.0.1:9090"},
+        {"addr: \"localhost:9092\"\n", "localhost:9092"},
+        {"addr: \"[::]:9093\"\n", "127.0.0.1:9093"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char name[32], var[256];
+        snprintf(name, sizeof(name), "addr%zu.yml", i);
+        snprintf(var, sizeof(var), "LSINIT_CONFIG=%s", temp_config(name, cases[i][0]));
+        p = build_ok("0.3.13", "/", E(var, db, url));
+        assert_string_equal(p->metrics_addr, cases[i][1]);
+    }
+    char var[256];
+    snprintf(var, sizeof(var), "LSINIT_CONFIG=%s", temp_config("addrbad.yml", "addr: \"localhost\"\n"));
+    build_fails("0.3.13", E(var, db, url), EXIT_CONFIG, "addr", "port");
+}
+
+static void test_plan_find_db(void **state)
+{
+    (void)state;
+    struct plan *p = build_ok("0.3.13", "/",
+                              E("LSINIT_DB=/data/app.db,/other/app.db,/data/x.db", "LSINIT_REPLICA_URL=file:///b"));
+    assert_int_equal(p->db_count, 3);
+    assert_string_equal(plan_find_db(p, "/data/x.db", "/"), "/data/x.db");
+    assert_string_equal(plan_find_db(p, "/other/app.db", "/"), "/other/app.db");
+    assert_string_equal(plan_find_db(p, "x.db", "/"), "/data/x.db");
+    assert_string_equal(plan_find_db(p, "data/x.db", "/"), "/data/x.db");
+    assert_string_equal(plan_find_db(p, "x.db", "/data"), "/data/x.db");
+    assert_string_equal(plan_find_db(p, "app.db", "/data"), "/data/app.db"); /* the path wins */
+    assert_null(plan_find_db(p, "app.db", "/")); /* two files named app.db: ambiguous */
+    assert_null(plan_find_db(p, "nope.db", "/"));
+    assert_null(plan_find_db(p, "/data/nope.db", "/"));
+    /* The returned pointer is the plan's own storage. */
+    assert_ptr_equal(plan_find_db(p, "x.db", "/"), p->dbs[2].path);
+}
+
+static void test_plan_find_db_cleans(void **state)
+{
+    (void)state;
+    struct plan *p = build_ok("0.3.13", "/", E("LSINIT_DB=/data/x.db", "LSINIT_REPLICA_URL=file:///b"));
+    const char *found = plan_find_db(p, "./x.db", "/data");
+    if (found == NULL)
+        print_error("plan_find_db(\"./x.db\", cwd /data) did not find /data/x.db\n");
+    assert_non_null(found);
+    assert_string_equal(found, "/data/x.db");
+    found = plan_find_db(p, "../data/x.db", "/srv");
+    assert_non_null(found);
+    assert_string_equal(found, "/data/x.db");
+}
+
+static void test_plan_errors(void **state)
+{
+    (void)state;
+    static const char *const db = "LSINIT_DB=/data/app.db";
+    static const char *const url = "LSINIT_REPLICA_URL=s3://bkt/p";
+    build_fails("0.3.13", E(db, url, "LITESTREAM_ACCESS_KEY_ID=LK"), EXIT_CONFIG, "LITESTREAM_ACCESS_KEY_ID",
+                "secret");
+    build_fails("0.3.13", E(db, url, "AWS_ACCESS_KEY_ID=AK"), EXIT_CONFIG, "AWS_ACCESS_KEY_ID", "secret");
+    build_fails("0.3.13", E(db, url, "AWS_SECRET_ACCESS_KEY=AS"), EXIT_CONFIG, "AWS_SECRET_ACCESS_KEY",
+                "access key");
+    build_fails("0.3.13", E(db), EXIT_CONFIG, "no replica", "LSINIT_REPLICA_URL");
+    build_fails("0.3.13", E(db, "LSINIT_REPLICA_URL=ftp://host/x"), EXIT_CONFIG, "LSINIT_REPLICA_URL",
+                "unknown scheme 'ftp'");
+    build_fails("0.3.13", E(db, "LSINIT_REPLICA_URL=bucket/path"), EXIT_CONFIG, "LSINIT_REPLICA_URL", "not a URL");
+    build_fails("0.3.13", E(db, "LSINIT_REPLICA_URL=sftp://me@host/p"), EXIT_CONFIG, "LSINIT_SFTP_KEY_PATH", NULL);
+    build_fails("0.3.13", E(db, "LSINIT_REPLICA_URL=sftp://me@host/p", "LSINIT_SFTP_KEY_PATH=/nonexistent/key"),
+                EXIT_CONFIG, "LSINIT_SFTP_KEY_PATH", "/nonexistent/key");
+    build_fails("0.5.0", E(db, url), EXIT_CONFIG, "#774", "v0.5.1");
+    build_fails("1.0.0", E(db, url), EXIT_CONFIG, "not supported", NULL);
+    build_fails("latest", E(db, url), EXIT_CONFIG, "LSINIT_LITESTREAM_VERSION", NULL);
+    build_fails("0.3.13", E(db, url, "LSINIT_LITESTREAM=/nonexistent/litestream"), EXIT_CONFIG, "LSINIT_LITESTREAM",
+                "/nonexistent/litestream");
+    build_fails("0.3.13", E(db, url, "LSINIT_RESTORE_TIMEOUT=forever"), EXIT_CONFIG, "LSINIT_RESTORE_TIMEOUT", NULL);
+    /* A password in the URL is never echoed back. */
+    build_fails("0.3.13", E(db, "LSINIT_REPLICA_URL=sftp://me:Secr3tPw@host:0/p"), EXIT_CONFIG, "LSINIT_REPLICA_URL",
+                "port");
+    assert_null(strstr(plan_err, "Secr3tPw"));
+    build_fails("0.3.13", E(db, "LSINIT_REPLICA_URL=s3://AKIA:Secr3tKey@bkt/p"), EXIT_CONFIG, "LSINIT_REPLICA_URL",
+                "credentials");
+    assert_null(strstr(plan_err, "Secr3tKey"));
+}
+
+static void test_plan_error_hides_secret_with_slash(void **state)
+{
+    (void)state;
+    /* AWS secret keys often contain '/': still never echoed back. */
+    build("0.3.13", "/", E("LSINIT_DB=/data/app.db",
+                           "LSINIT_REPLICA_URL=s3://AKIAEXAMPLE:wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY@bkt/p"));
+    assert_non_null(strstr(plan_err, "LSINIT_REPLICA_URL"));
+    if (strstr(plan_err, "K7MDENG") != NULL)
+        print_error("error shows the secret key: %s\n", plan_err);
+    assert_null(strstr(plan_err, "K7MDENG"));
+}
+
+static void test_plan_render_redacts(void **state)
+{
+    (void)state;
+    struct plan *p = build_ok("0.3.13", "/",
+                              E("LSINIT_DB=/data/app.db", "LSINIT_REPLICA_URL=sftp://me:UrlPw123@host/srv"));
+    char *text = plan_render(p, true);
+    assert_non_null(text);
+    assert_null(strstr(text, "UrlPw123"));
+    assert_non_null(strstr(text, "<redacted>"));
+    free(text);
+    text = plan_render(p, false);
+    assert_non_null(strstr(text, "UrlPw123"));
+    free(text);
+}
+
+/* A base config may carry a password inside a url: value. `lsinit config`
+ * (plan_render with redact) must not print it. */
+static void test_plan_render_redacts_url_password(void **state)
+{
+    (void)state;
+    const char *cfg = temp_config("urlpw.yml",
+                                  "dbs:\n"
+                                  "  - path: /data/app.db\n"
+                                  "    replicas:\n"
+                                  "      - url: sftp://me:InUrlPw456@host/srv\n");
+    char var[256];
+    snprintf(var, sizeof(var), "LSINIT_CONFIG=%s", cfg);
+    struct plan *p = build_ok("0.3.13", "/", E(var));
+    char *text = plan_render(p, true);
+    assert_non_null(text);
+    if (strstr(text, "InUrlPw456") != NULL)
+        print_error("redacted config shows the URL password:\n%s\n", text);
+    bool leaked = strstr(text, "InUrlPw456") != NULL;
+    free(text);
+    assert_false(leaked);
+}
+
+static void test_plan_write_config(void **state)
+{
+    (void)state;
+    struct plan *p = build_ok("0.3.13", "/", E("LSINIT_DB=/data/app.db", "LSINIT_REPLICA_URL=file:///b"));
+    char err[256] = "";
+    assert_int_equal(plan_write_config(p, err, sizeof(err)), 0);
+    assert_true(p->config_fd >= 0);
+    char want_path[64];
+    snprintf(want_path, sizeof(want_path), "/proc/%ld/fd/%d", (long)getpid(), p->config_fd);
+    assert_string_equal(p->config_path, want_path);
+    int fd = open(p->config_path, O_RDONLY | O_CLOEXEC);
+    assert_true(fd >= 0);
+    char buf[4096];
+    ssize_t n = read(fd, buf, sizeof(buf) - 1);
+    close(fd);
+    assert_true(n > 0);
+    buf[n] = '\0';
+    char *text = plan_render(p, false);
+    assert_string_equal(buf, text);
+    free(text);
+    /* Sealed: litestream reads it, nobody rewrites it. */
+    assert_true(write(p->config_fd, "x", 1) < 0);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_parse_typical),
+        cmocka_unit_test(test_parse_empty),
+        cmocka_unit_test(test_parse_errors),
+        cmocka_unit_test(test_emit_round_trip_tricky),
+        cmocka_unit_test(test_emit_round_trip_parsed),
+        cmocka_unit_test(test_emit_round_trip_random),
+        cmocka_unit_test(test_map_set_replaces),
+        cmocka_unit_test(test_secret_keys),
+        cmocka_unit_test(test_emit_redacts),
+        cmocka_unit_test(test_validate_typical),
+        cmocka_unit_test(test_validate_misspelled),
+        cmocka_unit_test(test_validate_v05_keys_on_v03),
+        cmocka_unit_test(test_validate_v03_keys_on_v05),
+        cmocka_unit_test(test_validate_gcs_by_version),
+        cmocka_unit_test(test_validate_structure),
+        cmocka_unit_test(test_expand_env),
+        cmocka_unit_test_teardown(test_plan_plain_init, test_teardown),
+        cmocka_unit_test_teardown(test_plan_file_single, test_teardown),
+        cmocka_unit_test_teardown(test_plan_file_two_dbs, test_teardown),
+        cmocka_unit_test_teardown(test_plan_s3_url_paths, test_teardown),
+        cmocka_unit_test_teardown(test_plan_bucket_env, test_teardown),
+        cmocka_unit_test_teardown(test_plan_credentials, test_teardown),
+        cmocka_unit_test_teardown(test_plan_endpoint_region, test_teardown),
+        cmocka_unit_test_teardown(test_plan_force_path_style, test_teardown),
+        cmocka_unit_test_teardown(test_plan_sync_interval, test_teardown),
+        cmocka_unit_test_teardown(test_plan_v05, test_teardown),
+        cmocka_unit_test_teardown(test_plan_relative_db, test_teardown),
+        cmocka_unit_test_teardown(test_plan_paths_are_cleaned, test_teardown),
+        cmocka_unit_test_teardown(test_plan_base_config_merge, test_teardown),
+        cmocka_unit_test_teardown(test_plan_base_config_env_and_errors, test_teardown),
+        cmocka_unit_test_teardown(test_plan_addr, test_teardown),
+        cmocka_unit_test_teardown(test_plan_find_db, test_teardown),
+        cmocka_unit_test_teardown(test_plan_find_db_cleans, test_teardown),
+        cmocka_unit_test_teardown(test_plan_errors, test_teardown),
+        cmocka_unit_test_teardown(test_plan_error_hides_secret_with_slash, test_teardown),
+        cmocka_unit_test_teardown(test_plan_render_redacts, test_teardown),
+        cmocka_unit_test_teardown(test_plan_render_redacts_url_password, test_teardown),
+        cmocka_unit_test_teardown(test_plan_write_config, test_teardown),
+    };
+    return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}
