@@ -165,9 +165,9 @@ static int env_replica_load(struct env_replica *r, char *const *envp, char *err,
         r->secret_key = NULL;
     if (r->present && r->url.type == REPLICA_S3) {
         if (r->access_key != NULL && r->secret_key == NULL)
-            return plan_fail(err, size, EXIT_CONFIG, "%s is set but %s is not: set both (the key id and the secret key are taken as a pair)", key_var, secret_var);
+            return plan_fail(err, size, EXIT_CONFIG, "%s is set but %s is not: set both (the access key id and the secret key are taken as a pair)", key_var, secret_var);
         if (r->secret_key != NULL && r->access_key == NULL)
-            return plan_fail(err, size, EXIT_CONFIG, "%s is set but %s is not: set both (the key id and the secret key are taken as a pair)", secret_var, key_var);
+            return plan_fail(err, size, EXIT_CONFIG, "%s is set but %s is not: set both (the access key id and the secret key are taken as a pair)", secret_var, key_var);
     }
     const char *endpoint_var = NULL;
     r->endpoint = env_first(envp, endpoint_names, &endpoint_var);
