@@ -19,6 +19,7 @@
 #include "signals.h"
 #include "subcommands.h"
 #include "supervisor.h"
+#include "verify.h"
 #include "version.h"
 
 extern char **environ;
@@ -33,6 +34,8 @@ int main(int argc, char **argv)
 
     if (argc >= 2 && strcmp(argv[1], SHIM_ARGV0) == 0)
         return shim_main(argc, argv, &sig);
+    if (argc >= 2 && strcmp(argv[1], VERIFY_CHILD_ARGV0) == 0)
+        return verify_child_main(argc, argv, &sig);
     if (argc >= 2 && subcommand_is_known(argv[1])) {
         const char *level = getenv("LSINIT_LOG_LEVEL");
         if (level != NULL && strcmp(level, "debug") == 0)

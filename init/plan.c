@@ -354,7 +354,7 @@ static int pick_free_port(void)
 }
 
 /* addr: as Litestream reads it (":9090", "0.0.0.0:9090", "host:9090") → where lsinit connects. */
-static int metrics_target(const char *addr, char *out, size_t size)
+int plan_metrics_target(const char *addr, char *out, size_t size)
 {
     const char *colon = strrchr(addr, ':');
     if (colon == NULL || colon[1] == '\0')
@@ -535,8 +535,12 @@ int plan_build(struct plan *plan, char *const *envp, const char *cwd, const sigs
 
     const char *addr = ynode_map_get_str(plan->config, "addr");
     if (addr != NULL) {
-        if (metrics_target(addr, plan->metrics_addr, sizeof(plan->metrics_addr)) != 0)
+        if (plan_metrics_target(addr, plan->metrics_addr, sizeof(plan->metrics_addr)) != 0)
             return plan_fail(err, size, EXIT_CONFIG, "%s: addr '%s' needs a port, e.g. 127.0.0.1:9090", plan->config_source, addr);
+    } else if ((addr = env_lookup(envp, "LSINIT_METRICS_ADDR")) != NULL && addr[0] != '\0') {
+        if (plan_metrics_target(addr, plan->metrics_addr, sizeof(plan->metrics_addr)) != 0)
+            return plan_fail(err, size, EXIT_CONFIG, "LSINIT_METRICS_ADDR=%s needs a port, e.g. 127.0.0.1:9090", addr);
+        ynode_map_set_str(plan->config, "addr", addr, true);
     } else {
         int port = pick_free_port();
         if (port < 0)

@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <termios.h>
 #include <unistd.h>
@@ -33,6 +34,14 @@ static void spawn_child(const struct spawn_request *req, int report_fd)
     if (req->nice_increment != 0 && nice(req->nice_increment) == -1) {
         /* Lower priority is a courtesy; running at normal priority is fine. */
     }
+    if (req->idle_io) {
+        /* ioprio_set(IOPRIO_WHO_PROCESS, self, IOPRIO_CLASS_IDLE << 13) */
+        (void)syscall(SYS_ioprio_set, 1, 0, 3 << 13);
+    }
+    if (req->stdout_to > 0)
+        (void)dup2(req->stdout_to, STDOUT_FILENO);
+    if (req->stderr_to > 0)
+        (void)dup2(req->stderr_to, STDERR_FILENO);
     int err = 0;
     if (req->cwd != NULL && chdir(req->cwd) != 0)
         err = errno;

@@ -20,6 +20,9 @@ struct spawn_request {
     bool new_pgrp;              /* setpgid(0, 0) */
     bool foreground;            /* also take the terminal's foreground process group */
     int nice_increment;         /* lower priority for background work (0: unchanged) */
+    bool idle_io;               /* I/O priority class "idle" (background work) */
+    int stdout_to;              /* > 0: dup2 onto stdout (0: unchanged) */
+    int stderr_to;              /* > 0: dup2 onto stderr (0: unchanged) */
 };
 
 /*

@@ -19,11 +19,12 @@
 #include "settings.h"
 #include "spawn.h"
 #include "supervisor.h"
+#include "verify.h"
 #include "version.h"
 
 bool subcommand_is_known(const char *name)
 {
-    return strcmp(name, "config") == 0 || ls_is_subcommand(name);
+    return strcmp(name, "config") == 0 || strcmp(name, "verify") == 0 || ls_is_subcommand(name);
 }
 
 /* Runs argv in the foreground, passing INT/TERM/HUP/QUIT on; returns its exit code. */
@@ -80,6 +81,8 @@ int subcommand_main(int argc, char **argv, char *const *envp, const struct signa
     const char *name = argv[0];
     if (strcmp(name, "version") == 0)
         return print_version(envp, sig);
+    if (strcmp(name, "verify") == 0)
+        return verify_cli_main(argc, argv, envp, sig);
 
     char cwd[PATH_MAX];
     if (getcwd(cwd, sizeof(cwd)) == NULL) {
