@@ -369,7 +369,7 @@ static void restore_and_check(const struct verify_params *p, const char *db, con
 {
     char wal[PATH_MAX + 8];
     snprintf(wal, sizeof(wal), "%s-wal", db);
-    unsigned long long need = (unsigned long long)(file_size(db) + file_size(wal)) * 2 + 1024 * 1024;
+    unsigned long long need = (unsigned long long)(file_size(db) + file_size(wal)) * 2 + 1024ULL * 1024;
     struct statvfs vfs;
     if (statvfs(p->tmp_dir, &vfs) != 0) {
         set_reason(o, VERIFY_LOCAL_ERROR, "cannot check free space in %s: %s", p->tmp_dir, strerror(errno));
@@ -611,7 +611,7 @@ static void params_from_env(struct verify_params *p, char *const *envp)
     p->catchup_timeout_ms = 60000;
     if ((v = env_lookup(envp, "LSINIT_VERIFY_CATCHUP_TIMEOUT")) != NULL && parse_duration_ms(v, &ms) == 0)
         p->catchup_timeout_ms = ms;
-    p->restore_timeout_ms = 30 * 60000;
+    p->restore_timeout_ms = (int64_t)30 * 60000;
     if ((v = env_lookup(envp, "LSINIT_VERIFY_TIMEOUT")) != NULL && parse_duration_ms(v, &ms) == 0)
         p->restore_timeout_ms = ms;
     p->attempts = 3;
