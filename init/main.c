@@ -84,10 +84,11 @@ int main(int argc, char **argv)
             log_error("%s", err);
             return rc;
         }
-        rc = replication_attach(&sup, &plan, NULL);
-    } else {
-        rc = supervisor_start_command(&sup);
     }
+    /* The health port first: a bad address fails before any child exists. */
+    rc = supervisor_start_services(&sup, plan.enabled ? &plan : NULL);
+    if (rc == 0)
+        rc = plan.enabled ? replication_attach(&sup, &plan, NULL) : supervisor_start_command(&sup);
     if (rc != 0)
         return rc;
     return supervisor_run(&sup);

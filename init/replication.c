@@ -20,6 +20,8 @@
 #include "shim.h"
 #include "spawn.h"
 #include "supervisor.h"
+#include "verifier.h"
+#include "clock.h"
 
 #define RESTORE_BACKOFF_FIRST_MS 500
 #define RESTORE_BACKOFF_MAX_MS 10000
@@ -295,8 +297,10 @@ static void restore_on_exit(struct supervisor *sup, size_t i, int status, int64_
     } else if (code == 0) {
         job->state = RESTORE_DONE;
         struct stat st;
-        if (stat(db, &st) == 0)
+        if (stat(db, &st) == 0) {
+            sup->health.restores++;
             log_info("restored %s from its replica (%lld bytes)", db, (long long)st.st_size);
+        }
         else
             log_info("no backup of %s exists yet: starting with a fresh database", db);
     } else {
@@ -438,6 +442,8 @@ static void report_handle_line(struct supervisor *sup, const char *line)
         r->shim_pid = (pid_t)a;
         r->app_pid = (pid_t)b;
         r->app_started = true;
+        if (sup->verifier != NULL)
+            verifier_arm(sup->verifier, clock_now_ms());
         log_debug("the app runs as pid %ld (shim %ld)", b, a);
     } else if (strcmp(kind, "exit") == 0) {
         r->shim_pid = (pid_t)a;
@@ -544,6 +550,7 @@ static void litestream_on_exit(struct supervisor *sup, int status, int64_t now)
     }
     /* The app still runs without replication: bring litestream back. */
     r->restarts++;
+    sup->health.litestream_restarts++;
     int64_t wait = backoff_ms(r->restarts, RESTART_BACKOFF_FIRST_MS, RESTART_BACKOFF_MAX_MS);
     log_error("litestream (pid %ld) died with code %d while the app runs%s: the app keeps running; restarting "
               "replication in %lldms (restart #%d)",
@@ -660,6 +667,32 @@ void replication_on_grace_expired(struct supervisor *sup, int64_t now)
                   "platform's stop timeout); exiting %d", EXIT_SYNC);
         supervisor_decide_exit(sup, EXIT_SYNC);
     }
+}
+
+/* ---- state for the health endpoint -------------------------------------- */
+
+const struct plan *replication_plan(const struct supervisor *sup) { return rep_of(sup)->plan; }
+
+bool replication_app_running(const struct supervisor *sup)
+{
+    const struct replication *r = rep_of(sup);
+    return r->app_started && !r->app_exited && !r->app_execfail;
+}
+
+bool replication_litestream_running(const struct supervisor *sup) { return rep_of(sup)->litestream_pid > 0; }
+
+bool replication_is_live(const struct supervisor *sup)
+{
+    const struct replication *r = rep_of(sup);
+    if (!r->restores_finished || (!r->app_started && r->litestream_pid > 0))
+        return true; /* restoring, or litestream is starting the app */
+    return replication_app_running(sup) && r->litestream_pid > 0;
+}
+
+bool replication_is_ready(const struct supervisor *sup)
+{
+    const struct replication *r = rep_of(sup);
+    return r->restores_finished && replication_app_running(sup);
 }
 
 /* ---- timers ------------------------------------------------------------- */

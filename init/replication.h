@@ -27,4 +27,13 @@ int64_t replication_next_deadline(const struct supervisor *sup);
 nfds_t replication_poll_fds(struct supervisor *sup, struct pollfd *fds, nfds_t room);
 void replication_on_fd(struct supervisor *sup, int fd, int64_t now);
 
+/* State the health endpoint and the verifier read. */
+const struct plan *replication_plan(const struct supervisor *sup);
+bool replication_app_running(const struct supervisor *sup);
+bool replication_litestream_running(const struct supervisor *sup);
+/* Live: nothing has died that should be running (restoring counts as live). */
+bool replication_is_live(const struct supervisor *sup);
+/* Ready: restores done and the app started (and running). */
+bool replication_is_ready(const struct supervisor *sup);
+
 #endif

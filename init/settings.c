@@ -93,6 +93,8 @@ static void settings_defaults(struct settings *s)
     s->grace_ms = SETTINGS_DEFAULT_GRACE_MS;
     s->straggler_ms = SETTINGS_DEFAULT_STRAGGLER_MS;
     s->log_level = LOG_INFO;
+    s->verify_interval_ms = SETTINGS_DEFAULT_VERIFY_INTERVAL_MS;
+    snprintf(s->verify_dir, sizeof(s->verify_dir), "/tmp");
     for (int sig = 0; sig < SETTINGS_SIGNAL_SLOTS; sig++)
         s->rewrite[sig] = sig;
 }
@@ -110,6 +112,24 @@ static int settings_from_env(struct settings *s, char *const *envp, char *err, u
         return fail(err, size, EXIT_CONFIG, "LSINIT_SIGNAL_REWRITE=%s is not a list of FROM:TO signals, e.g. TERM:INT,HUP:0 (0 drops)", v);
     if ((v = env_lookup(envp, "LSINIT_KILL_GROUP")) != NULL && parse_bool(v, &s->kill_group) != 0)
         return fail(err, size, EXIT_CONFIG, "LSINIT_KILL_GROUP=%s is not a boolean: use 1/0, true/false or on/off", v);
+    if ((v = env_lookup(envp, "LSINIT_HEALTH_ADDR")) != NULL) {
+        if (strlen(v) >= sizeof(s->health_addr) || (strcmp(v, "off") != 0 && strchr(v, ':') == NULL))
+            return fail(err, size, EXIT_CONFIG, "LSINIT_HEALTH_ADDR=%s is not HOST:PORT (e.g. 0.0.0.0:9091) or off", v);
+        snprintf(s->health_addr, sizeof(s->health_addr), "%s", v);
+    }
+    if ((v = env_lookup(envp, "LSINIT_VERIFY_INTERVAL")) != NULL) {
+        bool on = true;
+        if (parse_bool(v, &on) == 0 && !on)
+            s->verify_interval_ms = 0;
+        else if (parse_duration_ms(v, &s->verify_interval_ms) != 0 || s->verify_interval_ms < 1000)
+            return fail(err, size, EXIT_CONFIG, "LSINIT_VERIFY_INTERVAL=%s is not a duration of at least 1s (e.g. 1h, 30m) or off", v);
+    }
+    if (((v = env_lookup(envp, "LSINIT_VERIFY_DIR")) != NULL && v[0] != '\0') ||
+        ((v = env_lookup(envp, "TMPDIR")) != NULL && v[0] != '\0')) {
+        if (strlen(v) >= sizeof(s->verify_dir) || v[0] != '/')
+            return fail(err, size, EXIT_CONFIG, "LSINIT_VERIFY_DIR=%s must be an absolute folder path", v);
+        snprintf(s->verify_dir, sizeof(s->verify_dir), "%s", v);
+    }
     if ((v = env_lookup(envp, "LSINIT_LOG_LEVEL")) != NULL && parse_log_level(v, &s->log_level) != 0)
         return fail(err, size, EXIT_CONFIG, "LSINIT_LOG_LEVEL=%s is not one of debug, info, warn, error, quiet", v);
     return 0;

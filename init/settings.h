@@ -18,6 +18,8 @@
 #define SETTINGS_DEFAULT_GRACE_MS 8000
 #define SETTINGS_DEFAULT_STRAGGLER_MS 2000
 #define SETTINGS_ERROR_SIZE 512
+#define SETTINGS_DEFAULT_VERIFY_INTERVAL_MS 3600000
+#define SETTINGS_DEFAULT_HEALTH_ADDR "0.0.0.0:9091"
 
 struct settings {
     char **command;                         /* the app's argv (NULL-terminated) */
@@ -27,6 +29,9 @@ struct settings {
     int rewrite[SETTINGS_SIGNAL_SLOTS];     /* signal → signal to send (0 = drop) */
     bool kill_group;                        /* forward to the child's process group */
     enum log_level log_level;
+    char health_addr[128];                  /* "" = default for the mode; "off" = none */
+    int64_t verify_interval_ms;             /* 0 = off */
+    char verify_dir[256];                   /* temporary copies (LSINIT_VERIFY_DIR, TMPDIR, /tmp) */
     bool show_help;
     bool show_version;
 };

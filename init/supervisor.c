@@ -4,21 +4,30 @@
 #include <errno.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "clock.h"
 #include "exit_codes.h"
+#include "health_server.h"
 #include "log.h"
 #include "parse.h"
+#include "plan.h"
 #include "proc.h"
 #include "replication.h"
+#include "scraper.h"
 #include "spawn.h"
+#include "verifier.h"
 
 #define SUPERVISOR_MAX_CHILD_SCAN 4096
+#define SUPERVISOR_MAX_POLL (8 + HEALTH_MAX_CONNS)
+#define SCRAPE_INTERVAL_MS 5000
+#define VERIFY_FIRST_DELAY_MS 30000
 
 void supervisor_init(struct supervisor *sup, const struct settings *settings, const struct signal_state *sig,
                      const char *cwd)
@@ -31,6 +40,7 @@ void supervisor_init(struct supervisor *sup, const struct settings *settings, co
     sup->is_pid1 = getpid() == 1;
     sup->phase = PHASE_STARTING;
     sup->main_pid = -1;
+    sup->health.started_unix = (int64_t)time(NULL);
     if (!sup->is_pid1) {
         /*
          * Fly.io machines, `docker run --init` and shareProcessNamespace pods
@@ -126,6 +136,7 @@ static bool supervisor_has_children(void)
 void supervisor_begin_draining(struct supervisor *sup, int64_t now)
 {
     sup->phase = PHASE_DRAINING;
+    verifier_stop(sup);
     if (!supervisor_has_children())
         return;
     log_debug("main process exited; sending TERM to remaining processes");
@@ -157,6 +168,8 @@ static void supervisor_reap(struct supervisor *sup, int64_t now)
         if (pid <= 0)
             break;
         sup->zombies_reaped++;
+        if (verifier_on_child_exit(sup, pid, status, now))
+            continue;
         if (sup->replication != NULL && replication_on_child_exit(sup, pid, status, now))
             continue;
         if (pid == sup->main_pid && sup->replication == NULL)
@@ -169,6 +182,7 @@ static void supervisor_start_stop(struct supervisor *sup, int sig, int64_t now)
     if (sup->stop_signal != 0)
         return;
     sup->stop_signal = sig;
+    verifier_stop(sup);
     if (sup->phase == PHASE_RUNNING || sup->phase == PHASE_STARTING)
         sup->phase = PHASE_STOPPING;
     sup->grace_deadline = now + sup->settings->grace_ms;
@@ -243,12 +257,62 @@ static int64_t supervisor_next_deadline(const struct supervisor *sup)
         sup->killed_everything ? 0 : sup->grace_deadline,
         sup->killed_everything ? 0 : sup->straggler_deadline,
         sup->replication != NULL ? replication_next_deadline(sup) : 0,
+        sup->http != NULL ? health_server_next_deadline(sup->http) : 0,
+        sup->scraper != NULL ? scraper_next_deadline(sup->scraper) : 0,
+        sup->verifier != NULL ? verifier_next_deadline(sup->verifier) : 0,
     };
     for (size_t i = 0; i < sizeof(candidates) / sizeof(candidates[0]); i++) {
         if (candidates[i] != 0 && (next == 0 || candidates[i] < next))
             next = candidates[i];
     }
     return next;
+}
+
+int supervisor_start_services(struct supervisor *sup, const struct plan *plan)
+{
+    const struct settings *s = sup->settings;
+    const char *addr = s->health_addr;
+    if (addr[0] == '\0')
+        addr = plan != NULL ? SETTINGS_DEFAULT_HEALTH_ADDR : "off";
+    if (strcmp(addr, "off") != 0) {
+        char err[256];
+        sup->http = health_server_listen(addr, err, sizeof(err));
+        if (sup->http == NULL) {
+            log_error("%s", err);
+            return EXIT_CONFIG;
+        }
+        log_info("health endpoint on %s (port %d): /livez /readyz /healthz /metrics", addr,
+                 health_server_port(sup->http));
+    }
+    if (plan == NULL)
+        return 0;
+    struct health_state *h = &sup->health;
+    h->verify_interval_ms = s->verify_interval_ms;
+    h->db_count = plan->db_count;
+    for (size_t i = 0; i < plan->db_count; i++)
+        snprintf(h->dbs[i].path, sizeof(h->dbs[i].path), "%s", plan->dbs[i].path);
+    if (plan->metrics_addr[0] != '\0')
+        sup->scraper = scraper_new(plan->metrics_addr, SCRAPE_INTERVAL_MS, clock_now_ms());
+    if (s->verify_interval_ms > 0) {
+        int64_t first = s->verify_interval_ms < VERIFY_FIRST_DELAY_MS ? s->verify_interval_ms : VERIFY_FIRST_DELAY_MS;
+        sup->verifier = verifier_new(s->verify_interval_ms, first, s->verify_dir);
+    }
+    return 0;
+}
+
+enum poll_owner { OWN_SIGNALS, OWN_REPLICATION, OWN_HTTP, OWN_SCRAPER, OWN_VERIFIER };
+
+static void supervisor_on_timers(struct supervisor *sup, int64_t now)
+{
+    supervisor_on_deadlines(sup, now);
+    if (sup->replication != NULL)
+        replication_on_timer(sup, now);
+    if (sup->http != NULL)
+        health_server_on_timer(sup, now);
+    if (sup->scraper != NULL)
+        scraper_on_timer(sup, now);
+    if (sup->verifier != NULL)
+        verifier_on_timer(sup, now);
 }
 
 /* From here on lsinit must not die except through this function's return. */
@@ -260,19 +324,33 @@ int supervisor_run(struct supervisor *sup)
     for (;;) {
         int64_t now = clock_now_ms();
         supervisor_reap(sup, now);
-        supervisor_on_deadlines(sup, now);
-        if (sup->replication != NULL)
-            replication_on_timer(sup, now);
+        supervisor_on_timers(sup, now);
         if (sup->phase == PHASE_DRAINING && !supervisor_has_children()) {
             supervisor_reap(sup, now);
             break;
         }
 
-        struct pollfd fds[8];
-        nfds_t nfds = 0;
-        fds[nfds++] = (struct pollfd){.fd = sup->sig.fd, .events = POLLIN};
+        struct pollfd fds[SUPERVISOR_MAX_POLL];
+        unsigned char owners[SUPERVISOR_MAX_POLL];
+        nfds_t nfds = 0, added;
+        fds[nfds] = (struct pollfd){.fd = sup->sig.fd, .events = POLLIN};
+        owners[nfds++] = OWN_SIGNALS;
+#define SUPERVISOR_ADD(call, owner)                                                                    \
+    do {                                                                                               \
+        added = (call);                                                                                \
+        for (nfds_t k = 0; k < added; k++)                                                             \
+            owners[nfds + k] = (owner);                                                                \
+        nfds += added;                                                                                 \
+    } while (0)
         if (sup->replication != NULL)
-            nfds += replication_poll_fds(sup, fds + nfds, (sizeof(fds) / sizeof(fds[0])) - nfds);
+            SUPERVISOR_ADD(replication_poll_fds(sup, fds + nfds, SUPERVISOR_MAX_POLL - nfds), OWN_REPLICATION);
+        if (sup->scraper != NULL)
+            SUPERVISOR_ADD(scraper_poll_fds(sup->scraper, fds + nfds, SUPERVISOR_MAX_POLL - nfds), OWN_SCRAPER);
+        if (sup->verifier != NULL)
+            SUPERVISOR_ADD(verifier_poll_fds(sup->verifier, fds + nfds, SUPERVISOR_MAX_POLL - nfds), OWN_VERIFIER);
+        if (sup->http != NULL)
+            SUPERVISOR_ADD(health_server_poll_fds(sup->http, fds + nfds, SUPERVISOR_MAX_POLL - nfds), OWN_HTTP);
+#undef SUPERVISOR_ADD
 
         int64_t deadline = supervisor_next_deadline(sup);
         struct timespec timeout;
@@ -285,6 +363,7 @@ int supervisor_run(struct supervisor *sup)
             timeout.tv_nsec = (wait_ms % 1000) * 1000000;
             timeout_ptr = &timeout;
         }
+        /* The one place lsinit blocks. */
         int rc = ppoll(fds, nfds, timeout_ptr, NULL);
         if (rc < 0) {
             if (errno != EINTR)
@@ -292,15 +371,38 @@ int supervisor_run(struct supervisor *sup)
             continue;
         }
         now = clock_now_ms();
+        /* Signals first: forwarding never waits behind a health client. */
         if (fds[0].revents & POLLIN)
             supervisor_on_signalfd(sup, now);
-        if (sup->replication != NULL) {
-            for (nfds_t i = 1; i < nfds; i++) {
-                if (fds[i].revents != 0)
-                    replication_on_fd(sup, fds[i].fd, now);
+        for (nfds_t i = 1; i < nfds; i++) {
+            if (fds[i].revents == 0)
+                continue;
+            switch (owners[i]) {
+            case OWN_REPLICATION:
+                replication_on_fd(sup, fds[i].fd, now);
+                break;
+            case OWN_SCRAPER:
+                if (sup->scraper != NULL && scraper_fd(sup->scraper) == fds[i].fd)
+                    scraper_on_fd(sup, fds[i].revents, now);
+                break;
+            case OWN_VERIFIER:
+                if (sup->verifier != NULL && verifier_fd(sup->verifier) == fds[i].fd)
+                    verifier_on_fd(sup, now);
+                break;
+            case OWN_HTTP:
+                health_server_on_fd(sup, fds[i].fd, fds[i].revents, now);
+                break;
+            default:
+                break;
             }
         }
     }
+    health_server_free(sup->http);
+    sup->http = NULL;
+    scraper_free(sup->scraper);
+    sup->scraper = NULL;
+    verifier_free(sup->verifier);
+    sup->verifier = NULL;
     int64_t elapsed = clock_now_ms() - sup->started_ms;
     log_debug("exiting with code %d after %lldms, %lu processes reaped", sup->exit_code, (long long)elapsed,
               sup->zombies_reaped);

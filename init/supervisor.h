@@ -12,10 +12,14 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "health_state.h"
 #include "settings.h"
 #include "signals.h"
 
 struct replication;
+struct health_server;
+struct scraper;
+struct verifier;
 
 enum supervisor_phase {
     PHASE_STARTING, /* Litestream mode: restoring databases, app not started */
@@ -44,6 +48,11 @@ struct supervisor {
     bool killed_everything;
 
     unsigned long zombies_reaped;
+
+    struct health_state health;      /* what /healthz and /metrics report */
+    struct health_server *http;      /* NULL: no health endpoint */
+    struct scraper *scraper;         /* NULL in plain mode */
+    struct verifier *verifier;       /* NULL when verification is off */
 };
 
 /* Prepares the struct; signals must already be set up in *sig. */
@@ -61,5 +70,9 @@ void supervisor_begin_draining(struct supervisor *sup, int64_t now);
 void supervisor_decide_exit(struct supervisor *sup, int code);
 void supervisor_signal_everything(struct supervisor *sup, int sig);
 int supervisor_status_to_code(int status);
+
+/* Opens the health endpoint (if configured) and, in Litestream mode, the scraper and verifier. */
+struct plan;
+int supervisor_start_services(struct supervisor *sup, const struct plan *plan);
 
 #endif

@@ -381,7 +381,7 @@ static void restore_and_check(const struct verify_params *p, const char *db, con
         return;
     }
     char dir[PATH_MAX];
-    snprintf(dir, sizeof(dir), "%s/lsinit-verify-XXXXXX", p->tmp_dir);
+    snprintf(dir, sizeof(dir), "%s/lsinit-verify-%ld-XXXXXX", p->tmp_dir, (long)getpid());
     if (mkdtemp(dir) == NULL) {
         set_reason(o, VERIFY_LOCAL_ERROR, "cannot create a temporary folder in %s: %s", p->tmp_dir, strerror(errno));
         return;

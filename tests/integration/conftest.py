@@ -15,6 +15,11 @@ sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 
 from servers import *  # noqa: E402,F401,F403  (fixtures: litestream_bin, fauxqs, sftp_server)
 
+# Every lsinit a test starts listens on loopback only, on a port the kernel
+# picks, and verifies only when a test asks for it.
+os.environ.setdefault("LSINIT_HEALTH_ADDR", "127.0.0.1:0")
+os.environ.setdefault("LSINIT_VERIFY_INTERVAL", "off")
+
 
 @pytest.fixture(scope="session")
 def lsinit_bin():

@@ -1,0 +1,52 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * What the health endpoint reports: counters, the last verification of each
+ * database, and replication progress read from Litestream's metrics. Owned
+ * by the supervisor's struct; written by the verifier, the scraper and the
+ * replication side, read by the HTTP routes.
+ */
+#ifndef LSINIT_HEALTH_STATE_H
+#define LSINIT_HEALTH_STATE_H
+
+#include <limits.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "plan.h"
+#include "verify.h"
+
+struct db_health {
+    char path[PATH_MAX];
+    /* the last verification */
+    bool verified;
+    enum verify_result last_result;
+    char last_reason[256];
+    int64_t last_verify_unix;
+    int64_t last_duration_ms;
+    int64_t last_success_unix;
+    /* replication progress from Litestream's metrics */
+    bool scraped;
+    double sync_count;
+    double sync_errors;
+    double sync_errors_previous;
+    int64_t sync_moved_unix;   /* when sync_count last increased */
+    int64_t caught_up_unix;    /* when the replica last matched the local shadow WAL */
+    bool caught_up;            /* it did at the last read */
+    double shadow_index, shadow_size, replica_index, replica_offset;
+};
+
+struct health_state {
+    int64_t started_unix;
+    unsigned long verifications[VERIFY_RESULT_COUNT];
+    double verification_seconds_sum;
+    unsigned long restores;
+    unsigned long litestream_restarts;
+    unsigned long scrapes_failed;
+    unsigned long http_requests;
+    unsigned long http_rejected;
+    int64_t verify_interval_ms; /* 0: verification off */
+    struct db_health dbs[PLAN_MAX_DBS];
+    size_t db_count;
+};
+
+#endif

@@ -1,0 +1,200 @@
+/* SPDX-License-Identifier: MIT */
+#include "scraper.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "health_state.h"
+#include "metrics_client.h"
+#include "parse.h"
+#include "supervisor.h"
+
+#define SCRAPE_TIMEOUT_MS 2000
+#define SCRAPE_MAX_BODY ((size_t)2 * 1024 * 1024)
+
+enum scrape_state { SCRAPE_IDLE, SCRAPE_CONNECTING, SCRAPE_READING };
+
+struct scraper {
+    struct sockaddr_in addr;
+    char host[128];
+    int64_t interval_ms;
+    int64_t next_at;
+    int64_t deadline;
+    enum scrape_state state;
+    int fd;
+    char *buf;
+    size_t len;
+    size_t cap;
+};
+
+struct scraper *scraper_new(const char *metrics_addr, int64_t interval_ms, int64_t now)
+{
+    const char *colon = strrchr(metrics_addr, ':');
+    long port = 0;
+    if (colon == NULL || parse_int_range(colon + 1, 1, 65535, &port) != 0)
+        return NULL;
+    struct scraper *s = calloc(1, sizeof(*s));
+    if (s == NULL)
+        return NULL;
+    char host[128];
+    snprintf(host, sizeof(host), "%.*s", (int)(colon - metrics_addr), metrics_addr);
+    s->addr.sin_family = AF_INET;
+    s->addr.sin_port = htons((uint16_t)port);
+    if (inet_pton(AF_INET, host, &s->addr.sin_addr) != 1)
+        s->addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    snprintf(s->host, sizeof(s->host), "%s", metrics_addr);
+    s->interval_ms = interval_ms;
+    s->next_at = now + 1000;
+    s->fd = -1;
+    return s;
+}
+
+static void scraper_close(struct scraper *s, int64_t now)
+{
+    if (s->fd >= 0)
+        close(s->fd);
+    s->fd = -1;
+    s->state = SCRAPE_IDLE;
+    s->len = 0;
+    s->next_at = now + s->interval_ms;
+}
+
+void scraper_free(struct scraper *s)
+{
+    if (s == NULL)
+        return;
+    if (s->fd >= 0)
+        close(s->fd);
+    free(s->buf);
+    free(s);
+}
+
+int scraper_fd(const struct scraper *s) { return s->fd; }
+
+nfds_t scraper_poll_fds(struct scraper *s, struct pollfd *fds, nfds_t room)
+{
+    if (room < 1 || s->fd < 0)
+        return 0;
+    fds[0] = (struct pollfd){.fd = s->fd, .events = s->state == SCRAPE_CONNECTING ? POLLOUT : POLLIN};
+    return 1;
+}
+
+int64_t scraper_next_deadline(const struct scraper *s) { return s->state == SCRAPE_IDLE ? s->next_at : s->deadline; }
+
+/* Applies one metrics text to every database's replication progress. */
+static void scraper_apply(struct supervisor *sup, const char *text)
+{
+    struct health_state *h = &sup->health;
+    int64_t wall = (int64_t)time(NULL);
+    for (size_t i = 0; i < h->db_count; i++) {
+        struct db_health *d = &h->dbs[i];
+        double count = 0, errors = 0;
+        if (metrics_find(text, "litestream_sync_count", d->path, &count) != 0)
+            continue;
+        (void)metrics_find(text, "litestream_sync_error_count", d->path, &errors);
+        if (!d->scraped || count > d->sync_count)
+            d->sync_moved_unix = wall;
+        d->sync_errors_previous = d->scraped ? d->sync_errors : errors;
+        d->sync_count = count;
+        d->sync_errors = errors;
+        (void)metrics_find(text, "litestream_shadow_wal_index", d->path, &d->shadow_index);
+        (void)metrics_find(text, "litestream_shadow_wal_size", d->path, &d->shadow_size);
+        double ri = -1, ro = -1;
+        if (metrics_find(text, "litestream_replica_wal_index", d->path, &ri) == 0 &&
+            metrics_find(text, "litestream_replica_wal_offset", d->path, &ro) == 0) {
+            d->replica_index = ri;
+            d->replica_offset = ro;
+            d->caught_up = ri > d->shadow_index || (ri == d->shadow_index && ro >= d->shadow_size);
+            if (d->caught_up)
+                d->caught_up_unix = wall;
+        }
+        if (!d->scraped && d->caught_up_unix == 0)
+            d->caught_up_unix = wall; /* lag counts from the first observation */
+        d->scraped = true;
+    }
+}
+
+static void scraper_start(struct scraper *s, int64_t now)
+{
+    s->fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (s->fd < 0) {
+        s->next_at = now + s->interval_ms;
+        return;
+    }
+    s->deadline = now + SCRAPE_TIMEOUT_MS;
+    if (connect(s->fd, (struct sockaddr *)&s->addr, sizeof(s->addr)) != 0 && errno != EINPROGRESS) {
+        scraper_close(s, now);
+        return;
+    }
+    s->state = SCRAPE_CONNECTING;
+}
+
+void scraper_on_timer(struct supervisor *sup, int64_t now)
+{
+    struct scraper *s = sup->scraper;
+    if (s->state == SCRAPE_IDLE && now >= s->next_at) {
+        scraper_start(s, now);
+    } else if (s->state != SCRAPE_IDLE && now >= s->deadline) {
+        sup->health.scrapes_failed++;
+        scraper_close(s, now);
+    }
+}
+
+void scraper_on_fd(struct supervisor *sup, short revents, int64_t now)
+{
+    struct scraper *s = sup->scraper;
+    if (s->state == SCRAPE_CONNECTING) {
+        int err = 0;
+        socklen_t len = sizeof(err);
+        if ((revents & (POLLERR | POLLHUP)) != 0 || getsockopt(s->fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0 || err != 0) {
+            sup->health.scrapes_failed++;
+            scraper_close(s, now);
+            return;
+        }
+        char req[256];
+        int n = snprintf(req, sizeof(req), "GET /metrics HTTP/1.0\r\nHost: %s\r\nAccept: text/plain\r\n\r\n", s->host);
+        /* A request this small fits a fresh socket's buffer in one write. */
+        if (n <= 0 || write(s->fd, req, (size_t)n) != (ssize_t)n) {
+            sup->health.scrapes_failed++;
+            scraper_close(s, now);
+            return;
+        }
+        s->state = SCRAPE_READING;
+        return;
+    }
+    for (;;) {
+        if (s->cap - s->len < 4096) {
+            size_t cap = s->cap == 0 ? 65536 : s->cap * 2;
+            char *grown = cap <= SCRAPE_MAX_BODY ? realloc(s->buf, cap + 1) : NULL;
+            if (grown == NULL) {
+                sup->health.scrapes_failed++;
+                scraper_close(s, now);
+                return;
+            }
+            s->buf = grown;
+            s->cap = cap;
+        }
+        ssize_t n = read(s->fd, s->buf + s->len, s->cap - s->len);
+        if (n > 0) {
+            s->len += (size_t)n;
+            continue;
+        }
+        if (n < 0 && (errno == EAGAIN || errno == EINTR))
+            return;
+        break; /* EOF or error: HTTP/1.0, the server closed after the body */
+    }
+    s->buf[s->len] = '\0';
+    const char *body = strstr(s->buf, "\r\n\r\n");
+    if (strncmp(s->buf, "HTTP/1.", 7) == 0 && strncmp(s->buf + 8, " 200", 4) == 0 && body != NULL)
+        scraper_apply(sup, body + 4);
+    else
+        sup->health.scrapes_failed++;
+    scraper_close(s, now);
+}

@@ -1,0 +1,24 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Reads Litestream's metrics from inside the event loop without blocking it:
+ * a non-blocking loopback HTTP GET every few seconds, parsed into the
+ * replication progress of each database (sync counts, errors, lag).
+ */
+#ifndef LSINIT_SCRAPER_H
+#define LSINIT_SCRAPER_H
+
+#include <poll.h>
+#include <stdint.h>
+
+struct supervisor;
+struct scraper;
+
+struct scraper *scraper_new(const char *metrics_addr, int64_t interval_ms, int64_t now);
+void scraper_free(struct scraper *s);
+nfds_t scraper_poll_fds(struct scraper *s, struct pollfd *fds, nfds_t room);
+void scraper_on_fd(struct supervisor *sup, short revents, int64_t now);
+int64_t scraper_next_deadline(const struct scraper *s);
+void scraper_on_timer(struct supervisor *sup, int64_t now);
+int scraper_fd(const struct scraper *s);
+
+#endif

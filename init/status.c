@@ -1,0 +1,362 @@
+/* SPDX-License-Identifier: MIT */
+#include "status.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/statvfs.h>
+#include <time.h>
+
+#include "health_state.h"
+#include "replication.h"
+#include "supervisor.h"
+#include "version.h"
+
+struct out {
+    char *data;
+    size_t len;
+    size_t cap;
+    int failed;
+};
+
+static void out_printf(struct out *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void out_printf(struct out *o, const char *fmt, ...)
+{
+    if (o->failed)
+        return;
+    for (;;) {
+        va_list ap;
+        va_start(ap, fmt);
+        size_t room = o->cap - o->len;
+        int n = vsnprintf(o->data != NULL ? o->data + o->len : NULL, o->data != NULL ? room : 0, fmt, ap);
+        va_end(ap);
+        if (n < 0) {
+            o->failed = 1;
+            return;
+        }
+        if (o->data != NULL && (size_t)n < room) {
+            o->len += (size_t)n;
+            return;
+        }
+        size_t cap = (o->cap + (size_t)n + 1) * 2;
+        char *grown = realloc(o->data, cap);
+        if (grown == NULL) {
+            o->failed = 1;
+            return;
+        }
+        o->data = grown;
+        o->cap = cap;
+    }
+}
+
+/* JSON string contents (paths and reasons are ours or the user's file names). */
+static void out_json_string(struct out *o, const char *s)
+{
+    out_printf(o, "\"");
+    for (; *s != '\0'; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '"' || c == '\\')
+            out_printf(o, "\\%c", c);
+        else if (c < 0x20)
+            out_printf(o, "\\u%04x", c);
+        else
+            out_printf(o, "%c", c);
+    }
+    out_printf(o, "\"");
+}
+
+/* Prometheus label values escape \, " and newline. */
+static void out_label(struct out *o, const char *s)
+{
+    for (; *s != '\0'; s++) {
+        if (*s == '\\' || *s == '"')
+            out_printf(o, "\\%c", *s);
+        else if (*s == '\n')
+            out_printf(o, "\\n");
+        else
+            out_printf(o, "%c", *s);
+    }
+}
+
+int status_live(const struct supervisor *sup)
+{
+    if (sup->stop_signal != 0 || sup->phase == PHASE_DRAINING)
+        return 0;
+    if (sup->replication != NULL)
+        return replication_is_live(sup);
+    return sup->main_pid > 0 && !sup->main_exited;
+}
+
+int status_ready(const struct supervisor *sup)
+{
+    if (!status_live(sup))
+        return 0;
+    if (sup->replication != NULL)
+        return replication_is_ready(sup);
+    return sup->phase == PHASE_RUNNING;
+}
+
+enum check_status { CHECK_PASS = 0, CHECK_WARN = 1, CHECK_FAIL = 2 };
+static const char *const check_names[] = {"pass", "warn", "fail"};
+
+static void iso8601(int64_t unix_time, char *buf, size_t size)
+{
+    time_t t = (time_t)unix_time;
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(buf, size, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+static enum check_status verification_check(const struct supervisor *sup, const struct db_health *d, int64_t now)
+{
+    if (!d->verified)
+        return CHECK_PASS;
+    if (d->last_result != VERIFY_PASS)
+        return CHECK_FAIL;
+    int64_t interval_s = sup->health.verify_interval_ms / 1000;
+    if (interval_s > 0 && now - d->last_verify_unix > 3 * interval_s + 60)
+        return CHECK_WARN; /* verification stopped happening */
+    return CHECK_PASS;
+}
+
+static enum check_status replication_check(const struct db_health *d, int64_t now, int64_t *lag)
+{
+    *lag = (d->scraped && !d->caught_up) ? now - d->caught_up_unix : 0;
+    if (!d->scraped)
+        return CHECK_PASS;
+    if (d->sync_errors > d->sync_errors_previous)
+        return CHECK_WARN;
+    if (*lag > 300)
+        return CHECK_FAIL;
+    if (*lag > 60)
+        return CHECK_WARN;
+    return CHECK_PASS;
+}
+
+static enum check_status worst(enum check_status a, enum check_status b) { return a > b ? a : b; }
+
+static char *render_healthz(const struct supervisor *sup, int *http_status, size_t *len)
+{
+    struct out o = {0};
+    const struct health_state *h = &sup->health;
+    int64_t now = (int64_t)time(NULL);
+    enum check_status overall = CHECK_PASS;
+    int live = status_live(sup);
+    bool litestream_mode = sup->replication != NULL;
+    bool litestream_up = litestream_mode && replication_litestream_running(sup);
+    bool app_up = litestream_mode ? replication_app_running(sup) : (sup->main_pid > 0 && !sup->main_exited);
+    bool starting = sup->phase == PHASE_STARTING;
+
+    enum check_status app_check = (app_up || starting) ? CHECK_PASS : CHECK_FAIL;
+    overall = worst(overall, app_check);
+    out_printf(&o, "\"app:process\":[{\"status\":\"%s\",\"output\":\"%s\"}]", check_names[app_check],
+               app_up ? "running" : starting ? "not started yet (restoring)" : "not running");
+    if (litestream_mode) {
+        enum check_status ls_check = (litestream_up || starting) ? CHECK_PASS : CHECK_FAIL;
+        overall = worst(overall, ls_check);
+        out_printf(&o, ",\"litestream:process\":[{\"status\":\"%s\",\"output\":\"%s\",\"observedValue\":%lu,"
+                       "\"observedUnit\":\"restarts\"}]",
+                   check_names[ls_check], litestream_up ? "running" : starting ? "not started yet" : "not running",
+                   h->litestream_restarts);
+        out_printf(&o, ",\"replication:lag\":[");
+        for (size_t i = 0; i < h->db_count; i++) {
+            const struct db_health *d = &h->dbs[i];
+            int64_t lag = 0;
+            enum check_status c = replication_check(d, now, &lag);
+            overall = worst(overall, c);
+            out_printf(&o, "%s{\"componentId\":", i == 0 ? "" : ",");
+            out_json_string(&o, d->path);
+            out_printf(&o, ",\"status\":\"%s\",\"observedValue\":%lld,\"observedUnit\":\"s\",\"output\":\"%s\","
+                           "\"syncs\":%.0f,\"syncErrors\":%.0f}",
+                       check_names[c], (long long)lag,
+                       !d->scraped ? "no data from litestream yet"
+                       : d->sync_errors > d->sync_errors_previous ? "litestream reports new sync errors"
+                       : c == CHECK_PASS ? "replica current" : "replica behind",
+                       d->sync_count, d->sync_errors);
+        }
+        out_printf(&o, "],\"verification:last\":[");
+        for (size_t i = 0; i < h->db_count; i++) {
+            const struct db_health *d = &h->dbs[i];
+            enum check_status c = verification_check(sup, d, now);
+            overall = worst(overall, c);
+            out_printf(&o, "%s{\"componentId\":", i == 0 ? "" : ",");
+            out_json_string(&o, d->path);
+            out_printf(&o, ",\"status\":\"%s\",\"result\":\"%s\",\"output\":", check_names[c],
+                       d->verified ? verify_result_name(d->last_result) : "none");
+            out_json_string(&o, d->verified ? d->last_reason : (h->verify_interval_ms > 0 ? "not run yet" : "verification is off"));
+            if (d->verified) {
+                char when[32];
+                iso8601(d->last_verify_unix, when, sizeof(when));
+                out_printf(&o, ",\"time\":\"%s\",\"observedValue\":%lld,\"observedUnit\":\"s\",\"durationMs\":%lld", when,
+                           (long long)(now - d->last_verify_unix), (long long)d->last_duration_ms);
+            }
+            out_printf(&o, "}");
+        }
+        out_printf(&o, "],\"disk:free\":[");
+        for (size_t i = 0; i < h->db_count; i++) {
+            char dir[PATH_MAX];
+            snprintf(dir, sizeof(dir), "%s", h->dbs[i].path);
+            char *slash = strrchr(dir, '/');
+            if (slash != NULL && slash != dir)
+                *slash = '\0';
+            struct statvfs vfs;
+            enum check_status c = CHECK_PASS;
+            unsigned long long avail = 0, total = 0;
+            if (statvfs(dir, &vfs) == 0) {
+                avail = (unsigned long long)vfs.f_bavail * vfs.f_frsize;
+                total = (unsigned long long)vfs.f_blocks * vfs.f_frsize;
+                if (avail < 16ULL * 1024 * 1024 || (total > 0 && avail * 100 < total))
+                    c = CHECK_FAIL;
+                else if (total > 0 && avail * 100 < total * 5)
+                    c = CHECK_WARN;
+            } else {
+                c = CHECK_WARN;
+            }
+            overall = worst(overall, c);
+            out_printf(&o, "%s{\"componentId\":", i == 0 ? "" : ",");
+            out_json_string(&o, dir);
+            out_printf(&o, ",\"status\":\"%s\",\"observedValue\":%llu,\"observedUnit\":\"bytes\"}", check_names[c], avail);
+        }
+        out_printf(&o, "]");
+    }
+    if (!live && overall == CHECK_PASS)
+        overall = CHECK_WARN; /* stopping */
+    struct out doc = {0};
+    out_printf(&doc, "{\"status\":\"%s\",\"version\":\"%s\",\"serviceId\":\"lsinit\",\"checks\":{%s}}\n",
+               check_names[overall], LSINIT_VERSION, o.data != NULL ? o.data : "");
+    free(o.data);
+    if (o.failed || doc.failed) {
+        free(doc.data);
+        return NULL;
+    }
+    *http_status = overall == CHECK_FAIL ? 503 : 200;
+    *len = doc.len;
+    return doc.data;
+}
+
+static char *render_metrics(const struct supervisor *sup, size_t *len)
+{
+    struct out o = {0};
+    const struct health_state *h = &sup->health;
+    out_printf(&o, "# HELP lsinit_up 1 while lsinit serves this endpoint.\n# TYPE lsinit_up gauge\nlsinit_up 1\n");
+    out_printf(&o, "# HELP lsinit_live 1 when /livez answers 200.\n# TYPE lsinit_live gauge\nlsinit_live %d\n", status_live(sup));
+    out_printf(&o, "# HELP lsinit_ready 1 when /readyz answers 200.\n# TYPE lsinit_ready gauge\nlsinit_ready %d\n", status_ready(sup));
+    out_printf(&o, "# HELP lsinit_start_time_seconds When lsinit started (unix time).\n# TYPE lsinit_start_time_seconds gauge\n"
+                   "lsinit_start_time_seconds %lld\n", (long long)h->started_unix);
+    out_printf(&o, "# HELP lsinit_zombies_reaped_total Processes reaped by lsinit.\n# TYPE lsinit_zombies_reaped_total counter\n"
+                   "lsinit_zombies_reaped_total %lu\n", sup->zombies_reaped);
+    if (sup->replication != NULL) {
+        out_printf(&o, "# HELP lsinit_restores_total Databases restored from their replica on boot.\n"
+                       "# TYPE lsinit_restores_total counter\nlsinit_restores_total %lu\n", h->restores);
+        out_printf(&o, "# HELP lsinit_litestream_restarts_total Times litestream was restarted after dying.\n"
+                       "# TYPE lsinit_litestream_restarts_total counter\nlsinit_litestream_restarts_total %lu\n",
+                   h->litestream_restarts);
+        out_printf(&o, "# HELP lsinit_verifications_total Verification cycles by result.\n# TYPE lsinit_verifications_total counter\n");
+        for (int r = 0; r < VERIFY_RESULT_COUNT; r++)
+            out_printf(&o, "lsinit_verifications_total{result=\"%s\"} %lu\n", verify_result_name((enum verify_result)r),
+                       h->verifications[r]);
+        out_printf(&o, "# HELP lsinit_verification_seconds_total Time spent in verification cycles.\n"
+                       "# TYPE lsinit_verification_seconds_total counter\nlsinit_verification_seconds_total %.3f\n",
+                   h->verification_seconds_sum);
+        out_printf(&o, "# HELP lsinit_verification_last_success_timestamp_seconds Unix time of the last passing verification.\n"
+                       "# TYPE lsinit_verification_last_success_timestamp_seconds gauge\n");
+        for (size_t i = 0; i < h->db_count; i++) {
+            out_printf(&o, "lsinit_verification_last_success_timestamp_seconds{db=\"");
+            out_label(&o, h->dbs[i].path);
+            out_printf(&o, "\"} %lld\n", (long long)h->dbs[i].last_success_unix);
+        }
+        out_printf(&o, "# HELP lsinit_verification_last_duration_seconds Duration of the last verification.\n"
+                       "# TYPE lsinit_verification_last_duration_seconds gauge\n");
+        for (size_t i = 0; i < h->db_count; i++) {
+            out_printf(&o, "lsinit_verification_last_duration_seconds{db=\"");
+            out_label(&o, h->dbs[i].path);
+            out_printf(&o, "\"} %.3f\n", (double)h->dbs[i].last_duration_ms / 1000.0);
+        }
+        out_printf(&o, "# HELP lsinit_verification_last_pass 1 when the last verification passed, 0 when it failed, -1 before the first.\n"
+                       "# TYPE lsinit_verification_last_pass gauge\n");
+        for (size_t i = 0; i < h->db_count; i++) {
+            out_printf(&o, "lsinit_verification_last_pass{db=\"");
+            out_label(&o, h->dbs[i].path);
+            out_printf(&o, "\"} %d\n", !h->dbs[i].verified ? -1 : h->dbs[i].last_result == VERIFY_PASS ? 1 : 0);
+        }
+        int64_t now = (int64_t)time(NULL);
+        out_printf(&o, "# HELP lsinit_replication_lag_seconds Time since the replica last matched the local database.\n"
+                       "# TYPE lsinit_replication_lag_seconds gauge\n");
+        for (size_t i = 0; i < h->db_count; i++) {
+            out_printf(&o, "lsinit_replication_lag_seconds{db=\"");
+            out_label(&o, h->dbs[i].path);
+            out_printf(&o, "\"} %lld\n",
+                       (long long)(h->dbs[i].scraped && !h->dbs[i].caught_up ? now - h->dbs[i].caught_up_unix : 0));
+        }
+        out_printf(&o, "# HELP lsinit_litestream_sync_errors Litestream's sync error count per database.\n"
+                       "# TYPE lsinit_litestream_sync_errors gauge\n");
+        for (size_t i = 0; i < h->db_count; i++) {
+            out_printf(&o, "lsinit_litestream_sync_errors{db=\"");
+            out_label(&o, h->dbs[i].path);
+            out_printf(&o, "\"} %.0f\n", h->dbs[i].sync_errors);
+        }
+        out_printf(&o, "# HELP lsinit_metrics_scrape_failures_total Failed reads of litestream's metrics.\n"
+                       "# TYPE lsinit_metrics_scrape_failures_total counter\nlsinit_metrics_scrape_failures_total %lu\n",
+                   h->scrapes_failed);
+    }
+    out_printf(&o, "# HELP lsinit_http_requests_total Health endpoint requests answered.\n# TYPE lsinit_http_requests_total counter\n"
+                   "lsinit_http_requests_total %lu\n", h->http_requests);
+    out_printf(&o, "# HELP lsinit_http_rejected_total Health connections refused (cap) or timed out.\n"
+                   "# TYPE lsinit_http_rejected_total counter\nlsinit_http_rejected_total %lu\n", h->http_rejected);
+    if (o.failed) {
+        free(o.data);
+        return NULL;
+    }
+    *len = o.len;
+    return o.data;
+}
+
+static int simple(struct http_response *resp, int status, const char *text)
+{
+    size_t n = strlen(text);
+    resp->status = status;
+    resp->content_type = "text/plain; charset=utf-8";
+    resp->body = malloc(n + 1);
+    if (resp->body == NULL)
+        return -1;
+    memcpy(resp->body, text, n + 1);
+    resp->body_len = n;
+    return 0;
+}
+
+int status_respond(const struct supervisor *sup, const struct http_request *req, struct http_response *resp)
+{
+    memset(resp, 0, sizeof(*resp));
+    if (req->method == HTTP_OTHER)
+        return simple(resp, 405, "method not allowed: use GET or HEAD\n");
+    if (strcmp(req->path, "/livez") == 0)
+        return status_live(sup) ? simple(resp, 200, "ok\n") : simple(resp, 503, "not live\n");
+    if (strcmp(req->path, "/readyz") == 0) {
+        if (status_ready(sup))
+            return simple(resp, 200, "ok\n");
+        return simple(resp, 503, sup->stop_signal != 0 ? "stopping\n" : sup->phase == PHASE_STARTING ? "restoring\n" : "not ready\n");
+    }
+    if (strcmp(req->path, "/healthz") == 0) {
+        int status = 200;
+        size_t len = 0;
+        resp->body = render_healthz(sup, &status, &len);
+        if (resp->body == NULL)
+            return -1;
+        resp->status = status;
+        resp->content_type = "application/health+json";
+        resp->body_len = len;
+        return 0;
+    }
+    if (strcmp(req->path, "/metrics") == 0) {
+        size_t len = 0;
+        resp->body = render_metrics(sup, &len);
+        if (resp->body == NULL)
+            return -1;
+        resp->status = 200;
+        resp->content_type = "text/plain; version=0.0.4; charset=utf-8";
+        resp->body_len = len;
+        return 0;
+    }
+    return simple(resp, 404, "not found: /livez, /readyz, /healthz, /metrics\n");
+}

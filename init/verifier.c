@@ -1,0 +1,311 @@
+/* SPDX-License-Identifier: MIT */
+#include "verifier.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "health_state.h"
+#include "log.h"
+#include "replication.h"
+#include "spawn.h"
+#include "supervisor.h"
+#include "verify.h"
+
+struct verifier {
+    int64_t interval_ms;
+    int64_t first_delay_ms;
+    int64_t next_at;     /* 0: not scheduled */
+    bool stopped;
+    pid_t pid;
+    int out_fd;
+    char buf[8192];
+    size_t len;
+    char tmp_dir[PATH_MAX];
+    unsigned int seed;
+};
+
+struct verifier *verifier_new(int64_t interval_ms, int64_t first_delay_ms, const char *tmp_dir)
+{
+    struct verifier *v = calloc(1, sizeof(*v));
+    if (v == NULL)
+        return NULL;
+    v->interval_ms = interval_ms;
+    v->first_delay_ms = first_delay_ms;
+    v->pid = -1;
+    v->out_fd = -1;
+    snprintf(v->tmp_dir, sizeof(v->tmp_dir), "%s", tmp_dir);
+    v->seed = (unsigned int)time(NULL) ^ (unsigned int)getpid();
+    return v;
+}
+
+void verifier_free(struct verifier *v)
+{
+    if (v == NULL)
+        return;
+    if (v->out_fd >= 0)
+        close(v->out_fd);
+    free(v);
+}
+
+void verifier_arm(struct verifier *v, int64_t now)
+{
+    if (v->next_at == 0 && !v->stopped)
+        v->next_at = now + v->first_delay_ms;
+}
+
+int verifier_fd(const struct verifier *v) { return v->out_fd; }
+
+nfds_t verifier_poll_fds(struct verifier *v, struct pollfd *fds, nfds_t room)
+{
+    if (room < 1 || v->out_fd < 0)
+        return 0;
+    fds[0] = (struct pollfd){.fd = v->out_fd, .events = POLLIN};
+    return 1;
+}
+
+int64_t verifier_next_deadline(const struct verifier *v) { return v->pid > 0 || v->stopped ? 0 : v->next_at; }
+
+/* The interval ± 10 %, so a fleet of containers does not verify in lockstep. */
+static int64_t jittered(struct verifier *v)
+{
+    int64_t spread = v->interval_ms / 10;
+    if (spread <= 0)
+        return v->interval_ms;
+    int64_t r = (int64_t)(rand_r(&v->seed) % (unsigned int)(2 * spread + 1)) - spread;
+    return v->interval_ms + r;
+}
+
+/* Pulls "key":"value" or "key":number out of one of our own JSON lines. */
+static int json_field(const char *line, const char *key, char *out, size_t size)
+{
+    char pattern[64];
+    snprintf(pattern, sizeof(pattern), "\"%s\":", key);
+    const char *p = strstr(line, pattern);
+    if (p == NULL)
+        return -1;
+    p += strlen(pattern);
+    size_t used = 0;
+    if (*p == '"') {
+        for (p++; *p != '\0' && *p != '"' && used + 1 < size; p++) {
+            if (*p == '\\' && p[1] != '\0')
+                p++;
+            out[used++] = *p;
+        }
+    } else {
+        while (*p != '\0' && *p != ',' && *p != '}' && used + 1 < size)
+            out[used++] = *p++;
+    }
+    out[used] = '\0';
+    return 0;
+}
+
+static void verifier_apply_line(struct supervisor *sup, const char *line)
+{
+    char db[PATH_MAX], result[32], reason[256], started[32], duration[32];
+    if (json_field(line, "db", db, sizeof(db)) != 0 || json_field(line, "result", result, sizeof(result)) != 0)
+        return;
+    enum verify_result r;
+    if (verify_result_parse(result, &r) != 0)
+        return;
+    if (json_field(line, "reason", reason, sizeof(reason)) != 0)
+        reason[0] = '\0';
+    long long started_at = json_field(line, "started_at", started, sizeof(started)) == 0 ? atoll(started) : 0;
+    long long duration_ms = json_field(line, "duration_ms", duration, sizeof(duration)) == 0 ? atoll(duration) : 0;
+    struct health_state *h = &sup->health;
+    h->verifications[r]++;
+    h->verification_seconds_sum += (double)duration_ms / 1000.0;
+    for (size_t i = 0; i < h->db_count; i++) {
+        struct db_health *d = &h->dbs[i];
+        if (strcmp(d->path, db) != 0)
+            continue;
+        d->verified = true;
+        d->last_result = r;
+        snprintf(d->last_reason, sizeof(d->last_reason), "%s", reason);
+        d->last_verify_unix = started_at;
+        d->last_duration_ms = duration_ms;
+        if (r == VERIFY_PASS)
+            d->last_success_unix = started_at + duration_ms / 1000;
+    }
+    if (r == VERIFY_PASS)
+        log_info("verification of %s passed in %lldms", db, duration_ms);
+    else
+        log_error("verification of %s failed: %s: %s", db, result, reason);
+}
+
+void verifier_on_fd(struct supervisor *sup, int64_t now)
+{
+    struct verifier *v = sup->verifier;
+    (void)now;
+    for (;;) {
+        ssize_t n = read(v->out_fd, v->buf + v->len, sizeof(v->buf) - 1 - v->len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            if (n == 0) {
+                close(v->out_fd);
+                v->out_fd = -1;
+            }
+            return;
+        }
+        v->len += (size_t)n;
+        v->buf[v->len] = '\0';
+        char *start = v->buf, *nl;
+        while ((nl = strchr(start, '\n')) != NULL) {
+            *nl = '\0';
+            verifier_apply_line(sup, start);
+            start = nl + 1;
+        }
+        size_t left = v->len - (size_t)(start - v->buf);
+        memmove(v->buf, start, left);
+        v->len = left == sizeof(v->buf) - 1 ? 0 : left;
+    }
+}
+
+static void verifier_start(struct supervisor *sup, int64_t now)
+{
+    struct verifier *v = sup->verifier;
+    const struct plan *plan = replication_plan(sup);
+    int pipefd[2];
+    if (pipe2(pipefd, O_CLOEXEC) != 0) {
+        log_warn("cannot start a verification: pipe: %m");
+        v->next_at = now + jittered(v);
+        return;
+    }
+    char self[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+    if (n <= 0) {
+        close(pipefd[0]);
+        close(pipefd[1]);
+        v->next_at = now + jittered(v);
+        return;
+    }
+    self[n] = '\0';
+    char a_ls[PATH_MAX + 16], a_ver[64], a_cfg[96], a_metrics[160], a_sock[PATH_MAX + 16];
+    snprintf(a_ls, sizeof(a_ls), "litestream=%s", plan->litestream);
+    snprintf(a_ver, sizeof(a_ver), "version=%s", plan->version.text);
+    snprintf(a_cfg, sizeof(a_cfg), "config=%s", plan->config_path);
+    snprintf(a_metrics, sizeof(a_metrics), "metrics=%s", plan->metrics_addr);
+    snprintf(a_sock, sizeof(a_sock), "socket=%s", plan->socket_path);
+    char *argv[8 + PLAN_MAX_DBS + 2];
+    size_t k = 0;
+    argv[k++] = self;
+    argv[k++] = (char *)VERIFY_CHILD_ARGV0;
+    argv[k++] = a_ls;
+    argv[k++] = a_ver;
+    argv[k++] = a_cfg;
+    argv[k++] = a_metrics;
+    argv[k++] = a_sock;
+    argv[k++] = (char *)"--";
+    for (size_t i = 0; i < plan->db_count; i++)
+        argv[k++] = (char *)plan->dbs[i].path;
+    argv[k] = NULL;
+    int exec_errno = 0;
+    struct spawn_request req = {
+        .argv = argv,
+        .child_mask = &sup->sig.original_mask,
+        .cwd = sup->cwd,
+        .new_pgrp = true,
+        .nice_increment = 10,
+        .idle_io = true,
+        .stdout_to = pipefd[1],
+    };
+    pid_t pid = spawn_process(&req, &exec_errno);
+    close(pipefd[1]);
+    if (pid < 0) {
+        close(pipefd[0]);
+        log_warn("cannot start a verification: %s", strerror(exec_errno != 0 ? exec_errno : errno));
+        v->next_at = now + jittered(v);
+        return;
+    }
+    (void)fcntl(pipefd[0], F_SETFL, O_NONBLOCK);
+    v->pid = pid;
+    v->out_fd = pipefd[0];
+    v->len = 0;
+    v->next_at = 0;
+    log_debug("verification started (pid %ld)", (long)pid);
+}
+
+void verifier_on_timer(struct supervisor *sup, int64_t now)
+{
+    struct verifier *v = sup->verifier;
+    if (v->stopped || v->pid > 0 || v->next_at == 0 || now < v->next_at)
+        return;
+    if (!replication_app_running(sup)) {
+        v->next_at = now + 5000;
+        return;
+    }
+    verifier_start(sup, now);
+}
+
+/* A killed cycle cannot clean up after itself: remove its temporary folders. */
+static void verifier_remove_leftovers(const struct verifier *v, pid_t pid)
+{
+    char prefix[64];
+    snprintf(prefix, sizeof(prefix), "lsinit-verify-%ld-", (long)pid);
+    DIR *d = opendir(v->tmp_dir);
+    if (d == NULL)
+        return;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        if (strncmp(e->d_name, prefix, strlen(prefix)) != 0)
+            continue;
+        char dir[PATH_MAX + 300];
+        snprintf(dir, sizeof(dir), "%s/%s", v->tmp_dir, e->d_name);
+        DIR *inner = opendir(dir);
+        if (inner != NULL) {
+            struct dirent *f;
+            while ((f = readdir(inner)) != NULL) {
+                if (strcmp(f->d_name, ".") == 0 || strcmp(f->d_name, "..") == 0)
+                    continue;
+                char path[PATH_MAX * 2];
+                snprintf(path, sizeof(path), "%s/%s", dir, f->d_name);
+                (void)unlink(path);
+            }
+            closedir(inner);
+        }
+        (void)rmdir(dir);
+    }
+    closedir(d);
+}
+
+bool verifier_on_child_exit(struct supervisor *sup, pid_t pid, int status, int64_t now)
+{
+    struct verifier *v = sup->verifier;
+    if (v == NULL || pid != v->pid)
+        return false;
+    v->pid = -1;
+    if (v->out_fd >= 0)
+        verifier_on_fd(sup, now);
+    if (v->out_fd >= 0) {
+        close(v->out_fd);
+        v->out_fd = -1;
+    }
+    if (WIFSIGNALED(status))
+        verifier_remove_leftovers(v, pid);
+    if (!v->stopped)
+        v->next_at = now + jittered(v);
+    return true;
+}
+
+void verifier_stop(struct supervisor *sup)
+{
+    struct verifier *v = sup->verifier;
+    if (v == NULL)
+        return;
+    v->stopped = true;
+    v->next_at = 0;
+    if (v->pid > 0) {
+        /* Its restore must not hold the shutdown up: the whole group goes. */
+        (void)kill(-v->pid, SIGKILL);
+    }
+}
