@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "exit_codes.h"
+#include "http_client.h"
 #include "litestream.h"
 #include "log.h"
 #include "plan.h"
@@ -24,7 +25,8 @@
 
 bool subcommand_is_known(const char *name)
 {
-    return strcmp(name, "config") == 0 || strcmp(name, "verify") == 0 || ls_is_subcommand(name);
+    return strcmp(name, "config") == 0 || strcmp(name, "verify") == 0 || strcmp(name, "health") == 0 ||
+           ls_is_subcommand(name);
 }
 
 /* Runs argv in the foreground, passing INT/TERM/HUP/QUIT on; returns its exit code. */
@@ -83,6 +85,8 @@ int subcommand_main(int argc, char **argv, char *const *envp, const struct signa
         return print_version(envp, sig);
     if (strcmp(name, "verify") == 0)
         return verify_cli_main(argc, argv, envp, sig);
+    if (strcmp(name, "health") == 0)
+        return health_probe_main(argc, argv, envp);
 
     char cwd[PATH_MAX];
     if (getcwd(cwd, sizeof(cwd)) == NULL) {
