@@ -60,6 +60,17 @@ demo:
 bench: deps build/lsinit static
 	@bench/run
 
+# libFuzzer on the health endpoint's request parser: FUZZ_SECONDS in CI, longer by hand.
+FUZZ_SECONDS ?= 20
+build/fuzz/fuzz_http_request: tests/fuzz/fuzz_http_request.c init/http_request.c init/http_request.h
+	@mkdir -p $(@D)
+	clang -g -O1 -fsanitize=fuzzer,address,undefined -Iinit $< init/http_request.c -o $@
+
+fuzz: build/fuzz/fuzz_http_request
+	@rm -rf build/fuzz/corpus && mkdir -p build/fuzz/corpus
+	build/fuzz/fuzz_http_request -max_total_time=$(FUZZ_SECONDS) -max_len=4200 -print_final_stats=1 \
+	  build/fuzz/corpus tests/fuzz/corpus/http_request 2>&1 | tail -12
+
 lint:
 	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability --std=c11 \
 	  --suppress=missingIncludeSystem -D_GNU_SOURCE -Iinit init
