@@ -12,6 +12,7 @@
 
 #include "exit_codes.h"
 #include "log.h"
+#include "parse.h"
 #include "plan.h"
 #include "replication.h"
 #include "settings.h"
@@ -69,6 +70,10 @@ int main(int argc, char **argv)
         log_error("cannot read the current directory: %m");
         return EXIT_OSERR;
     }
+    bool keep_fds = false;
+    const char *keep = getenv("LSINIT_KEEP_FDS");
+    if (getenv("LISTEN_FDS") == NULL && !(keep != NULL && parse_bool(keep, &keep_fds) == 0 && keep_fds))
+        fds_close_inherited_on_exec(sig.fd);
 
     struct plan plan;
     rc = plan_build(&plan, environ, cwd, &sig.original_mask, err, sizeof(err));
@@ -84,6 +89,12 @@ int main(int argc, char **argv)
             log_error("%s", err);
             return rc;
         }
+    }
+    /* Database folders next: a bad LSINIT_DB fails before any port opens. */
+    if (plan.enabled) {
+        rc = replication_check_folders(&plan);
+        if (rc != 0)
+            return rc;
     }
     /* The health port first: a bad address fails before any child exists. */
     rc = supervisor_start_services(&sup, plan.enabled ? &plan : NULL);

@@ -28,14 +28,24 @@ int parse_duration_ms(const char *text, int64_t *out_ms)
     double total = 0.0;
     bool any = false;
     while (*p != '\0') {
-        if (!isdigit((unsigned char)*p) && *p != '.')
+        /*
+         * Digits and at most one dot only: strtod alone would also read
+         * "1e3", "0x1A" and "0x1p3" as numbers.
+         */
+        size_t digits = strspn(p, "0123456789.");
+        const char *dot = memchr(p, '.', digits);
+        char number[32];
+        if (digits == 0 || digits >= sizeof(number) ||
+            (dot != NULL && memchr(dot + 1, '.', digits - (size_t)(dot + 1 - p)) != NULL))
             return -1;
+        memcpy(number, p, digits);
+        number[digits] = '\0';
         char *end = NULL;
         errno = 0;
-        double value = strtod(p, &end);
-        if (end == p || errno != 0 || value < 0)
+        double value = strtod(number, &end);
+        if (end != number + digits || errno != 0)
             return -1;
-        p = end;
+        p += digits;
         if (*p == '\0') {
             /* A bare number means seconds, but only as the whole value. */
             if (any)

@@ -152,6 +152,16 @@ static void remove_partial_restore(const char *db_path)
         log_debug("removed partial restore %s", path);
 }
 
+int replication_check_folders(const struct plan *plan)
+{
+    for (size_t i = 0; i < plan->db_count; i++) {
+        int rc = prepare_db_folder(plan->dbs[i].path);
+        if (rc != 0)
+            return rc;
+    }
+    return 0;
+}
+
 int replication_attach(struct supervisor *sup, const struct plan *plan, char **self_exe_unused)
 {
     (void)self_exe_unused;

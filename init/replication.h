@@ -16,6 +16,10 @@
 struct supervisor;
 struct plan;
 
+/* Checks (and creates, if missing) every database's folder; returns 0 or
+ * EXIT_CONFIG with one error logged. Run before anything else starts. */
+int replication_check_folders(const struct plan *plan);
+
 /* Attaches Litestream mode to sup; returns 0 or an exit code. Starts restores. */
 int replication_attach(struct supervisor *sup, const struct plan *plan, char **argv0_path);
 

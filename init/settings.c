@@ -154,7 +154,8 @@ int settings_load(struct settings *s, int argc, char **argv, char *const *envp, 
         {"quiet", no_argument, NULL, 'q'},
         {NULL, 0, NULL, 0},
     };
-    optind = 1;
+    /* 0, not 1: a full restart; after "-xv" failed at x, optind = 1 would go on at its "v". */
+    optind = 0;
     opterr = 0;
     int opt;
     char flag[8];
@@ -237,6 +238,8 @@ void settings_print_help(void)
         "  -g, --kill-group         LSINIT_KILL_GROUP       plain mode: signal the child's whole process group (default off)\n"
         "  -v, --verbose            LSINIT_LOG_LEVEL        debug|info|warn|error|quiet (default info); -v once = debug\n"
         "  -q, --quiet                                      errors only\n"
+        "  -s                                               accepted for tini compatibility: lsinit is always a\n"
+        "                                                   subreaper when it is not PID 1\n"
         "  -h, --help                                       this text\n"
         "  -V, --version                                    one line: lsinit's version\n"
         "\n"

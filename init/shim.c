@@ -145,35 +145,68 @@ static bool shim_db_changed(const struct shim_db *db)
 }
 
 /*
+ * True once litestream has synced db at least once and its replica has
+ * uploaded the shadow WAL up to that sync's position: the replica goroutine is
+ * idle. Litestream v0.3's shutdown (DB.Close) runs its own final Replica.Sync
+ * without stopping that goroutine first; released while it uploads, both
+ * write the same WAL segment (file replica: "client write: stat
+ * ....wal.lz4.tmp: no such file or directory"), litestream exits 1 and lsinit
+ * reports a failed final sync (75). Assumes one replica per database (what
+ * lsinit generates); metrics_find reads the first replica's gauges.
+ */
+static bool shim_litestream_idle(const char *text, const char *db)
+{
+    double count = 0, shadow_index = 0, shadow_size = 0, replica_index = 0, replica_offset = 0;
+    if (metrics_find(text, "litestream_sync_count", db, &count) != 0 || count < 1)
+        return false;
+    if (metrics_find(text, "litestream_shadow_wal_index", db, &shadow_index) != 0 ||
+        metrics_find(text, "litestream_shadow_wal_size", db, &shadow_size) != 0 ||
+        metrics_find(text, "litestream_replica_wal_index", db, &replica_index) != 0 ||
+        metrics_find(text, "litestream_replica_wal_offset", db, &replica_offset) != 0)
+        return false;
+    return replica_index == shadow_index && replica_offset == shadow_size;
+}
+
+/*
  * Litestream v0.3 opens each database lazily on its first monitor tick, and
  * skips the final sync of a database it never opened (litestream #436). When
  * the app changed a database, wait until Litestream has synced it at least
- * once; then Litestream's shutdown sync covers every write.
+ * once and its replica has caught up; then Litestream's shutdown sync covers
+ * every write, alone.
  */
 static void shim_wait_for_litestream(const struct shim *s)
 {
     if (s->metrics_addr == NULL || s->metrics_addr[0] == '\0' || s->wait_ms <= 0)
         return;
     int64_t deadline = clock_now_ms() + s->wait_ms;
+    char *first = metrics_fetch(s->metrics_addr, 500);
     for (size_t i = 0; i < s->db_count; i++) {
-        if (!shim_db_changed(&s->dbs[i]))
+        /*
+         * An unchanged database still needs the wait when litestream is in
+         * the middle of uploading it (a first snapshot after a restore):
+         * v0.3's Close syncs concurrently with that upload and can fail.
+         */
+        double count = 0;
+        bool busy = first != NULL && metrics_find(first, "litestream_sync_count", s->dbs[i].path, &count) == 0 &&
+                    count >= 1 && !shim_litestream_idle(first, s->dbs[i].path);
+        if (!busy && !shim_db_changed(&s->dbs[i]))
             continue;
-        bool synced = false;
-        while (!synced && clock_now_ms() < deadline) {
+        bool idle = false;
+        while (!idle && clock_now_ms() < deadline) {
             char *text = metrics_fetch(s->metrics_addr, 500);
-            double count = 0;
-            if (text != NULL && metrics_find(text, "litestream_sync_count", s->dbs[i].path, &count) == 0 && count >= 1)
-                synced = true;
+            if (text != NULL)
+                idle = shim_litestream_idle(text, s->dbs[i].path);
             free(text);
-            if (!synced) {
+            if (!idle) {
                 struct timespec ts = {0, 50 * 1000000L};
                 nanosleep(&ts, NULL);
             }
         }
-        if (!synced)
-            log_warn("litestream has not picked up %s yet; its final sync may miss the app's last writes",
+        if (!idle)
+            log_warn("litestream has not caught up with %s yet; its final sync may miss the app's last writes",
                      s->dbs[i].path);
     }
+    free(first);
 }
 
 static int shim_parse(struct shim *s, int argc, char **argv)

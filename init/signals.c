@@ -1,13 +1,36 @@
 /* SPDX-License-Identifier: MIT */
 #include "signals.h"
 
+#include <dirent.h>
+#include <fcntl.h>
 #include <signal.h>
+#include <stdlib.h>
 #include <sys/signalfd.h>
 
 int signal_is_synchronous(int sig)
 {
     return sig == SIGFPE || sig == SIGILL || sig == SIGSEGV || sig == SIGBUS || sig == SIGABRT || sig == SIGTRAP ||
            sig == SIGSYS;
+}
+
+void fds_close_inherited_on_exec(int keep_fd)
+{
+    DIR *dir = opendir("/proc/self/fd");
+    if (dir == NULL)
+        return;
+    int self = dirfd(dir);
+    struct dirent *e;
+    while ((e = readdir(dir)) != NULL) {
+        if (e->d_name[0] < '0' || e->d_name[0] > '9')
+            continue;
+        int fd = atoi(e->d_name);
+        if (fd < 3 || fd == self || fd == keep_fd)
+            continue;
+        int flags = fcntl(fd, F_GETFD);
+        if (flags >= 0 && (flags & FD_CLOEXEC) == 0)
+            (void)fcntl(fd, F_SETFD, flags | FD_CLOEXEC);
+    }
+    closedir(dir);
 }
 
 int signals_setup(struct signal_state *st)

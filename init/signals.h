@@ -18,6 +18,13 @@ struct signal_state {
 /* Blocks signals and opens the signalfd. Returns 0 or -1 with errno set. */
 int signals_setup(struct signal_state *st);
 
+/*
+ * Marks every inherited descriptor >= 3 close-on-exec, so the app does not
+ * inherit what the container runtime leaked to PID 1 (catatonit#12). Kept
+ * when systemd-style socket activation (LISTEN_FDS) or LSINIT_KEEP_FDS asks.
+ */
+void fds_close_inherited_on_exec(int keep_fd);
+
 /* Synchronous kernel signals: never forwarded, never blocked. */
 int signal_is_synchronous(int sig);
 

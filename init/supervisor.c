@@ -162,11 +162,13 @@ static void supervisor_on_main_exit(struct supervisor *sup, int status, int64_t 
  */
 static void supervisor_reap(struct supervisor *sup, int64_t now)
 {
+    bool reaped = false;
     for (;;) {
         int status = 0;
         pid_t pid = waitpid(-1, &status, WNOHANG);
         if (pid <= 0)
             break;
+        reaped = true;
         sup->zombies_reaped++;
         if (verifier_on_child_exit(sup, pid, status, now))
             continue;
@@ -175,6 +177,13 @@ static void supervisor_reap(struct supervisor *sup, int64_t now)
         if (pid == sup->main_pid && sup->replication == NULL)
             supervisor_on_main_exit(sup, status, now);
     }
+    /*
+     * Not PID 1, after the final SIGKILL: a process that just died handed its
+     * children to us (their subreaper) after that kill went out. They get one
+     * too, or a TERM-ignoring grandchild would keep lsinit waiting forever.
+     */
+    if (reaped && sup->killed_everything && !sup->is_pid1)
+        supervisor_signal_everything(sup, SIGKILL);
 }
 
 static void supervisor_start_stop(struct supervisor *sup, int sig, int64_t now)

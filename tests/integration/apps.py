@@ -1,0 +1,328 @@
+"""Small test apps for lsinit's Litestream mode, and the helpers that run them.
+
+Run as a script, this file *is* the app: ``python3 apps.py ROLE ARGS...``
+(stdlib only, so it runs the same under lsinit, litestream and the shim).
+Imported, it gives the tests a process runner (``LsinitRun``), replica
+descriptions (``Replica``) and a few /proc helpers.
+
+Roles (every app talks to the test through files in a state directory):
+
+* ``writer DB STATE EXIT [BULK_KB]``: opens DB (WAL, busy_timeout), inserts a 'tick'
+  row every 50 ms, writes STATE/ready (its pid) after the first commit and
+  STATE/count (rows found at start-up). A file STATE/write-NAME makes it
+  insert a row of kind NAME and answer with STATE/wrote-NAME. HUP, USR1,
+  USR2 and WINCH are appended to STATE/signals. On TERM/INT it inserts a
+  'last-write' row, then exits with EXIT (a number) or, with EXIT=signal,
+  re-raises the signal with its default disposition. BULK_KB first commits
+  that much random data in one transaction, and the app then leaves its WAL
+  behind when it stops (no close), so litestream's first upload is big.
+* ``argv OUT ARGS...``: writes the hex of every byte string in ARGS to OUT.
+* ``env OUT``: writes its environment (JSON, hex-encoded bytes) to OUT.
+* ``marker OUT``: creates OUT and exits 0 (proves an app was started).
+"""
+import contextlib
+import json
+import os
+import pathlib
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+
+PY = "/usr/bin/python3"
+APPS = str(pathlib.Path(__file__).resolve())
+LAST_WRITE = "last-write"
+SAFETY_SECONDS = 90  # no app outlives a broken test for long
+
+
+# ---------------------------------------------------------------- the apps
+
+def _open_db(path):
+    con = sqlite3.connect(path, isolation_level=None, timeout=10)
+    con.execute("PRAGMA busy_timeout=10000")
+    mode = con.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+    assert mode == "wal", mode
+    con.execute("CREATE TABLE IF NOT EXISTS rows (id INTEGER PRIMARY KEY, kind TEXT NOT NULL, pid INTEGER, at REAL)")
+    return con
+
+
+def _atomic_write(path, text):
+    tmp = f"{path}.tmp"
+    with open(tmp, "w") as f:
+        f.write(text)
+    os.replace(tmp, path)
+
+
+def app_writer(db, state, exit_mode, bulk_kb=0):
+    state = pathlib.Path(state)
+    con = _open_db(db)
+    me = os.getpid()
+    if bulk_kb:
+        # One big transaction, left in the WAL: litestream's first sync is slow.
+        con.execute("PRAGMA wal_autocheckpoint=0")
+        con.execute("CREATE TABLE IF NOT EXISTS bulk (b BLOB)")
+        con.execute("BEGIN")
+        for _ in range(bulk_kb // 64):
+            con.execute("INSERT INTO bulk VALUES (?)", (os.urandom(64 * 1024),))
+        con.execute("COMMIT")
+
+    def insert(kind):
+        con.execute("INSERT INTO rows (kind, pid, at) VALUES (?, ?, ?)", (kind, me, time.time()))
+
+    def record(sig, frame):
+        with open(state / "signals", "a") as f:
+            f.write(f"{sig}\n")
+
+    def stop(sig, frame):
+        insert(LAST_WRITE)
+        if not bulk_kb:
+            con.close()  # the last connection to close checkpoints and deletes the WAL
+        with open(state / "stopped", "w") as f:
+            f.write(f"{sig}\n")
+        if exit_mode == "signal":
+            signal.signal(sig, signal.SIG_DFL)
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, [sig])
+            os.kill(me, sig)
+            time.sleep(5)
+            os._exit(98)  # the signal did not kill us
+        os._exit(int(exit_mode))
+
+    for s in (signal.SIGHUP, signal.SIGUSR1, signal.SIGUSR2, signal.SIGWINCH):
+        signal.signal(s, record)
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+
+    count = con.execute("SELECT count(*) FROM rows").fetchone()[0]
+    tables = [r[0] for r in con.execute(
+        "SELECT name FROM sqlite_master WHERE type='table' AND name NOT LIKE '\\_litestream\\_%' ESCAPE '\\' "
+        "ORDER BY name")]  # litestream's own tables do not count
+    _atomic_write(state / "count", json.dumps({"count": count, "tables": tables}))
+    insert("start")
+    _atomic_write(state / "ready", str(me))
+    deadline = time.monotonic() + SAFETY_SECONDS
+    done = set()
+    while time.monotonic() < deadline:
+        insert("tick")
+        for entry in os.listdir(state):
+            if entry.startswith("write-") and entry not in done:
+                insert(entry[len("write-"):])
+                done.add(entry)
+                (state / ("wrote-" + entry[len("write-"):])).touch()
+        time.sleep(0.05)
+    os._exit(99)
+
+
+def app_argv(out, args):
+    _atomic_write(out, json.dumps([os.fsencode(a).hex() for a in args]))
+
+
+def app_env(out):
+    env = {os.fsencode(k).hex(): os.fsencode(v).hex() for k, v in os.environ.items()}
+    _atomic_write(out, json.dumps(env))
+
+
+def main(argv):
+    role = argv[1]
+    if role == "writer":
+        app_writer(argv[2], argv[3], argv[4], int(argv[5]) if len(argv) > 5 else 0)
+    elif role == "argv":
+        app_argv(argv[2], argv[3:])
+    elif role == "env":
+        app_env(argv[2])
+    elif role == "marker":
+        pathlib.Path(argv[2]).touch()
+    else:
+        sys.exit(f"apps.py: unknown role {role!r}")
+
+
+def writer_cmd(db, state, exit_mode="0", bulk_kb=0):
+    return [PY, APPS, "writer", str(db), str(state), str(exit_mode)] + ([str(bulk_kb)] if bulk_kb else [])
+
+
+def marker_cmd(path):
+    return [PY, APPS, "marker", str(path)]
+
+
+# ---------------------------------------------------------------- /proc
+
+def proc_stat(pid):
+    try:
+        text = pathlib.Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    fields = text[text.rindex(")") + 2:].split()
+    return {"state": fields[0], "ppid": int(fields[1])}
+
+
+def alive(pid):
+    st = proc_stat(pid)
+    return st is not None and st["state"] not in ("Z", "X")
+
+
+def children_of(pid):
+    """Children of every thread of pid (a Go program forks from any thread)."""
+    try:
+        found = []
+        for tid in os.listdir(f"/proc/{pid}/task"):
+            found += [int(p) for p in pathlib.Path(f"/proc/{pid}/task/{tid}/children").read_text().split()]
+        return sorted(set(found))
+    except OSError:
+        return [int(d) for d in os.listdir("/proc") if d.isdigit() and (proc_stat(int(d)) or {}).get("ppid") == pid]
+
+
+def descendants(pid):
+    out, todo = [], [pid]
+    while todo:
+        for c in children_of(todo.pop()):
+            out.append(c)
+            todo.append(c)
+    return out
+
+
+def cmdline(pid):
+    try:
+        return pathlib.Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except OSError:
+        return []
+
+
+def wait_for(predicate, timeout, what, interval=0.02):
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() >= deadline:
+            msg = what() if callable(what) else what
+            raise AssertionError(f"timed out after {timeout:g}s waiting for {msg}")
+        time.sleep(interval)
+
+
+def default_signals():
+    """preexec_fn: default dispositions and an empty mask, whatever pytest inherited."""
+    signal.pthread_sigmask(signal.SIG_SETMASK, [])
+    for s in range(1, signal.NSIG):
+        if s in (signal.SIGKILL, signal.SIGSTOP) or 32 <= s <= 33:
+            continue
+        with contextlib.suppress(OSError, ValueError):
+            signal.signal(s, signal.SIG_DFL)
+
+
+# ---------------------------------------------------------------- lsinit runs
+
+UNSHARE = ["unshare", "--pid", "--fork", "--mount-proc", "--kill-child"]
+
+
+class LsinitRun:
+    """lsinit started as a normal process (or as PID 1 of a new PID namespace
+    with pid1=True), output in files, every descendant killed on close()."""
+
+    def __init__(self, lsinit_bin, args, env, workdir, pid1=False, cwd=None):
+        self.lsinit_bin = os.path.realpath(lsinit_bin)
+        self.workdir = pathlib.Path(workdir)
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        n = len(list(self.workdir.glob("run*.stderr")))
+        self.stdout_path = self.workdir / f"run{n}.stdout"
+        self.stderr_path = self.workdir / f"run{n}.stderr"
+        self.pid1 = pid1
+        self.env = dict(env)
+        argv = (UNSHARE if pid1 else []) + [lsinit_bin, *args]
+        with open(self.stdout_path, "wb") as out, open(self.stderr_path, "wb") as err:
+            self.proc = subprocess.Popen(argv, env=self.env, stdin=subprocess.DEVNULL, stdout=out, stderr=err,
+                                         cwd=cwd or str(self.workdir), preexec_fn=default_signals,
+                                         start_new_session=True)
+        self._pid = None
+        self.returncode = None
+        self._known = set()
+
+    # -- pids
+    @property
+    def pid(self):
+        """lsinit's pid as the test sees it."""
+        if self._pid is None:
+            if not self.pid1:
+                self._pid = self.proc.pid
+            else:
+                def find():
+                    for c in children_of(self.proc.pid):
+                        try:
+                            if os.readlink(f"/proc/{c}/exe") == self.lsinit_bin:
+                                return c
+                        except OSError:
+                            pass
+                    return None
+                self._pid = wait_for(find, 10, "lsinit to start under unshare")
+        return self._pid
+
+    def litestream_pid(self):
+        """lsinit's child running `litestream replicate`, or None."""
+        for c in children_of(self.pid):
+            args = cmdline(c)
+            if len(args) > 1 and b"replicate" in args and alive(c):
+                self._known.add(c)
+                return c
+        return None
+
+    def signal(self, sig):
+        os.kill(self.pid, sig)
+
+    def host_pid(self, pid):
+        """The test's view of a pid the app saw (differs only under unshare)."""
+        if not self.pid1:
+            return pid
+        for p in descendants(self.proc.pid):
+            try:
+                for line in pathlib.Path(f"/proc/{p}/status").read_text().splitlines():
+                    if line.startswith("NSpid:") and int(line.split()[-1]) == pid:
+                        self._known.add(p)
+                        return p
+            except (OSError, ValueError):
+                pass
+        raise AssertionError(f"no process with pid {pid} in lsinit's namespace")
+
+    # -- output
+    @property
+    def stdout(self):
+        return self.stdout_path.read_bytes().decode(errors="replace")
+
+    @property
+    def stderr(self):
+        return self.stderr_path.read_bytes().decode(errors="replace")
+
+    def lsinit_lines(self, level=None):
+        lines = [ln for ln in self.stderr.splitlines() if ln.startswith("lsinit[")]
+        if level is not None:
+            lines = [ln for ln in lines if f"] {level}:" in ln]
+        return lines
+
+    def wait(self, timeout):
+        try:
+            self.returncode = self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.close()
+            raise AssertionError(f"lsinit did not exit within {timeout}s; stderr:\n{self.stderr[-4000:]}")
+        return self.returncode
+
+    def close(self):
+        """Kill lsinit and anything it left behind (only processes of this run)."""
+        pids = [self.proc.pid] + descendants(self.proc.pid) + sorted(self._known)
+        for p in pids:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(p, signal.SIGKILL)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self.proc.wait(timeout=10)
+        for p in pids:
+            with contextlib.suppress(ChildProcessError, OSError):
+                os.waitpid(p, os.WNOHANG)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+        return False
+
+
+if __name__ == "__main__":
+    main(sys.argv)
