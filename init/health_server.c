@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -225,6 +226,7 @@ static void conn_write(struct health_conn *c)
 
 static void conn_read(struct supervisor *sup, struct health_conn *c)
 {
+    bool eof = false;
     for (;;) {
         if (c->in_len == sizeof(c->in))
             break;
@@ -235,14 +237,17 @@ static void conn_read(struct supervisor *sup, struct health_conn *c)
         }
         if (n < 0 && (errno == EAGAIN || errno == EINTR))
             break;
-        /* EOF before a full request head, or an error. */
-        conn_close(c);
-        return;
+        /* EOF (a client may half-close after its request) or an error. */
+        eof = true;
+        break;
     }
     struct http_request req;
     enum http_parse_result r = http_request_parse(c->in, c->in_len, &req);
-    if (r == HTTP_INCOMPLETE)
+    if (r == HTTP_INCOMPLETE) {
+        if (eof)
+            conn_close(c);
         return;
+    }
     sup->health.http_requests++;
     if (r == HTTP_BAD) {
         const char *msg = "bad request\n";

@@ -3,6 +3,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +13,8 @@
 #include <unistd.h>
 
 #include "spawn.h"
+
+#define LS_VERSION_TIMEOUT_MS 10000
 
 int ls_version_parse(const char *text, struct ls_version *out)
 {
@@ -132,7 +136,18 @@ int ls_detect_version(const char *binary, const sigset_t *child_mask, struct ls_
     close(pipefd[1]);
     char buf[256];
     size_t used = 0;
+    bool timed_out = false;
     for (;;) {
+        /* A litestream that hangs must not hang PID 1 before its loop. */
+        struct pollfd pfd = {.fd = pipefd[0], .events = POLLIN};
+        int ready = poll(&pfd, 1, LS_VERSION_TIMEOUT_MS);
+        if (ready < 0 && errno == EINTR)
+            continue;
+        if (ready <= 0) {
+            timed_out = true;
+            (void)kill(pid, SIGKILL);
+            break;
+        }
         ssize_t n = read(pipefd[0], buf + used, sizeof(buf) - 1 - used);
         if (n < 0 && errno == EINTR)
             continue;
@@ -146,6 +161,11 @@ int ls_detect_version(const char *binary, const sigset_t *child_mask, struct ls_
     close(pipefd[0]);
     int status = 0;
     while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    }
+    if (timed_out) {
+        snprintf(err, err_size, "%s version did not answer within %d s; set LSINIT_LITESTREAM_VERSION to skip it",
+                 binary, LS_VERSION_TIMEOUT_MS / 1000);
+        return -1;
     }
     if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
         snprintf(err, err_size, "%s version failed (exit %d): is it a litestream binary for this machine?", binary,

@@ -144,12 +144,16 @@ static void remove_stale_sidecars(const char *db_path)
     }
 }
 
+/* Litestream restores into <db>.tmp (and SQLite may leave <db>.tmp-wal/-shm next to it). */
 static void remove_partial_restore(const char *db_path)
 {
-    char path[PATH_MAX + 8];
-    snprintf(path, sizeof(path), "%s.tmp", db_path);
-    if (unlink(path) == 0)
-        log_debug("removed partial restore %s", path);
+    static const char *const suffixes[] = {".tmp", ".tmp-wal", ".tmp-shm"};
+    for (size_t i = 0; i < sizeof(suffixes) / sizeof(suffixes[0]); i++) {
+        char path[PATH_MAX + 16];
+        snprintf(path, sizeof(path), "%s%s", db_path, suffixes[i]);
+        if (unlink(path) == 0)
+            log_debug("removed %s", path);
+    }
 }
 
 int replication_check_folders(const struct plan *plan)
@@ -174,13 +178,16 @@ int replication_attach(struct supervisor *sup, const struct plan *plan, char **s
     r->litestream_pid = -1;
     r->shim_pid = -1;
     r->app_pid = -1;
-    ssize_t n = readlink("/proc/self/exe", r->self_exe, sizeof(r->self_exe) - 1);
-    if (n <= 0) {
-        log_error("cannot find lsinit's own binary through /proc/self/exe: %m; is /proc mounted?");
+    /*
+     * Litestream runs the shim through /proc/<our pid>/exe: that is this very
+     * binary even after an upgrade replaced or deleted the file on disk.
+     */
+    snprintf(r->self_exe, sizeof(r->self_exe), "/proc/%ld/exe", (long)getpid());
+    if (access(r->self_exe, X_OK) != 0) {
+        log_error("cannot run lsinit's own binary through %s: %m; is /proc mounted?", r->self_exe);
         free(r);
         return EXIT_OSERR;
     }
-    r->self_exe[n] = '\0';
     int fds[2];
     if (pipe2(fds, O_CLOEXEC | O_NONBLOCK) != 0) {
         log_error("cannot create the report pipe: %m");
@@ -306,6 +313,7 @@ static void restore_on_exit(struct supervisor *sup, size_t i, int status, int64_
         remove_partial_restore(db);
     } else if (code == 0) {
         job->state = RESTORE_DONE;
+        remove_partial_restore(db);
         struct stat st;
         if (stat(db, &st) == 0) {
             sup->health.restores++;

@@ -23,6 +23,7 @@
 #include "spawn.h"
 
 #define SHIM_MAX_DBS 32
+#define SHIM_FIRST_TICK_MS 1000
 #define SHIM_ENV_MAX ((size_t)4 * 1024 * 1024)
 
 struct shim_db {
@@ -41,6 +42,7 @@ struct shim {
     struct shim_db dbs[SHIM_MAX_DBS];
     size_t db_count;
     char **command;
+    int64_t app_started_ms;
     char *env_block;
     char **envp;
 };
@@ -179,7 +181,12 @@ static void shim_wait_for_litestream(const struct shim *s)
     if (s->metrics_addr == NULL || s->metrics_addr[0] == '\0' || s->wait_ms <= 0)
         return;
     int64_t deadline = clock_now_ms() + s->wait_ms;
-    char *first = metrics_fetch(s->metrics_addr, 500);
+    /*
+     * Litestream opens a database on its first monitor tick (1 s by default):
+     * an app that ran for less than half of that left nothing in flight to
+     * race with, so an unchanged database needs no look at the metrics.
+     */
+    char *first = clock_now_ms() - s->app_started_ms >= SHIM_FIRST_TICK_MS / 2 ? metrics_fetch(s->metrics_addr, 500) : NULL;
     for (size_t i = 0; i < s->db_count; i++) {
         /*
          * An unchanged database still needs the wait when litestream is in
@@ -261,6 +268,7 @@ int shim_main(int argc, char **argv, const struct signal_state *sig)
         .new_pgrp = true,
         .foreground = true,
     };
+    s.app_started_ms = clock_now_ms();
     pid_t app = spawn_process(&req, &exec_errno);
     if (app < 0) {
         errno = exec_errno != 0 ? exec_errno : errno;

@@ -286,10 +286,15 @@ int supervisor_start_services(struct supervisor *sup, const struct plan *plan)
     if (strcmp(addr, "off") != 0) {
         char err[256];
         sup->http = health_server_listen(addr, err, sizeof(err));
-        if (sup->http == NULL) {
+        if (sup->http == NULL && s->health_addr[0] == '\0') {
+            /* The default port may be taken (host networking, two instances): the app still runs. */
+            log_warn("%s; running without a health endpoint", err);
+        } else if (sup->http == NULL) {
             log_error("%s", err);
             return EXIT_CONFIG;
         }
+    }
+    if (sup->http != NULL) {
         log_info("health endpoint on %s (port %d): /livez /readyz /healthz /metrics", addr,
                  health_server_port(sup->http));
     }

@@ -495,6 +495,13 @@ void verify_outcome_json(const char *db, const struct verify_outcome *o, char *b
 
 /* ---- dead man's switch ------------------------------------------------------ */
 
+static size_t ping_discard(char *ptr, size_t size, size_t nmemb, void *userdata)
+{
+    (void)ptr;
+    (void)userdata;
+    return size * nmemb; /* stdout carries our JSON lines: the monitor's answer goes nowhere */
+}
+
 static void ping(const struct verify_params *p, const char *suffix)
 {
     if (p->ping_url == NULL || p->ping_url[0] == '\0')
@@ -513,6 +520,7 @@ static void ping(const struct verify_params *p, const char *suffix)
     curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(curl, CURLOPT_NOBODY, 0L);
     curl_easy_setopt(curl, CURLOPT_USERAGENT, "lsinit");
+    curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, ping_discard);
     if (p->ca_bundle != NULL && p->ca_bundle[0] != '\0')
         curl_easy_setopt(curl, CURLOPT_CAINFO, p->ca_bundle);
     CURLcode rc = curl_easy_perform(curl);
@@ -549,8 +557,25 @@ static int verify_all(const struct verify_params *p, char **dbs, int count, bool
     return failed;
 }
 
-/* Finds the metrics address of a running `litestream replicate` by reading its -config. */
-static int discover_metrics(char *out, size_t size)
+static bool config_has_db(const struct ynode *root, const char *db)
+{
+    const struct ynode *dbs = ynode_map_get(root, "dbs");
+    if (dbs == NULL || dbs->kind != YNODE_SEQ)
+        return false;
+    for (size_t i = 0; i < dbs->count; i++) {
+        const char *p = ynode_map_get_str(dbs->items[i], "path");
+        if (p != NULL && strcmp(p, db) == 0)
+            return true;
+    }
+    return false;
+}
+
+/*
+ * Finds the metrics address of the running `litestream replicate` that
+ * replicates db, by reading its -config (lsinit's in-memory config is
+ * readable through /proc by the same user).
+ */
+static int discover_metrics(const char *db, char *out, size_t size)
 {
     DIR *proc = opendir("/proc");
     if (proc == NULL)
@@ -589,7 +614,7 @@ static int discover_metrics(char *out, size_t size)
             char err[128];
             struct ynode *root = ynode_parse(text, len, err, sizeof(err));
             const char *addr = root != NULL ? ynode_map_get_str(root, "addr") : NULL;
-            if (addr != NULL && plan_metrics_target(addr, out, size) == 0)
+            if (addr != NULL && config_has_db(root, db) && plan_metrics_target(addr, out, size) == 0)
                 found = 0;
             ynode_free(root);
             break;
@@ -673,7 +698,7 @@ int verify_cli_main(int argc, char **argv, char *const *envp, const struct signa
     if (fixed != NULL && fixed[0] != '\0')
         plan_metrics_target(fixed, metrics, sizeof(metrics));
     else
-        (void)discover_metrics(metrics, sizeof(metrics));
+        (void)discover_metrics(count > 0 ? dbs[0] : "", metrics, sizeof(metrics));
     struct verify_params p;
     memset(&p, 0, sizeof(p));
     params_from_env(&p, envp);
