@@ -42,6 +42,8 @@ struct health_state {
     unsigned long restores;
     unsigned long litestream_restarts;
     unsigned long scrapes_failed;
+    int64_t scrape_ok_ms;       /* monotonic time of the last good read of litestream's metrics */
+    unsigned long litestream_hangs;
     unsigned long http_requests;
     unsigned long http_rejected;
     int64_t verify_interval_ms; /* 0: verification off */

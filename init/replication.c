@@ -30,6 +30,7 @@
 #define SHIM_WAIT_MS 5000
 #define SIBLING_FIRST_TICK_MS 2500
 #define EXEC_STRING_MAX 65536
+#define LITESTREAM_HANG_MS 30000
 
 enum restore_state { RESTORE_PENDING, RESTORE_RUNNING, RESTORE_DONE };
 
@@ -53,6 +54,7 @@ struct replication {
     size_t report_len;
 
     pid_t litestream_pid;
+    int64_t litestream_started_ms;
     bool litestream_has_app;   /* started with -exec: the shim is its child */
     int restarts;
     int64_t restart_at;
@@ -436,6 +438,7 @@ static void replicate_start(struct supervisor *sup, bool with_app, int64_t now)
         return;
     }
     r->litestream_pid = pid;
+    r->litestream_started_ms = now;
     r->litestream_has_app = with_app;
     sup->main_pid = pid;
     sup->main_exited = false;
@@ -732,11 +735,35 @@ int64_t replication_next_deadline(const struct supervisor *sup)
     return next;
 }
 
+/*
+ * A litestream that stopped answering (SIGSTOPped, deadlocked, stuck in I/O)
+ * replicates nothing but never exits. When its metrics endpoint has not
+ * answered for LITESTREAM_HANG_MS while the app runs, kill it: the restart
+ * path brings replication back.
+ */
+static void litestream_check_hang(struct supervisor *sup, int64_t now)
+{
+    struct replication *r = rep_of(sup);
+    if (sup->scraper == NULL || r->litestream_pid <= 0 || sup->stop_signal != 0 || !replication_app_running(sup))
+        return;
+    if (sup->health.scrape_ok_ms < r->litestream_started_ms)
+        sup->health.scrape_ok_ms = r->litestream_started_ms;
+    if (now - sup->health.scrape_ok_ms < LITESTREAM_HANG_MS)
+        return;
+    log_error("litestream (pid %ld) has not answered on its metrics endpoint for %lds: killing it so replication "
+              "restarts", (long)r->litestream_pid, (long)((now - sup->health.scrape_ok_ms) / 1000));
+    sup->health.litestream_hangs++;
+    sup->health.scrape_ok_ms = now;
+    (void)kill(r->litestream_pid, SIGKILL);
+    (void)kill(r->litestream_pid, SIGCONT);
+}
+
 void replication_on_timer(struct supervisor *sup, int64_t now)
 {
     struct replication *r = rep_of(sup);
     if (sup->phase == PHASE_DRAINING)
         return;
+    litestream_check_hang(sup, now);
     for (size_t i = 0; i < r->plan->db_count; i++) {
         struct restore_job *job = &r->restores[i];
         if (job->state == RESTORE_PENDING && job->retry_at != 0 && now >= job->retry_at && !r->restores_finished)

@@ -192,9 +192,10 @@ void scraper_on_fd(struct supervisor *sup, short revents, int64_t now)
     }
     s->buf[s->len] = '\0';
     const char *body = strstr(s->buf, "\r\n\r\n");
-    if (strncmp(s->buf, "HTTP/1.", 7) == 0 && strncmp(s->buf + 8, " 200", 4) == 0 && body != NULL)
+    if (strncmp(s->buf, "HTTP/1.", 7) == 0 && strncmp(s->buf + 8, " 200", 4) == 0 && body != NULL) {
         scraper_apply(sup, body + 4);
-    else
+        sup->health.scrape_ok_ms = now;
+    } else
         sup->health.scrapes_failed++;
     scraper_close(s, now);
 }

@@ -252,6 +252,9 @@ static char *render_metrics(const struct supervisor *sup, size_t *len)
         out_printf(&o, "# HELP lsinit_litestream_restarts_total Times litestream was restarted after dying.\n"
                        "# TYPE lsinit_litestream_restarts_total counter\nlsinit_litestream_restarts_total %lu\n",
                    h->litestream_restarts);
+        out_printf(&o, "# HELP lsinit_litestream_hangs_total Times litestream stopped answering and was killed.\n"
+                       "# TYPE lsinit_litestream_hangs_total counter\nlsinit_litestream_hangs_total %lu\n",
+                   h->litestream_hangs);
         out_printf(&o, "# HELP lsinit_verifications_total Verification cycles by result.\n# TYPE lsinit_verifications_total counter\n");
         for (int r = 0; r < VERIFY_RESULT_COUNT; r++)
             out_printf(&o, "lsinit_verifications_total{result=\"%s\"} %lu\n", verify_result_name((enum verify_result)r),
