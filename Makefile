@@ -7,7 +7,7 @@ CC ?= cc
 WARN := -Wall -Wextra -Werror -Wformat=2 -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wvla
 BASE_CFLAGS := -std=c11 -D_GNU_SOURCE -DLSINIT_VERSION='"$(VERSION)"' $(WARN) -Iinit
 CFLAGS ?= -O2 -g -D_FORTIFY_SOURCE=2 -fstack-protector-strong
-LDLIBS_DEV := -lsqlite3 -lyaml -lcurl
+LDLIBS_DEV := -lsqlite3 -lyaml -lcurl -lz
 SANITIZE := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 
 SRCS := $(sort $(wildcard init/*.c))
@@ -70,6 +70,29 @@ fuzz: build/fuzz/fuzz_http_request
 	@rm -rf build/fuzz/corpus && mkdir -p build/fuzz/corpus
 	build/fuzz/fuzz_http_request -max_total_time=$(FUZZ_SECONDS) -max_len=4200 -print_final_stats=1 \
 	  build/fuzz/corpus tests/fuzz/corpus/http_request 2>&1 | tail -12
+
+.PHONY: check-manifests helm-check
+
+# Deployment files (k8s/, helm/, fly/): yamllint, Kubernetes schemas, Helm values
+# schema and a render of the chart, fly.toml. Installs what it needs.
+check-manifests:
+	@scripts/check-manifests
+
+# Helm's own lint and render of every values scenario, where a helm binary is
+# installed (CI has none: scripts/check-manifests renders the chart without it).
+helm-check:
+	@if command -v helm >/dev/null 2>&1; then \
+	  set -e; \
+	  helm lint --strict helm/lsinit; \
+	  helm template lsinit helm/lsinit >/dev/null; \
+	  for v in helm/lsinit/ci/*-values.yaml; do \
+	    helm lint --strict helm/lsinit -f "$$v"; \
+	    helm template lsinit helm/lsinit -f "$$v" >/dev/null; \
+	  done; \
+	  echo "helm-check: ok ($$(helm version --short))"; \
+	else \
+	  echo "helm-check: skipped (no helm binary; scripts/check-manifests validates values.schema.json and renders the chart without helm)"; \
+	fi
 
 lint:
 	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability --std=c11 \
