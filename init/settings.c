@@ -226,6 +226,9 @@ void settings_print_help(void)
         "      version                lsinit's and litestream's versions\n"
         "      verify [--json] [DB]   one verification cycle now; exit 0 only if every database passes\n"
         "      health [URL|/PATH]     probe lsinit's health endpoint (default /readyz); exit 0 on 2xx\n"
+        "      install-litestream [--version V] [--dir D] [--url URL --sha256 HEX] [--force]\n"
+        "                             download litestream (default v0.3.13, checksum pinned) to D/litestream\n"
+        "                             (default /usr/local/bin); for RUN [\"/lsinit\",\"install-litestream\"]\n"
         "  (an app whose name is a subcommand runs with: lsinit -- NAME ...)\n"
         "\n"
         "Options (each also has an environment variable; flags win):\n"
@@ -273,11 +276,13 @@ void settings_print_help(void)
         "  LSINIT_PING_START         also GET URL/start before each cycle (default off)\n"
         "  LSINIT_CA_BUNDLE          CA certificates for HTTPS pings and probes\n"
         "  LSINIT_HEALTH_TIMEOUT     timeout of lsinit health (default 5s)\n"
+        "  LSINIT_LITESTREAM_URL, LSINIT_LITESTREAM_SHA256, LSINIT_INSTALL_DIR  install-litestream's --url, --sha256, --dir\n"
         "\n"
         "Durations read like Litestream's: 500ms, 10s, 5m, 1h; a bare number means seconds.\n"
         "Booleans accept 1/0, true/false, on/off.\n"
-        "Exit codes: the app's own (or 128+signal); 64 usage, 69 restore failed (app not started),\n"
-        "70 litestream failed before the app started, 71 system error, 75 final sync failed,\n"
+        "Exit codes: the app's own (or 128+signal); 64 usage, 65 install-litestream: bad checksum or archive,\n"
+        "69 restore failed (app not started) or download failed, 70 litestream failed before the app started,\n"
+        "71 system error, 73 install-litestream cannot write its directory, 75 final sync failed,\n"
         "78 configuration, 126/127 command not executable/not found.\n",
         stdout);
 }

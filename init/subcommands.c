@@ -14,6 +14,7 @@
 
 #include "exit_codes.h"
 #include "http_client.h"
+#include "install_litestream.h"
 #include "litestream.h"
 #include "log.h"
 #include "plan.h"
@@ -26,7 +27,7 @@
 bool subcommand_is_known(const char *name)
 {
     return strcmp(name, "config") == 0 || strcmp(name, "verify") == 0 || strcmp(name, "health") == 0 ||
-           ls_is_subcommand(name);
+           strcmp(name, "install-litestream") == 0 || ls_is_subcommand(name);
 }
 
 /* Runs argv in the foreground, passing INT/TERM/HUP/QUIT on; returns its exit code. */
@@ -87,6 +88,8 @@ int subcommand_main(int argc, char **argv, char *const *envp, const struct signa
         return verify_cli_main(argc, argv, envp, sig);
     if (strcmp(name, "health") == 0)
         return health_probe_main(argc, argv, envp);
+    if (strcmp(name, "install-litestream") == 0)
+        return install_litestream_main(argc, argv, envp);
 
     char cwd[PATH_MAX];
     if (getcwd(cwd, sizeof(cwd)) == NULL) {

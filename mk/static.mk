@@ -1,5 +1,5 @@
 # `make static`: build/static/lsinit, one fully static, stripped musl binary
-# that links SQLite, libyaml, libcurl (HTTP and HTTPS only) and Mbed TLS.
+# that links SQLite, libyaml, libcurl (HTTP and HTTPS only), Mbed TLS and zlib.
 # The libraries are built from Debian source packages by
 # scripts/build-static-deps.sh and cached in .deps/static/ (gitignored); a
 # second `make static` only checks the versions and relinks if needed.
@@ -18,7 +18,7 @@ STATIC_OPT := -Os -ffunction-sections -fdata-sections -fno-asynchronous-unwind-t
 STATIC_CPPFLAGS := -isystem $(STATIC_PREFIX)/include -idirafter $(STATIC_DEPS)/kheaders
 STATIC_LDFLAGS := -static -Wl,--gc-sections -s
 # Link order matters for static archives: users before what they use.
-STATIC_LIBS := $(addprefix $(STATIC_PREFIX)/lib/,libcurl.a libmbedtls.a libmbedx509.a libmbedcrypto.a libyaml.a libsqlite3.a)
+STATIC_LIBS := $(addprefix $(STATIC_PREFIX)/lib/,libcurl.a libmbedtls.a libmbedx509.a libmbedcrypto.a libyaml.a libsqlite3.a libz.a)
 
 .PHONY: static static-deps-check
 

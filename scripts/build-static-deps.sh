@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: MIT
 #
 # Builds the libraries that the static lsinit links (sqlite3, libyaml, mbedtls,
-# libcurl with HTTP and HTTPS only) as static musl archives, from Debian
+# libcurl with HTTP and HTTPS only, zlib) as static musl archives, from Debian
 # *source* packages fetched with `apt-get source` (Debian's patches applied).
 #
 #   scripts/build-static-deps.sh          # what `make static` runs
@@ -360,6 +360,31 @@ with: $(cat "$STAMPS/mbedtls")"
     log "curl: done in $((SECONDS - t0))s"
 }
 
+# zlib: only inflate is used (install-litestream unpacks the release .tar.gz);
+# libcurl stays --without-zlib. zlib's own configure (--static) with musl-gcc,
+# then just libz.a; the installed zconf.h is the one configure adjusted.
+# (configure writes its own configure.log; our capture goes to configure.out.)
+build_zlib() {
+    local key="zlib ${VERSION[zlib]} $TOOLCHAIN rev$SCRIPT_REV $OPT_CFLAGS"
+    if is_fresh zlib "$key" "$PREFIX/lib/libz.a" "$PREFIX/include/zlib.h" "$PREFIX/include/zconf.h"; then
+        log "zlib ${VERSION[zlib]}: up to date"; return 0
+    fi
+    local t0=$SECONDS dir
+    dir=$(fetch_and_extract zlib)
+    log "zlib: configure --static"
+    (cd "$dir" && CC="$CC" AR="$AR" RANLIB="$RANLIB" CFLAGS="$OPT_CFLAGS" \
+        ./configure --static --prefix="$PREFIX" >configure.out 2>&1) \
+        || { tail -30 "$dir/configure.out" >&2; die "zlib configure failed (see $dir/configure.log)"; }
+    log "zlib: compiling libz.a"
+    make -C "$dir" -j"$JOBS" libz.a >"$dir/make.log" 2>&1 \
+        || { tail -30 "$dir/make.log" >&2; die "zlib build failed"; }
+    install -D -m 644 "$dir/libz.a" "$PREFIX/lib/libz.a"
+    install -D -m 644 "$dir/zlib.h" "$PREFIX/include/zlib.h"
+    install -D -m 644 "$dir/zconf.h" "$PREFIX/include/zconf.h"
+    mark_done zlib "$key"
+    log "zlib: done in $((SECONDS - t0))s"
+}
+
 # Linux UAPI headers (linux/, asm/, asm-generic/) for code that needs them;
 # musl ships none. Used with -idirafter so musl's headers always win.
 build_kheaders() {
@@ -384,13 +409,14 @@ main() {
     enable_deb_src
     ensure_tools
     TOOLCHAIN="gcc-$(gcc -dumpfullversion) musl-$(dpkg-query -W -f='${Version}' musl-dev 2>/dev/null || echo unknown)"
-    resolve_versions sqlite3 libyaml mbedtls curl
+    resolve_versions sqlite3 libyaml mbedtls curl zlib
     mkdir -p "$PREFIX/lib" "$PREFIX/include"
     build_kheaders
     build_sqlite3
     build_libyaml
     build_mbedtls
     build_curl
+    build_zlib
     if [ "$REBUILT" = 1 ] || [ ! -f "$PREFIX/.stamp" ]; then
         touch "$PREFIX/.stamp"
     fi

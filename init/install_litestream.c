@@ -1,0 +1,684 @@
+/* SPDX-License-Identifier: MIT */
+#include "install_litestream.h"
+
+#include <curl/curl.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/utsname.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "exit_codes.h"
+#include "litestream.h"
+#include "log.h"
+#include "settings.h"
+#include "tar_gz.h"
+#include "version.h"
+
+#define RELEASE_URL "https://github.com/benbjohnson/litestream/releases/download"
+#define CONNECT_TIMEOUT_S 30L
+#define STALL_TIMEOUT_S 60L     /* below 1 KiB/s for this long: give up */
+#define TOTAL_TIMEOUT_S 900L
+
+/* SHA-256 of the official release archives (litestream-v0.3.13-linux-{amd64,arm64}.tar.gz). */
+static const struct {
+    const char *version;
+    const char *arch;
+    const char *sha256;
+} pinned[] = {
+    {"0.3.13", "amd64", "eb75a3de5cab03875cdae9f5f539e6aedadd66607003d9b1e7a9077948818ba0"},
+    {"0.3.13", "arm64", "9585f5a508516bd66af2b2376bab4de256a5ef8e2b73ec760559e679628f2d59"},
+};
+
+static const char usage[] =
+    "usage: lsinit install-litestream [--version V] [--dir D] [--url URL --sha256 HEX] [--force]\n"
+    "  --version V   Litestream release to install (default " INSTALL_DEFAULT_VERSION "; others need --sha256)\n"
+    "  --dir D       install as D/litestream (LSINIT_INSTALL_DIR; default " INSTALL_DEFAULT_DIR ")\n"
+    "  --url URL     download the .tar.gz from URL instead of GitHub (LSINIT_LITESTREAM_URL)\n"
+    "  --sha256 HEX  the archive's SHA-256 (LSINIT_LITESTREAM_SHA256; default: pinned in lsinit)\n"
+    "  --force       reinstall even when D/litestream already is version V\n"
+    "HTTPS uses LSINIT_CA_BUNDLE when set, and the usual https_proxy/no_proxy variables.\n"
+    "Exit codes: 0 installed or already there, 64 usage, 65 bad checksum or archive,\n"
+    "69 download failed, 73 cannot write D, 78 bad value.\n";
+
+/* uname machine → the arch in 0.3.x release names (GOARCH+GOARM) and in 0.5.x (GoReleaser's). */
+static const struct {
+    const char *machine;
+    const char *arch;
+    const char *arch_v05;
+} arches[] = {
+    {"x86_64", "amd64", "x86_64"}, {"aarch64", "arm64", "arm64"}, {"armv7l", "arm7", "armv7"},
+    {"armv6l", "arm6", "armv6"},
+};
+
+const char *install_arch_for_machine(const char *machine)
+{
+    for (size_t i = 0; i < sizeof(arches) / sizeof(arches[0]); i++) {
+        if (strcmp(arches[i].machine, machine) == 0)
+            return arches[i].arch;
+    }
+    return NULL;
+}
+
+/*
+ * 0.3.x (release.linux.yml, `tar -czvf` of the binary alone):
+ *   v0.3.13/litestream-v0.3.13-linux-amd64.tar.gz
+ * 0.5.x and later (GoReleaser, .goreleaser.yml: {{.Version}} has no "v", amd64 is x86_64,
+ * arm gets "v"; the archive also holds etc/, README.md and LICENSE):
+ *   v0.5.2/litestream-0.5.2-linux-x86_64.tar.gz
+ */
+int install_release_url(const char *version, const char *arch, char *out, size_t size)
+{
+    const char *arch_v05 = NULL;
+    for (size_t i = 0; i < sizeof(arches) / sizeof(arches[0]); i++) {
+        if (strcmp(arches[i].arch, arch) == 0)
+            arch_v05 = arches[i].arch_v05;
+    }
+    if (arch_v05 == NULL)
+        return -1;
+    int major = 0, minor = 0;
+    bool goreleaser = sscanf(version, "%d.%d", &major, &minor) == 2 && (major > 0 || minor >= 5);
+    int n = goreleaser ? snprintf(out, size, RELEASE_URL "/v%s/litestream-%s-linux-%s.tar.gz", version, version,
+                                  arch_v05)
+                       : snprintf(out, size, RELEASE_URL "/v%s/litestream-v%s-linux-%s.tar.gz", version, version,
+                                  arch);
+    return n > 0 && (size_t)n < size ? 0 : -1;
+}
+
+const char *install_pinned_sha256(const char *version, const char *arch)
+{
+    for (size_t i = 0; i < sizeof(pinned) / sizeof(pinned[0]); i++) {
+        if (strcmp(pinned[i].version, version) == 0 && strcmp(pinned[i].arch, arch) == 0)
+            return pinned[i].sha256;
+    }
+    return NULL;
+}
+
+__attribute__((format(printf, 4, 5))) static int fail(char *err, size_t size, int code, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, size, fmt, ap);
+    va_end(ap);
+    return code;
+}
+
+static bool version_valid(const char *v)
+{
+    if (v[0] < '0' || v[0] > '9')
+        return false;
+    for (const char *p = v; *p != '\0'; p++) {
+        char c = *p;
+        if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '.' || c == '-' ||
+              c == '+'))
+            return false;
+    }
+    return true;
+}
+
+static bool url_valid(const char *u)
+{
+    if (strncmp(u, "https://", 8) != 0 && strncmp(u, "http://", 7) != 0)
+        return false;
+    for (const unsigned char *p = (const unsigned char *)u; *p != '\0'; p++) {
+        if (*p <= ' ' || *p == 0x7f)
+            return false;
+    }
+    return true;
+}
+
+/* 64 hex digits → lowercase into out. */
+static bool sha256_hex_valid(const char *in, char out[SHA256_HEX_SIZE])
+{
+    size_t n = strlen(in);
+    if (n != 2 * SHA256_DIGEST_SIZE)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        char c = in[i];
+        if (c >= 'A' && c <= 'F')
+            c = (char)(c - 'A' + 'a');
+        if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f')))
+            return false;
+        out[i] = c;
+    }
+    out[n] = '\0';
+    return true;
+}
+
+/* "--name VALUE" or "--name=VALUE" (also with one dash). 1: matched, 0: not this flag, -1: value missing. */
+static int flag_value(int argc, char **argv, int *i, const char *name, const char **value)
+{
+    const char *a = argv[*i];
+    const char *p = a + 1;
+    if (*p == '-')
+        p++;
+    size_t n = strlen(name);
+    if (strncmp(p, name, n) != 0)
+        return 0;
+    if (p[n] == '=') {
+        *value = p + n + 1;
+        return 1;
+    }
+    if (p[n] != '\0')
+        return 0;
+    if (*i + 1 >= argc)
+        return -1;
+    *value = argv[++*i];
+    return 1;
+}
+
+static const char *nonempty_env(char *const *envp, const char *name)
+{
+    const char *v = env_lookup(envp, name);
+    return v != NULL && v[0] != '\0' ? v : NULL;
+}
+
+int install_options_parse(int argc, char **argv, char *const *envp, const char *machine,
+                          struct install_options *o, char *err, size_t err_size)
+{
+    memset(o, 0, sizeof(*o));
+    const char *version = NULL, *dir = NULL, *url = NULL, *sha = NULL;
+    static const char *const names[] = {"version", "dir", "url", "sha256"};
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "--force") == 0 || strcmp(a, "-force") == 0 || strcmp(a, "-f") == 0) {
+            o->force = true;
+            continue;
+        }
+        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0 || strcmp(a, "-help") == 0) {
+            o->help = true;
+            continue;
+        }
+        bool matched = false;
+        for (size_t k = 0; k < sizeof(names) / sizeof(names[0]) && !matched && a[0] == '-'; k++) {
+            const char *value = NULL;
+            int rc = flag_value(argc, argv, &i, names[k], &value);
+            if (rc < 0)
+                return fail(err, err_size, EXIT_USAGE, "install-litestream: --%s needs a value; see lsinit install-litestream --help",
+                            names[k]);
+            if (rc == 0)
+                continue;
+            matched = true;
+            const char **slot[] = {&version, &dir, &url, &sha};
+            *slot[k] = value;
+        }
+        if (!matched)
+            return fail(err, err_size, EXIT_USAGE,
+                        "install-litestream: unknown argument '%s'; usage: lsinit install-litestream [--version V] "
+                        "[--dir D] [--url URL --sha256 HEX] [--force]",
+                        a);
+    }
+    if (o->help)
+        return 0;
+
+    const char *url_source = "--url", *sha_source = "--sha256", *dir_source = "--dir";
+    if (url == NULL && (url = nonempty_env(envp, "LSINIT_LITESTREAM_URL")) != NULL)
+        url_source = "LSINIT_LITESTREAM_URL";
+    if (sha == NULL && (sha = nonempty_env(envp, "LSINIT_LITESTREAM_SHA256")) != NULL)
+        sha_source = "LSINIT_LITESTREAM_SHA256";
+    if (dir == NULL && (dir = nonempty_env(envp, "LSINIT_INSTALL_DIR")) != NULL)
+        dir_source = "LSINIT_INSTALL_DIR";
+
+    if (version == NULL)
+        version = INSTALL_DEFAULT_VERSION;
+    const char *bare = version[0] == 'v' || version[0] == 'V' ? version + 1 : version;
+    if (!version_valid(bare) || strlen(bare) >= sizeof(o->version))
+        return fail(err, err_size, EXIT_CONFIG,
+                    "install-litestream: --version %.64s is not a release version: use e.g. " INSTALL_DEFAULT_VERSION,
+                    version);
+    snprintf(o->version, sizeof(o->version), "%s", bare);
+
+    if (dir == NULL)
+        dir = INSTALL_DEFAULT_DIR;
+    size_t dlen = strlen(dir);
+    while (dlen > 1 && dir[dlen - 1] == '/')
+        dlen--;
+    if (dlen == 0 || dlen >= sizeof(o->dir))
+        return fail(err, err_size, EXIT_CONFIG, "install-litestream: %s is empty or too long: give a directory",
+                    dir_source);
+    memcpy(o->dir, dir, dlen);
+    o->dir[dlen] = '\0';
+
+    if (sha != NULL && !sha256_hex_valid(sha, o->sha256))
+        return fail(err, err_size, EXIT_CONFIG,
+                    "install-litestream: %s=%.80s is not a SHA-256: give the archive's 64 hex digits (sha256sum)",
+                    sha_source, sha);
+    if (sha != NULL)
+        o->sha256_source = sha_source;
+
+    const char *arch = machine != NULL ? install_arch_for_machine(machine) : NULL;
+    if (arch != NULL)
+        snprintf(o->arch, sizeof(o->arch), "%s", arch);
+
+    if (url != NULL) {
+        if (!url_valid(url) || strlen(url) >= sizeof(o->url))
+            return fail(err, err_size, EXIT_CONFIG,
+                        "install-litestream: %s=%.200s is not an http:// or https:// URL", url_source, url);
+        if (sha == NULL)
+            return fail(err, err_size, EXIT_CONFIG,
+                        "install-litestream: %s needs --sha256 HEX (or LSINIT_LITESTREAM_SHA256): the archive's "
+                        "SHA-256, so a wrong or altered download is never installed",
+                        url_source);
+        snprintf(o->url, sizeof(o->url), "%s", url);
+        o->custom_url = true;
+        return 0;
+    }
+    if (arch == NULL)
+        return fail(err, err_size, EXIT_CONFIG,
+                    "install-litestream: Litestream publishes no linux build for machine '%s' (lsinit knows x86_64, "
+                    "aarch64, armv7l, armv6l): give --url and --sha256 of an archive built for it",
+                    machine != NULL ? machine : "unknown");
+    if (install_release_url(o->version, arch, o->url, sizeof(o->url)) != 0)
+        return fail(err, err_size, EXIT_CONFIG, "install-litestream: no release URL for v%s on %s", o->version, arch);
+    if (sha == NULL) {
+        const char *pin = install_pinned_sha256(o->version, arch);
+        if (pin == NULL)
+            return fail(err, err_size, EXIT_CONFIG,
+                        "install-litestream: litestream v%s for %s has no checksum pinned in lsinit " LSINIT_VERSION
+                        " (pinned: v" INSTALL_DEFAULT_VERSION " amd64, arm64): pass --sha256 HEX of %s "
+                        "(and --url URL to use a mirror)",
+                        o->version, arch, strrchr(o->url, '/') + 1);
+        snprintf(o->sha256, sizeof(o->sha256), "%s", pin);
+        o->sha256_source = "pinned";
+    }
+    return 0;
+}
+
+/* ---- interruption: INT/TERM/HUP/QUIT stay pending while lsinit blocks them ---- */
+
+static int pending_stop_signal(void)
+{
+    sigset_t pending;
+    if (sigpending(&pending) != 0)
+        return 0;
+    static const int stops[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT};
+    for (size_t i = 0; i < sizeof(stops) / sizeof(stops[0]); i++) {
+        if (sigismember(&pending, stops[i]) == 1)
+            return stops[i];
+    }
+    return 0;
+}
+
+/* ---- download ---- */
+
+struct download {
+    unsigned char *data;
+    size_t len;
+    size_t cap;
+    bool too_large;
+    int stop_signal;
+};
+
+static size_t download_write(char *ptr, size_t size, size_t nmemb, void *userdata)
+{
+    struct download *d = userdata;
+    size_t n = size * nmemb;
+    if (n > INSTALL_MAX_DOWNLOAD - d->len) {
+        d->too_large = true;
+        return 0;
+    }
+    if (d->len + n > d->cap) {
+        size_t cap = d->cap != 0 ? d->cap : (size_t)1 << 20;
+        while (cap < d->len + n)
+            cap *= 2;
+        if (cap > INSTALL_MAX_DOWNLOAD)
+            cap = INSTALL_MAX_DOWNLOAD;
+        unsigned char *grown = realloc(d->data, cap);
+        if (grown == NULL)
+            return 0; /* CURLE_WRITE_ERROR without too_large: out of memory */
+        d->data = grown;
+        d->cap = cap;
+    }
+    memcpy(d->data + d->len, ptr, n);
+    d->len += n;
+    return n;
+}
+
+static int download_progress(void *userdata, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
+                             curl_off_t ulnow)
+{
+    (void)dltotal;
+    (void)dlnow;
+    (void)ultotal;
+    (void)ulnow;
+    struct download *d = userdata;
+    d->stop_signal = pending_stop_signal();
+    return d->stop_signal != 0;
+}
+
+/* Downloads o->url into d. Returns 0 or an exit code, with err set. */
+static int download(const struct install_options *o, char *const *envp, struct download *d, char *err,
+                    size_t err_size)
+{
+    const char *ca = nonempty_env(envp, "LSINIT_CA_BUNDLE");
+    struct stat st;
+    if (ca != NULL && stat(ca, &st) != 0)
+        return fail(err, err_size, EXIT_CONFIG,
+                    "install-litestream: LSINIT_CA_BUNDLE=%s: %s; point it at a PEM CA bundle", ca,
+                    strerror(errno));
+    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+        return fail(err, err_size, EXIT_OSERR, "install-litestream: cannot initialise libcurl");
+    CURL *curl = curl_easy_init();
+    if (curl == NULL) {
+        curl_global_cleanup();
+        return fail(err, err_size, EXIT_OSERR, "install-litestream: cannot initialise libcurl");
+    }
+    char curl_err[CURL_ERROR_SIZE] = "";
+    curl_easy_setopt(curl, CURLOPT_URL, o->url);
+    curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, curl_err);
+    curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(curl, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(curl, CURLOPT_FOLLOWLOCATION, 1L);
+    curl_easy_setopt(curl, CURLOPT_MAXREDIRS, 10L);
+    curl_easy_setopt(curl, CURLOPT_FAILONERROR, 1L);
+    curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT, CONNECT_TIMEOUT_S);
+    curl_easy_setopt(curl, CURLOPT_LOW_SPEED_LIMIT, 1024L);
+    curl_easy_setopt(curl, CURLOPT_LOW_SPEED_TIME, STALL_TIMEOUT_S);
+    curl_easy_setopt(curl, CURLOPT_TIMEOUT, TOTAL_TIMEOUT_S);
+    curl_easy_setopt(curl, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)INSTALL_MAX_DOWNLOAD);
+    curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(curl, CURLOPT_USERAGENT, "lsinit/" LSINIT_VERSION " (install-litestream)");
+    curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, download_write);
+    curl_easy_setopt(curl, CURLOPT_WRITEDATA, d);
+    curl_easy_setopt(curl, CURLOPT_NOPROGRESS, 0L);
+    curl_easy_setopt(curl, CURLOPT_XFERINFOFUNCTION, download_progress);
+    curl_easy_setopt(curl, CURLOPT_XFERINFODATA, d);
+    if (ca != NULL)
+        curl_easy_setopt(curl, CURLOPT_CAINFO, ca);
+    CURLcode rc = curl_easy_perform(curl);
+    long status = 0;
+    curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
+    curl_easy_cleanup(curl);
+    curl_global_cleanup();
+    if (rc == CURLE_OK)
+        return 0;
+
+    const char *why = curl_err[0] != '\0' ? curl_err : curl_easy_strerror(rc);
+    const char *what = o->custom_url ? "check the URL and that the mirror serves it"
+                                     : "check network access to github.com (https_proxy?) or use --url with a mirror";
+    switch (rc) {
+    case CURLE_ABORTED_BY_CALLBACK:
+        return fail(err, err_size, 128 + d->stop_signal, "install-litestream: interrupted by signal %d while downloading %s",
+                    d->stop_signal, o->url);
+    case CURLE_HTTP_RETURNED_ERROR:
+        if (status == 404 && !o->custom_url)
+            return fail(err, err_size, INSTALL_EXIT_UNAVAILABLE,
+                        "install-litestream: HTTP 404 for %s: is v%s a Litestream release with a build for %s? "
+                        "Otherwise give --url",
+                        o->url, o->version, o->arch);
+        return fail(err, err_size, INSTALL_EXIT_UNAVAILABLE, "install-litestream: HTTP %ld for %s: %s", status,
+                    o->url, what);
+    case CURLE_FILESIZE_EXCEEDED:
+        return fail(err, err_size, INSTALL_EXIT_DATAERR,
+                    "install-litestream: %s is larger than %zu MiB: not a Litestream release archive", o->url,
+                    INSTALL_MAX_DOWNLOAD >> 20);
+    case CURLE_WRITE_ERROR:
+        if (d->too_large)
+            return fail(err, err_size, INSTALL_EXIT_DATAERR,
+                        "install-litestream: %s is larger than %zu MiB: not a Litestream release archive", o->url,
+                        INSTALL_MAX_DOWNLOAD >> 20);
+        return fail(err, err_size, EXIT_OSERR, "install-litestream: out of memory downloading %s", o->url);
+    case CURLE_PARTIAL_FILE:
+    case CURLE_RECV_ERROR:
+    case CURLE_GOT_NOTHING:
+        return fail(err, err_size, INSTALL_EXIT_UNAVAILABLE,
+                    "install-litestream: the download of %s was cut short after %zu bytes (%s): try again", o->url,
+                    d->len, why);
+    case CURLE_PEER_FAILED_VERIFICATION:
+    case CURLE_SSL_CACERT_BADFILE:
+        return fail(err, err_size, INSTALL_EXIT_UNAVAILABLE,
+                    "install-litestream: cannot verify the TLS certificate of %s (%s): set LSINIT_CA_BUNDLE to a CA "
+                    "bundle that trusts it, e.g. /etc/ssl/certs/ca-certificates.crt from ca-certificates",
+                    o->url, why);
+    default:
+        return fail(err, err_size, INSTALL_EXIT_UNAVAILABLE, "install-litestream: cannot download %s (%s): %s",
+                    o->url, why, what);
+    }
+}
+
+/* ---- installing ---- */
+
+/* mkdir -p with mode 0755. *created is the length of the longest prefix of dir
+ * that already existed (strlen(dir) when nothing was created). */
+static int make_dirs(const char *dir, size_t *created)
+{
+    char path[PATH_MAX];
+    snprintf(path, sizeof(path), "%s", dir);
+    *created = strlen(path);
+    bool made = false;
+    for (char *p = path + 1;; p++) {
+        if (*p != '/' && *p != '\0')
+            continue;
+        char saved = *p;
+        *p = '\0';
+        if (mkdir(path, 0755) == 0) {
+            const char *last = strrchr(path, '/');
+            if (!made)
+                *created = last != NULL ? (size_t)(last - path) : 0;
+            made = true;
+        } else if (errno != EEXIST) {
+            return -1;
+        }
+        *p = saved;
+        if (saved == '\0')
+            break;
+    }
+    struct stat st;
+    if (stat(dir, &st) != 0)
+        return -1;
+    if (!S_ISDIR(st.st_mode)) {
+        errno = ENOTDIR;
+        return -1;
+    }
+    return 0;
+}
+
+/* Removes the (empty) directories make_dirs created, deepest first. */
+static void remove_made_dirs(const char *dir, size_t existed)
+{
+    char path[PATH_MAX];
+    snprintf(path, sizeof(path), "%s", dir);
+    while (strlen(path) > existed && rmdir(path) == 0) {
+        char *slash = strrchr(path, '/');
+        if (slash == NULL || slash == path)
+            break;
+        *slash = '\0';
+    }
+}
+
+/* Opens a new DIR/.litestream.install-XXXXXXXX with O_EXCL and mode 0700. */
+static int open_temp(const char *dir, char *path, size_t size)
+{
+    static unsigned counter;
+    for (int attempt = 0; attempt < 100; attempt++) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        unsigned long tag = ((unsigned long)getpid() * 2654435761UL) ^ (unsigned long)ts.tv_nsec ^ (++counter * 40503UL);
+        snprintf(path, size, "%s/.litestream.install-%08lx", dir, tag & 0xffffffffUL);
+        int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0700);
+        if (fd >= 0 || errno != EEXIST)
+            return fd;
+    }
+    errno = EEXIST;
+    return -1;
+}
+
+struct file_sink {
+    int fd;
+    int error;        /* errno of a failed write */
+    int stop_signal;
+};
+
+static int file_sink_write(void *ctx, const unsigned char *data, size_t len)
+{
+    struct file_sink *s = ctx;
+    if ((s->stop_signal = pending_stop_signal()) != 0)
+        return -1;
+    while (len > 0) {
+        ssize_t n = write(s->fd, data, len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            s->error = n < 0 ? errno : EIO;
+            return -1;
+        }
+        data += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+static void fsync_dir(const char *dir)
+{
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd >= 0) {
+        (void)fsync(fd);
+        close(fd);
+    }
+}
+
+/* D/litestream already runs `version` and prints vV? */
+static bool already_installed(const struct install_options *o, const char *target)
+{
+    if (access(target, X_OK) != 0)
+        return false;
+    struct ls_version want, have;
+    char err[512];
+    if (ls_version_parse(o->version, &want) != 0 || strcmp(want.text + 1, o->version) != 0)
+        return false; /* pre-release or odd version: cannot compare, reinstall */
+    sigset_t child_mask;
+    sigemptyset(&child_mask);
+    if (ls_detect_version(target, &child_mask, &have, err, sizeof(err)) != 0)
+        return false;
+    return strcmp(have.text, want.text) == 0;
+}
+
+/* strlcat: appends what fits. */
+static void append(char *dst, size_t size, const char *src)
+{
+    size_t used = strnlen(dst, size);
+    size_t n = strlen(src);
+    if (used + 1 >= size)
+        return;
+    if (n > size - used - 1)
+        n = size - used - 1;
+    memcpy(dst + used, src, n);
+    dst[used + n] = '\0';
+}
+
+static int write_error(const char *dir, int error, char *err, size_t err_size)
+{
+    return fail(err, err_size, INSTALL_EXIT_CANTCREAT, "install-litestream: cannot write litestream into %s: %s: %s",
+                dir, strerror(error),
+                error == ENOSPC || error == EDQUOT ? "free some space there or use --dir elsewhere"
+                                                   : "use --dir with a writable directory");
+}
+
+static int install(const struct install_options *o, char *const *envp, char *err, size_t err_size)
+{
+    char target[PATH_MAX];
+    snprintf(target, sizeof(target), "%s%slitestream", o->dir, strcmp(o->dir, "/") == 0 ? "" : "/");
+    size_t existed = 0;
+    if (make_dirs(o->dir, &existed) != 0)
+        return fail(err, err_size, INSTALL_EXIT_CANTCREAT,
+                    "install-litestream: cannot create directory %s: %s: use --dir with a writable directory; "
+                    "nothing installed",
+                    o->dir, strerror(errno));
+    if (!o->force && already_installed(o, target)) {
+        printf("litestream v%s is already installed at %s\n", o->version, target);
+        return 0;
+    }
+
+    char unchanged[PATH_MAX + 32];
+    struct stat st;
+    if (lstat(target, &st) == 0)
+        snprintf(unchanged, sizeof(unchanged), "%s left unchanged", target);
+    else
+        snprintf(unchanged, sizeof(unchanged), "nothing installed");
+
+    char temp[PATH_MAX];
+    int fd = open_temp(o->dir, temp, sizeof(temp));
+    if (fd < 0) {
+        int error = errno;
+        remove_made_dirs(o->dir, existed);
+        return fail(err, err_size, INSTALL_EXIT_CANTCREAT,
+                    "install-litestream: cannot create a file in %s: %s: use --dir with a writable directory "
+                    "or run as a user that may write it; %s",
+                    o->dir, strerror(error), unchanged);
+    }
+
+    struct download d = {0};
+    int rc = download(o, envp, &d, err, err_size);
+    char got[SHA256_HEX_SIZE] = "";
+    if (rc == 0) {
+        sha256_hex(d.data, d.len, got);
+        if (strcmp(got, o->sha256) != 0)
+            rc = fail(err, err_size, INSTALL_EXIT_DATAERR,
+                      "install-litestream: checksum mismatch for %s (%zu bytes): sha256 %s, expected %s (%s): the "
+                      "download is corrupt or not litestream v%s",
+                      o->url, d.len, got, o->sha256, o->sha256_source, o->version);
+    }
+    if (rc == 0) {
+        struct file_sink sink = {.fd = fd};
+        uint64_t size = 0;
+        char why[512];
+        enum tgz_result t = tgz_extract(d.data, d.len, "litestream", file_sink_write, &sink, &size, why, sizeof(why));
+        if (t == TGZ_SINK_FAILED && sink.stop_signal != 0)
+            rc = fail(err, err_size, 128 + sink.stop_signal,
+                      "install-litestream: interrupted by signal %d while extracting %s", sink.stop_signal, o->url);
+        else if (t == TGZ_SINK_FAILED)
+            rc = write_error(o->dir, sink.error, err, err_size);
+        else if (t != TGZ_OK)
+            rc = fail(err, err_size, INSTALL_EXIT_DATAERR,
+                      "install-litestream: %s is not a usable litestream archive: %s", o->url, why);
+    }
+    free(d.data);
+    if (rc == 0 && fsync(fd) != 0)
+        rc = write_error(o->dir, errno, err, err_size);
+    if (rc == 0 && fchmod(fd, 0755) != 0)
+        rc = write_error(o->dir, errno, err, err_size);
+    if (close(fd) != 0 && rc == 0)
+        rc = write_error(o->dir, errno, err, err_size);
+    if (rc == 0 && rename(temp, target) != 0)
+        rc = write_error(o->dir, errno, err, err_size);
+    if (rc != 0) {
+        (void)unlink(temp);
+        remove_made_dirs(o->dir, existed);
+        append(err, err_size, "; ");
+        append(err, err_size, unchanged);
+        return rc;
+    }
+    fsync_dir(o->dir);
+    printf("installed litestream v%s to %s (sha256 %s)\n", o->version, target, got);
+    return 0;
+}
+
+int install_litestream_main(int argc, char **argv, char *const *envp)
+{
+    struct utsname u;
+    const char *machine = uname(&u) == 0 ? u.machine : NULL;
+    struct install_options *o = calloc(1, sizeof(*o));
+    char err[1024];
+    if (o == NULL) {
+        log_error("install-litestream: out of memory");
+        return EXIT_OSERR;
+    }
+    int rc = install_options_parse(argc, argv, envp, machine, o, err, sizeof(err));
+    if (rc == 0 && o->help) {
+        fputs(usage, stdout);
+    } else if (rc == 0) {
+        rc = install(o, envp, err, sizeof(err));
+    }
+    if (rc != 0)
+        log_error("%s", err);
+    free(o);
+    fflush(stdout);
+    return rc;
+}
