@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #include "verifier.h"
 
+#include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -97,9 +98,21 @@ static int json_field(const char *line, const char *key, char *out, size_t size)
     size_t used = 0;
     if (*p == '"') {
         for (p++; *p != '\0' && *p != '"' && used + 1 < size; p++) {
-            if (*p == '\\' && p[1] != '\0')
-                p++;
-            out[used++] = *p;
+            char c = *p;
+            if (c == '\\' && p[1] != '\0') {
+                c = *++p;
+                if (c == 'n' || c == 'r' || c == 't') {
+                    c = ' ';
+                } else if (c == 'u' && isxdigit((unsigned char)p[1]) && isxdigit((unsigned char)p[2]) &&
+                           isxdigit((unsigned char)p[3]) && isxdigit((unsigned char)p[4])) {
+                    /* verify_outcome_json writes control characters as \u00XX: one line of text here */
+                    char hex[5] = {p[1], p[2], p[3], p[4], '\0'};
+                    long v = strtol(hex, NULL, 16);
+                    c = (v < 0x20 || v >= 0x7f) ? ' ' : (char)v;
+                    p += 4;
+                }
+            }
+            out[used++] = c;
         }
     } else {
         while (*p != '\0' && *p != ',' && *p != '}' && used + 1 < size)
