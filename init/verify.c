@@ -188,7 +188,7 @@ static int catchup_v03(const struct verify_params *p, const char *db, char *err,
 {
     if (p->metrics_addr == NULL || p->metrics_addr[0] == '\0') {
         snprintf(err, err_size, "no running litestream replicate found to wait for (is lsinit running?)");
-        return -1;
+        return -2; /* a local problem, not a stale replica */
     }
     int64_t deadline = clock_now_ms() + p->catchup_timeout_ms;
     double s0 = 0, s = 0;
@@ -448,7 +448,9 @@ void verify_database(const struct verify_params *p, const char *db, struct verif
         int64_t c0 = clock_now_ms();
         int rc = ls_version_is_v05(&p->version) ? catchup_v05(p, db, why, sizeof(why)) : catchup_v03(p, db, why, sizeof(why));
         o->catchup_ms += clock_now_ms() - c0;
-        if (rc != 0) {
+        if (rc == -2) {
+            set_reason(o, VERIFY_LOCAL_ERROR, "%s", why);
+        } else if (rc != 0) {
             set_reason(o, VERIFY_STALE, "%s", why);
         } else {
             restore_and_check(p, db, token, o);
