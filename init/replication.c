@@ -133,29 +133,34 @@ static int prepare_db_folder(const char *db_path)
     return 0;
 }
 
+/* Removes <db_path><suffix> for each suffix (a NULL-terminated list). */
+static void remove_siblings(const char *db_path, const char *const *suffixes, bool stale)
+{
+    for (size_t i = 0; suffixes[i] != NULL; i++) {
+        char path[PATH_MAX + 16];
+        snprintf(path, sizeof(path), "%s%s", db_path, suffixes[i]);
+        if (unlink(path) != 0)
+            continue;
+        if (stale)
+            log_warn("removed stale %s (its database was missing)", path);
+        else
+            log_debug("removed %s", path);
+    }
+}
+
 /* A -wal/-shm/-journal next to a missing database belongs to some other
  * database's past; next to a freshly restored one it would corrupt it. */
 static void remove_stale_sidecars(const char *db_path)
 {
-    static const char *const suffixes[] = {"-wal", "-shm", "-journal"};
-    for (size_t i = 0; i < sizeof(suffixes) / sizeof(suffixes[0]); i++) {
-        char path[PATH_MAX + 16];
-        snprintf(path, sizeof(path), "%s%s", db_path, suffixes[i]);
-        if (unlink(path) == 0)
-            log_warn("removed stale %s (its database was missing)", path);
-    }
+    static const char *const suffixes[] = {"-wal", "-shm", "-journal", NULL};
+    remove_siblings(db_path, suffixes, true);
 }
 
 /* Litestream restores into <db>.tmp (and SQLite may leave <db>.tmp-wal/-shm next to it). */
 static void remove_partial_restore(const char *db_path)
 {
-    static const char *const suffixes[] = {".tmp", ".tmp-wal", ".tmp-shm"};
-    for (size_t i = 0; i < sizeof(suffixes) / sizeof(suffixes[0]); i++) {
-        char path[PATH_MAX + 16];
-        snprintf(path, sizeof(path), "%s%s", db_path, suffixes[i]);
-        if (unlink(path) == 0)
-            log_debug("removed %s", path);
-    }
+    static const char *const suffixes[] = {".tmp", ".tmp-wal", ".tmp-shm", NULL};
+    remove_siblings(db_path, suffixes, false);
 }
 
 int replication_check_folders(const struct plan *plan)
