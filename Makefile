@@ -71,7 +71,15 @@ fuzz: build/fuzz/fuzz_http_request
 	build/fuzz/fuzz_http_request -max_total_time=$(FUZZ_SECONDS) -max_len=4200 -print_final_stats=1 \
 	  build/fuzz/corpus tests/fuzz/corpus/http_request 2>&1 | tail -12
 
-.PHONY: check-manifests helm-check
+.PHONY: check-manifests helm-check image container-test
+
+# The top-level image and the examples, built with podman (local stand-ins for
+# registries: scripts/container-build), and the container tests.
+image:
+	@scripts/container-build
+
+container-test:
+	/usr/bin/python3 -m pytest -q -p no:cacheprovider tests/container
 
 # Deployment files (k8s/, helm/, fly/): yamllint, Kubernetes schemas, Helm values
 # schema and a render of the chart, fly.toml. Installs what it needs.
