@@ -26,3 +26,10 @@ def lsinit_bin():
     path = pathlib.Path(os.environ.get("LSINIT_BIN", ROOT / "build" / "lsinit")).resolve()
     assert path.exists(), f"{path} missing: run make first"
     return str(path)
+
+
+@pytest.fixture(scope="session")
+def require_root():
+    """The behaviour tests run lsinit as a real PID 1 (unshare --pid), mount tmpfs
+    and start sshd: they need root, as in CI. Fail loudly rather than skip."""
+    assert os.geteuid() == 0, "run the behaviour tests as root (tests/run does in CI)"

@@ -37,7 +37,7 @@ OLD = b"#!/bin/sh\necho v0.3.12\n"  # an older "litestream" that install must re
 
 EXIT_USAGE, EXIT_DATAERR, EXIT_UNAVAILABLE, EXIT_CANTCREAT, EXIT_CONFIG = 64, 65, 69, 73, 78
 
-needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="needs root")
+needs_root = pytest.mark.usefixtures("require_root")
 
 
 # --- the archives -------------------------------------------------------------

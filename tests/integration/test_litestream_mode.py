@@ -33,7 +33,7 @@ TERM, INT = signal.SIGTERM, signal.SIGINT
 SYSTEM_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 GENERATION = re.compile(r"\b[0-9a-f]{16}\b")
 
-pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="needs root (unshare --pid, setpriv, sshd)")
+pytestmark = pytest.mark.usefixtures("require_root")
 
 
 # ---------------------------------------------------------------- helpers

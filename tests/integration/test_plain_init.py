@@ -25,7 +25,7 @@ from pid1 import PY, Lsinit, Recorder, run, wait_for
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 SETTINGS_C = ROOT / "init" / "settings.c"
 
-pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="unshare --pid needs root")
+pytestmark = pytest.mark.usefixtures("require_root")
 
 BOTH_MODES = pytest.mark.parametrize("as_pid1", [True, False], ids=["pid1", "subreaper"])
 

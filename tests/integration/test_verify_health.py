@@ -33,7 +33,7 @@ SYSTEM_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 VERIFY_TABLE = "_litestream_verification"
 EXIT_USAGE = 64
 
-pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="needs root (tmpfs mounts, sshd)")
+pytestmark = pytest.mark.usefixtures("require_root")
 
 
 # ---------------------------------------------------------------- set-up
