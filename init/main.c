@@ -77,30 +77,25 @@ int main(int argc, char **argv)
 
     struct plan plan;
     rc = plan_build(&plan, environ, cwd, &sig.original_mask, err, sizeof(err));
+    if (rc == 0 && plan.enabled)
+        rc = plan_write_config(&plan, err, sizeof(err));
     if (rc != 0) {
         log_error("%s", err);
+        plan_free(&plan);
         return rc;
     }
     struct supervisor sup;
     supervisor_init(&sup, &settings, &sig, cwd);
-    if (plan.enabled) {
-        rc = plan_write_config(&plan, err, sizeof(err));
-        if (rc != 0) {
-            log_error("%s", err);
-            return rc;
-        }
-    }
-    /* Database folders next: a bad LSINIT_DB fails before any port opens. */
-    if (plan.enabled) {
+    /* Database folders first, then the health port: bad input fails before any child exists. */
+    if (plan.enabled)
         rc = replication_check_folders(&plan);
-        if (rc != 0)
-            return rc;
-    }
-    /* The health port first: a bad address fails before any child exists. */
-    rc = supervisor_start_services(&sup, plan.enabled ? &plan : NULL);
+    if (rc == 0)
+        rc = supervisor_start_services(&sup, plan.enabled ? &plan : NULL);
     if (rc == 0)
         rc = plan.enabled ? replication_attach(&sup, &plan, NULL) : supervisor_start_command(&sup);
-    if (rc != 0)
-        return rc;
-    return supervisor_run(&sup);
+    if (rc == 0)
+        rc = supervisor_run(&sup);
+    supervisor_free(&sup);
+    plan_free(&plan);
+    return rc;
 }

@@ -72,6 +72,7 @@ struct replication {
     bool stop_forwarded;       /* the one TERM/INT went to litestream or the shim */
     int stop_routed;
     bool final_term_sent;      /* sibling mode: TERM to litestream after the app exited */
+    bool second_pass;          /* the final sync failed once: one more replicate run */
 };
 
 static struct replication *rep_of(const struct supervisor *sup) { return sup->replication; }
@@ -530,6 +531,14 @@ void replication_on_fd(struct supervisor *sup, int fd, int64_t now)
 
 /* ---- child exits --------------------------------------------------------- */
 
+/* A second sync pass needs a litestream start, a monitor tick and a shutdown. */
+static bool final_sync_retry_fits(const struct supervisor *sup, int64_t now)
+{
+    if (sup->killed_everything)
+        return false;
+    return sup->grace_deadline == 0 || sup->grace_deadline - now > SIBLING_FIRST_TICK_MS + 2000;
+}
+
 static void litestream_on_exit(struct supervisor *sup, int status, int64_t now)
 {
     struct replication *r = rep_of(sup);
@@ -547,8 +556,27 @@ static void litestream_on_exit(struct supervisor *sup, int status, int64_t now)
     }
     if (r->app_exited) {
         if (code == 0) {
-            log_debug("litestream finished its final sync");
+            if (r->second_pass)
+                log_warn("the second sync pass succeeded: the app's last writes are in the replica");
+            else
+                log_debug("litestream finished its final sync");
             supervisor_decide_exit(sup, settings_remap_exit(sup->settings, supervisor_status_to_code(r->app_status)));
+        } else if (!r->second_pass && final_sync_retry_fits(sup, now)) {
+            /*
+             * Litestream 0.3 exits 1 when any step of its shutdown fails — a
+             * replica hiccup, or a checkpoint that failed after everything was
+             * uploaded. One more replicate run decides: it syncs what is left,
+             * and its own shutdown must succeed.
+             */
+            r->second_pass = true;
+            log_warn("litestream exited with code %d after the app stopped; running one more sync pass", code);
+            replicate_start(sup, false, now);
+            if (r->litestream_pid > 0) {
+                r->sibling_term_at = now + SIBLING_FIRST_TICK_MS;
+                r->final_term_sent = false;
+                return;
+            }
+            supervisor_decide_exit(sup, EXIT_SYNC);
         } else {
             log_error("litestream exited with code %d after the app stopped: the final sync failed, so the app's last "
                       "writes may be missing from the replica (the local database is intact); exiting %d",
@@ -693,6 +721,15 @@ void replication_on_grace_expired(struct supervisor *sup, int64_t now)
                   "platform's stop timeout); exiting %d", EXIT_SYNC);
         supervisor_decide_exit(sup, EXIT_SYNC);
     }
+}
+
+void replication_free(struct supervisor *sup)
+{
+    struct replication *r = rep_of(sup);
+    close(r->report_read);
+    close(r->report_write);
+    free(r);
+    sup->replication = NULL;
 }
 
 /* ---- state for the health endpoint -------------------------------------- */

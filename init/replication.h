@@ -31,6 +31,8 @@ int64_t replication_next_deadline(const struct supervisor *sup);
 nfds_t replication_poll_fds(struct supervisor *sup, struct pollfd *fds, nfds_t room);
 void replication_on_fd(struct supervisor *sup, int fd, int64_t now);
 
+void replication_free(struct supervisor *sup);
+
 /* State the health endpoint and the verifier read. */
 const struct plan *replication_plan(const struct supervisor *sup);
 bool replication_app_running(const struct supervisor *sup);

@@ -274,6 +274,8 @@ int shim_main(int argc, char **argv, const struct signal_state *sig)
         errno = exec_errno != 0 ? exec_errno : errno;
         log_error("cannot run %s: %m%s", s.command[0], errno == ENOENT ? " (not found: check the command name and PATH)" : "");
         shim_report(&s, "execfail", (long)getpid(), (long)(exec_errno != 0 ? exec_errno : ENOEXEC));
+        free(s.envp);
+        free(s.env_block);
         return 0;
     }
     shim_report(&s, "app", (long)getpid(), (long)app);
@@ -294,6 +296,10 @@ int shim_main(int argc, char **argv, const struct signal_state *sig)
     }
     shim_report(&s, "exit", (long)getpid(), (long)status);
     shim_wait_for_litestream(&s);
+    free(s.envp);
+    free(s.env_block);
+    if (s.report_fd >= 0)
+        close(s.report_fd);
     /* Always 0: Litestream runs its final sync only after a clean exit. */
     return 0;
 }

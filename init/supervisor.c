@@ -314,6 +314,18 @@ int supervisor_start_services(struct supervisor *sup, const struct plan *plan)
     return 0;
 }
 
+void supervisor_free(struct supervisor *sup)
+{
+    health_server_free(sup->http);
+    sup->http = NULL;
+    scraper_free(sup->scraper);
+    sup->scraper = NULL;
+    verifier_free(sup->verifier);
+    sup->verifier = NULL;
+    if (sup->replication != NULL)
+        replication_free(sup);
+}
+
 enum poll_owner { OWN_SIGNALS, OWN_REPLICATION, OWN_HTTP, OWN_SCRAPER, OWN_VERIFIER };
 
 static void supervisor_on_timers(struct supervisor *sup, int64_t now)
@@ -411,12 +423,6 @@ int supervisor_run(struct supervisor *sup)
             }
         }
     }
-    health_server_free(sup->http);
-    sup->http = NULL;
-    scraper_free(sup->scraper);
-    sup->scraper = NULL;
-    verifier_free(sup->verifier);
-    sup->verifier = NULL;
     int64_t elapsed = clock_now_ms() - sup->started_ms;
     log_debug("exiting with code %d after %lldms, %lu processes reaped", sup->exit_code, (long long)elapsed,
               sup->zombies_reaped);

@@ -65,6 +65,9 @@ int supervisor_start_command(struct supervisor *sup);
 /* Runs the loop until everything is gone; returns lsinit's exit code. */
 int supervisor_run(struct supervisor *sup);
 
+/* Releases what start_services and replication_attach allocated. */
+void supervisor_free(struct supervisor *sup);
+
 /* Helpers the Litestream side uses. */
 void supervisor_begin_draining(struct supervisor *sup, int64_t now);
 void supervisor_decide_exit(struct supervisor *sup, int code);
