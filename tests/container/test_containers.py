@@ -312,10 +312,8 @@ def test_python_app_write_burst_at_stop_loses_nothing(images, fauxqs, litestream
     lost = sorted(set(acked) - got)
     assert not lost, f"{len(lost)} of {len(acked)} acknowledged writes lost: {lost[:10]}{c.diag()}"
     code = c.exit_code()
-    if code == 75 and "checkpoint: mode=PASSIVE err=release read lock: context canceled" in c.logs():
-        pytest.xfail(f"all {len(acked)} acknowledged writes are in the replica, but litestream "
-                     "v0.3.13 failed its shutdown checkpoint after the final upload and lsinit "
-                     "exited 75 instead of the app's 143")
+    # Litestream v0.3.13 may fail its shutdown checkpoint after the final upload under
+    # this load; lsinit's second sync pass must turn that into the app's own code.
     assert code == 143, f"exit code {code}{c.diag()}"
 
 
