@@ -386,7 +386,9 @@ middle = os.fork()
 if middle == 0:
     if os.fork() == 0:
         os.close(r)
-        while os.getppid() == middle or os.getppid() == os.getpid():
+        # Wait until the middle process (our parent at birth) is gone and we were adopted.
+        born_to = os.getppid()
+        while os.getppid() == born_to:
             time.sleep(0.002)
         os.write(w, b"%d %d\n" % (os.getpid(), os.getppid()))
         os._exit(0)
