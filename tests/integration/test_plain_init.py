@@ -384,11 +384,11 @@ out = sys.argv[1]
 r, w = os.pipe()
 middle = os.fork()
 if middle == 0:
+    me = os.getpid()
     if os.fork() == 0:
         os.close(r)
         # Wait until the middle process (our parent at birth) is gone and we were adopted.
-        born_to = os.getppid()
-        while os.getppid() == born_to:
+        while os.getppid() == me:
             time.sleep(0.002)
         os.write(w, b"%d %d\n" % (os.getpid(), os.getppid()))
         os._exit(0)
