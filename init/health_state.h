@@ -32,6 +32,9 @@ struct db_health {
     int64_t sync_moved_unix;   /* when sync_count last increased */
     int64_t caught_up_unix;    /* when the replica last matched the local shadow WAL */
     bool caught_up;            /* it did at the last read */
+    double prev_local[2];      /* the local position at the previous read, and when */
+    int64_t prev_unix;
+    bool prev_valid;
     double shadow_index, shadow_size, replica_index, replica_offset;
 };
 

@@ -104,16 +104,32 @@ static void scraper_apply(struct supervisor *sup, const char *text)
         d->sync_errors_previous = d->scraped ? d->sync_errors : errors;
         d->sync_count = count;
         d->sync_errors = errors;
-        (void)metrics_find(text, "litestream_shadow_wal_index", d->path, &d->shadow_index);
-        (void)metrics_find(text, "litestream_shadow_wal_size", d->path, &d->shadow_size);
-        double ri = -1, ro = -1;
-        if (metrics_find(text, "litestream_replica_wal_index", d->path, &ri) == 0 &&
-            metrics_find(text, "litestream_replica_wal_offset", d->path, &ro) == 0) {
-            d->replica_index = ri;
-            d->replica_offset = ro;
-            d->caught_up = ri > d->shadow_index || (ri == d->shadow_index && ro >= d->shadow_size);
+        double local[2], remote[2];
+        if (metrics_positions(text, d->path, local, remote) == 0) {
+            d->shadow_index = local[0];
+            d->shadow_size = local[1];
+            d->replica_index = remote[0];
+            d->replica_offset = remote[1];
+            d->caught_up = remote[0] > local[0] || (remote[0] == local[0] && remote[1] >= local[1]);
+            /*
+             * Lag is the age of the newest local position the replica has
+             * reached: now if it is current, else the previous read's time if
+             * it has reached that (a busy database is never exactly current).
+             */
+            bool reached_prev = d->prev_valid && (remote[0] > d->prev_local[0] ||
+                                                  (remote[0] == d->prev_local[0] && remote[1] >= d->prev_local[1]));
             if (d->caught_up)
                 d->caught_up_unix = wall;
+            else if (reached_prev && d->prev_unix > d->caught_up_unix)
+                d->caught_up_unix = d->prev_unix;
+            d->prev_local[0] = local[0];
+            d->prev_local[1] = local[1];
+            d->prev_unix = wall;
+            d->prev_valid = true;
+        } else if (count >= 1) {
+            /* Synced, and no upload position yet: nothing new to upload since start. */
+            d->caught_up = true;
+            d->caught_up_unix = wall;
         }
         if (!d->scraped && d->caught_up_unix == 0)
             d->caught_up_unix = wall; /* lag counts from the first observation */

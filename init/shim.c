@@ -158,15 +158,7 @@ static bool shim_db_changed(const struct shim_db *db)
  */
 static bool shim_litestream_idle(const char *text, const char *db)
 {
-    double count = 0, shadow_index = 0, shadow_size = 0, replica_index = 0, replica_offset = 0;
-    if (metrics_find(text, "litestream_sync_count", db, &count) != 0 || count < 1)
-        return false;
-    if (metrics_find(text, "litestream_shadow_wal_index", db, &shadow_index) != 0 ||
-        metrics_find(text, "litestream_shadow_wal_size", db, &shadow_size) != 0 ||
-        metrics_find(text, "litestream_replica_wal_index", db, &replica_index) != 0 ||
-        metrics_find(text, "litestream_replica_wal_offset", db, &replica_offset) != 0)
-        return false;
-    return replica_index == shadow_index && replica_offset == shadow_size;
+    return metrics_replica_caught_up(text, db) == 1;
 }
 
 /*

@@ -160,17 +160,20 @@ static int read_positions(const char *addr, const char *db, double *sync_count, 
     char *text = metrics_fetch(addr, 1000);
     if (text == NULL)
         return -1;
-    int rc = 0;
-    if (metrics_find(text, "litestream_sync_count", db, sync_count) != 0 ||
-        metrics_find(text, "litestream_shadow_wal_index", db, &shadow->index) != 0 ||
-        metrics_find(text, "litestream_shadow_wal_size", db, &shadow->offset) != 0)
-        rc = -1;
-    if (metrics_find(text, "litestream_replica_wal_index", db, &replica->index) != 0 ||
-        metrics_find(text, "litestream_replica_wal_offset", db, &replica->offset) != 0) {
-        replica->index = -1;
-        replica->offset = -1;
+    double local[2] = {-1, -1}, remote[2] = {-1, -1};
+    int rc = metrics_find(text, "litestream_sync_count", db, sync_count);
+    if (rc == 0 && metrics_positions(text, db, local, remote) != 0) {
+        /* No readable shadow WAL: compare this run's byte counters instead. */
+        local[0] = remote[0] = 0;
+        if (metrics_find(text, "litestream_total_wal_bytes", db, &local[1]) != 0 ||
+            metrics_find(text, "litestream_replica_wal_bytes", db, &remote[1]) != 0)
+            remote[1] = -1;
     }
     free(text);
+    shadow->index = local[0];
+    shadow->offset = local[1];
+    replica->index = remote[0];
+    replica->offset = remote[1];
     return rc;
 }
 
