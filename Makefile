@@ -73,6 +73,11 @@ fuzz: build/fuzz/fuzz_http_request
 
 .PHONY: check-manifests helm-check image container-test
 
+# The long reliability suites (stop soak of 100 cycles, 20 Litestream kills, 30 s outages,
+# 10 million fuzz runs); their short versions run in tests/run.
+soak: build/lsinit
+	@scripts/soak
+
 # The top-level image and the examples, built with podman (local stand-ins for
 # registries: scripts/container-build), and the container tests.
 image:
