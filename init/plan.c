@@ -29,7 +29,43 @@ __attribute__((format(printf, 4, 5))) static int plan_fail(char *err, size_t siz
     va_start(ap, fmt);
     vsnprintf(err, size, fmt, ap);
     va_end(ap);
+    /* One log line whatever a quoted value holds (a newline from a ConfigMap, a YAML key). */
+    for (char *c = err; size > 0 && *c != '\0'; c++) {
+        if ((unsigned char)*c < 0x20 || *c == 0x7f)
+            *c = '?';
+    }
     return code;
+}
+
+/* Well-formed UTF-8: what the YAML emitter writing litestream's config accepts. */
+static bool utf8_valid_text(const char *s)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    while (*p != '\0') {
+        if (*p < 0x80) {
+            p++;
+            continue;
+        }
+        /* RFC 3629: no overlong forms, no surrogates, nothing above U+10FFFF */
+        int more;
+        unsigned char lo = 0x80, hi = 0xBF;
+        if (*p >= 0xC2 && *p <= 0xDF)
+            more = 1;
+        else if (*p >= 0xE0 && *p <= 0xEF)
+            more = 2, lo = *p == 0xE0 ? 0xA0 : 0x80, hi = *p == 0xED ? 0x9F : 0xBF;
+        else if (*p >= 0xF0 && *p <= 0xF4)
+            more = 3, lo = *p == 0xF0 ? 0x90 : 0x80, hi = *p == 0xF4 ? 0x8F : 0xBF;
+        else
+            return false;
+        p++;
+        if (*p < lo || *p > hi)
+            return false;
+        for (p++, more--; more > 0; more--, p++) {
+            if ((*p & 0xC0) != 0x80)
+                return false;
+        }
+    }
+    return true;
 }
 
 /* The first of several spellings that is set (and non-empty), with its name. */
@@ -88,7 +124,7 @@ static int absolutize(const char *path, const char *cwd, const char *home, char 
     int n;
     if (path[0] == '/')
         n = snprintf(out, size, "%s", path);
-    else if (path[0] == '~' && path[1] == '/' && home != NULL)
+    else if (path[0] == '~' && path[1] == '/' && home != NULL && home[0] == '/')
         n = snprintf(out, size, "%s/%s", home, path + 2);
     else
         n = snprintf(out, size, "%s/%s", strcmp(cwd, "/") == 0 ? "" : cwd, path);
@@ -435,6 +471,20 @@ int plan_build(struct plan *plan, char *const *envp, const char *cwd, const sigs
         return 0; /* plain init */
     plan->enabled = true;
 
+    /* Every value that ends up in litestream's YAML config must be text. */
+    static const char *const copied[] = {
+        "LSINIT_DB", "LSINIT_REPLICA_URL", "LITESTREAM_REPLICA_BUCKET", "AWS_BUCKET", "BUCKET_NAME",
+        "LSINIT_PATH_PREFIX", "LITESTREAM_ACCESS_KEY_ID", "AWS_ACCESS_KEY_ID", "LITESTREAM_SECRET_ACCESS_KEY",
+        "AWS_SECRET_ACCESS_KEY", "LITESTREAM_REPLICA_ENDPOINT", "AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL",
+        "LITESTREAM_REPLICA_REGION", "AWS_REGION", "AWS_DEFAULT_REGION", "LSINIT_SFTP_KEY_PATH", "LSINIT_SFTP_PASSWORD",
+        "LSINIT_SFTP_HOST_KEY", "LSINIT_METRICS_ADDR", "LSINIT_SOCKET", "HOME", NULL};
+    for (size_t i = 0; copied[i] != NULL; i++) {
+        const char *value = env_lookup(envp, copied[i]);
+        if (value != NULL && !utf8_valid_text(value))
+            return plan_fail(err, size, EXIT_CONFIG, "%s is not valid UTF-8 text: Litestream's YAML config cannot hold "
+                             "it; fix the value (its encoding)", copied[i]);
+    }
+
     const char *v = env_lookup(envp, "LSINIT_RESTORE_TIMEOUT");
     if (v != NULL && parse_duration_ms(v, &plan->restore_timeout_ms) != 0)
         return plan_fail(err, size, EXIT_CONFIG, "LSINIT_RESTORE_TIMEOUT=%s is not a duration: use e.g. 30s, 2m, 10m", v);
@@ -462,8 +512,13 @@ int plan_build(struct plan *plan, char *const *envp, const char *cwd, const sigs
     for (size_t i = 0; i < dbs->count; i++) {
         struct ynode *db = dbs->items[i];
         const char *p = ynode_map_get_str(db, "path");
-        if (p == NULL)
+        if (p == NULL) {
+            /* Litestream 0.3 takes a missing path as "" = its working directory, and replicates nothing. */
+            if (!ls_version_is_v05(&plan->version) || ynode_map_get(db, "dir") == NULL)
+                return plan_fail(err, size, EXIT_CONFIG, "%s line %zu: a database without path:%s", plan->config_source,
+                                 db->line, ls_version_is_v05(&plan->version) ? " (or dir: and pattern:)" : "");
             continue; /* 0.5 directory mode: dir + pattern */
+        }
         const char *bare = strncmp(p, "sqlite3://", 10) == 0 ? p + 10 : strncmp(p, "sqlite://", 9) == 0 ? p + 9 : p;
         char abs_path[PATH_MAX];
         if (bare[0] == '\0' || absolutize(bare, cwd, home, abs_path, sizeof(abs_path)) != 0)

@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <signal.h>
+#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,7 +33,8 @@
 #define EXEC_STRING_MAX 65536
 #define LITESTREAM_HANG_MS 30000
 
-enum restore_state { RESTORE_PENDING, RESTORE_RUNNING, RESTORE_DONE };
+/* CHECKING: a child of ours runs PRAGMA quick_check on the restored file (Litestream < 0.5.10 checks nothing). */
+enum restore_state { RESTORE_PENDING, RESTORE_RUNNING, RESTORE_CHECKING, RESTORE_DONE };
 
 struct restore_job {
     enum restore_state state;
@@ -289,7 +291,7 @@ static bool restores_all_done(const struct replication *r)
 static bool restores_any_running(const struct replication *r)
 {
     for (size_t i = 0; i < r->plan->db_count; i++) {
-        if (r->restores[i].state == RESTORE_RUNNING)
+        if (r->restores[i].state == RESTORE_RUNNING || r->restores[i].state == RESTORE_CHECKING)
             return true;
     }
     return false;
@@ -302,11 +304,77 @@ static void restores_abort(struct supervisor *sup)
         struct restore_job *job = &r->restores[i];
         if (job->state == RESTORE_RUNNING)
             (void)kill(job->pid, SIGTERM);
+        else if (job->state == RESTORE_CHECKING)
+            (void)kill(job->pid, SIGKILL);
         else
             job->state = RESTORE_DONE;
         job->retry_at = 0;
     }
     r->restores_finished = true;
+}
+
+/* In a forked child: 0 when SQLite finds the restored database sound. */
+static int restored_db_check(const char *db)
+{
+    sqlite3 *h = NULL;
+    int ok = 0;
+    if (sqlite3_open_v2(db, &h, SQLITE_OPEN_READWRITE, NULL) == SQLITE_OK) {
+        sqlite3_stmt *st = NULL;
+        if (sqlite3_prepare_v2(h, "PRAGMA quick_check", -1, &st, NULL) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW) {
+            const unsigned char *first = sqlite3_column_text(st, 0);
+            ok = first != NULL && strcmp((const char *)first, "ok") == 0;
+        }
+        sqlite3_finalize(st);
+    }
+    sqlite3_close(h);
+    return ok ? 0 : 1;
+}
+
+static void restores_maybe_finished(struct supervisor *sup, int64_t now)
+{
+    struct replication *r = rep_of(sup);
+    if (!restores_all_done(r))
+        return;
+    r->restores_finished = true;
+    if (sup->exit_decided || sup->stop_signal != 0) {
+        supervisor_decide_exit(sup, 128 + sup->stop_signal);
+        supervisor_begin_draining(sup, now);
+        return;
+    }
+    replicate_start(sup, true, now);
+}
+
+static void restore_check_on_exit(struct supervisor *sup, size_t i, int status, int64_t now)
+{
+    struct replication *r = rep_of(sup);
+    const char *db = r->plan->dbs[i].path;
+    struct restore_job *job = &r->restores[i];
+    job->pid = -1;
+    job->state = RESTORE_DONE;
+    bool sound = WIFEXITED(status) && WEXITSTATUS(status) == 0;
+    if (!sound) {
+        /* Never leave an unchecked or corrupt copy for the next boot to start on. */
+        (void)unlink(db);
+        remove_stale_sidecars(db);
+    }
+    if (sup->stop_signal != 0 || r->restores_finished) {
+        restores_maybe_finished(sup, now);
+        return;
+    }
+    if (!sound) {
+        log_error("cannot restore %s: the restored database fails SQLite's quick_check, so the backup is corrupt; "
+                  "not starting the app (see lsinit generations, and restore an older one by hand)", db);
+        supervisor_decide_exit(sup, EXIT_RESTORE);
+        restores_abort(sup);
+        if (!restores_any_running(r))
+            supervisor_begin_draining(sup, now);
+        return;
+    }
+    struct stat st;
+    sup->health.restores++;
+    log_info("restored %s from its replica (%lld bytes, quick_check ok)", db,
+             stat(db, &st) == 0 ? (long long)st.st_size : -1LL);
+    restores_maybe_finished(sup, now);
 }
 
 static void restore_on_exit(struct supervisor *sup, size_t i, int status, int64_t now)
@@ -323,6 +391,19 @@ static void restore_on_exit(struct supervisor *sup, size_t i, int status, int64_
         job->state = RESTORE_DONE;
         remove_partial_restore(db);
         struct stat st;
+        if (stat(db, &st) == 0 && !ls_version_at_least(&r->plan->version, 0, 5, 10)) {
+            /* Litestream < 0.5.10 restores without any check: a snapshot with bad pages would start the app. */
+            pid_t pid = fork();
+            if (pid == 0)
+                _exit(restored_db_check(db));
+            if (pid > 0) {
+                job->pid = pid;
+                job->state = RESTORE_CHECKING;
+                log_debug("restored %s; checking it (pid %ld)", db, (long)pid);
+                return;
+            }
+            log_warn("cannot fork to check the restored %s: %m; starting without the check", db);
+        }
         if (stat(db, &st) == 0) {
             sup->health.restores++;
             log_info("restored %s from its replica (%lld bytes)", db, (long long)st.st_size);
@@ -351,15 +432,7 @@ static void restore_on_exit(struct supervisor *sup, size_t i, int status, int64_
         job->retry_at = now + wait;
         return;
     }
-    if (!restores_all_done(r))
-        return;
-    r->restores_finished = true;
-    if (sup->exit_decided || sup->stop_signal != 0) {
-        supervisor_decide_exit(sup, 128 + sup->stop_signal);
-        supervisor_begin_draining(sup, now);
-        return;
-    }
-    replicate_start(sup, true, now);
+    restores_maybe_finished(sup, now);
 }
 
 /* ---- replicate ---------------------------------------------------------- */
@@ -602,7 +675,10 @@ static void litestream_on_exit(struct supervisor *sup, int status, int64_t now)
         supervisor_begin_draining(sup, now);
         return;
     }
-    /* The app still runs without replication: bring litestream back. */
+    /* The app still runs without replication: bring litestream back. A copy
+     * that ran longer than the longest backoff was healthy: start over. */
+    if (now - r->litestream_started_ms >= RESTART_BACKOFF_MAX_MS)
+        r->restarts = 0;
     r->restarts++;
     sup->health.litestream_restarts++;
     int64_t wait = backoff_ms(r->restarts, RESTART_BACKOFF_FIRST_MS, RESTART_BACKOFF_MAX_MS);
@@ -638,6 +714,12 @@ bool replication_on_child_exit(struct supervisor *sup, pid_t pid, int status, in
 {
     struct replication *r = rep_of(sup);
     for (size_t i = 0; i < r->plan->db_count; i++) {
+        if (r->restores[i].state == RESTORE_CHECKING && r->restores[i].pid == pid) {
+            restore_check_on_exit(sup, i, status, now);
+            if (r->restores_finished && sup->exit_decided && !restores_any_running(r) && sup->main_pid < 0)
+                supervisor_begin_draining(sup, now);
+            return true;
+        }
         if (r->restores[i].state == RESTORE_RUNNING && r->restores[i].pid == pid) {
             r->restores[i].state = RESTORE_PENDING;
             restore_on_exit(sup, i, status, now);
