@@ -69,7 +69,8 @@ build/fuzz/fuzz_http_request: tests/fuzz/fuzz_http_request.c init/http_request.c
 fuzz: build/fuzz/fuzz_http_request
 	@rm -rf build/fuzz/corpus && mkdir -p build/fuzz/corpus
 	build/fuzz/fuzz_http_request -max_total_time=$(FUZZ_SECONDS) -max_len=4200 -print_final_stats=1 \
-	  build/fuzz/corpus tests/fuzz/corpus/http_request 2>&1 | tail -12
+	  build/fuzz/corpus tests/fuzz/corpus/http_request > build/fuzz/fuzz_http_request.log 2>&1; rc=$$?; \
+	  tail -12 build/fuzz/fuzz_http_request.log; exit $$rc
 
 .PHONY: check-manifests helm-check image container-test
 
