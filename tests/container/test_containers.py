@@ -257,7 +257,7 @@ def test_python_app_restore_write_stop_restore(images, fauxqs, litestream_bin, d
     ids = {i["id"] for i in items["items"]}
     assert set(acked) <= ids, f"missing after restore on boot: {sorted(set(acked) - ids)[:10]}{c2.diag()}"
     assert items["count"] == len(in_replica)
-    assert re.search(r"restored /data/app\.db from its replica \(\d+ bytes\)", c2.logs()), c2.diag()
+    assert re.search(r"restored /data/app\.db from its replica \(\d+ bytes[,)]", c2.logs()), c2.diag()
     new_id = post_item(c2, "after restore")
     assert new_id > max(acked)
     c2.stop(t=20)
