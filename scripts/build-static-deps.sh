@@ -7,6 +7,18 @@
 #
 #   scripts/build-static-deps.sh          # what `make static` runs
 #   LSINIT_DEPS_FORCE=1 scripts/...       # rebuild every library
+#   LSINIT_DEPS_SKIP_VERSIONS="zlib=1:1.2.13.dfsg-1 curl=*" scripts/...
+#       # treat those PKG=VERSION (globs allowed) as neither cached nor
+#       # downloadable: proves the fallback below without a broken mirror
+#
+# Version choice, per library: every version `apt-cache showsrc` lists,
+# newest first (dpkg ordering). The newest one whose source is already in src/
+# is used without touching the network; otherwise each is tried with
+# `apt-get source --download-only` until one downloads (the Debian index can
+# list an update whose files the mirror no longer serves: 404). One log line
+# names the version used and, after a fallback, the ones that failed. A newer
+# version is not fetched while an older one is cached: delete src/PKG_* to
+# move up. The chosen version is part of the library's stamp.
 #
 # Everything lives in .deps/static/ (gitignored):
 #   src/      the downloaded .dsc/.orig/.debian files (download cache)
@@ -105,44 +117,125 @@ ensure_tools() {
 
 # ------------------------------------------------------- Debian source pkgs
 
-# Newest version of a source package that apt knows (what `apt-get source`
-# would fetch). Prints nothing when the deb-src lists are missing.
-candidate_version() {
-    local pkg=$1 best="" v
-    for v in $(apt-cache showsrc --only-source "$pkg" 2>/dev/null | awk '/^Version:/ {print $2}'); do
-        if [ -z "$best" ] || dpkg --compare-versions "$v" gt "$best"; then best=$v; fi
-    done
-    printf '%s' "$best"
-}
-
-declare -A VERSION
-resolve_versions() {
-    local pkg unknown=0
-    for pkg in "$@"; do
-        VERSION[$pkg]=$(candidate_version "$pkg")
-        [ -n "${VERSION[$pkg]}" ] || unknown=1
-    done
-    if [ "$unknown" = 1 ]; then
-        apt_update_once
-        for pkg in "$@"; do
-            VERSION[$pkg]=$(candidate_version "$pkg")
-            [ -n "${VERSION[$pkg]}" ] || die "apt knows no source package '$pkg' (deb-src enabled?)"
+# Every version of a source package that apt knows, newest first (dpkg
+# ordering), one per line, duplicates removed. Prints nothing when the deb-src
+# lists are missing.
+source_versions() {
+    local pkg=$1 v i sorted=()
+    while read -r v; do
+        i=${#sorted[@]}
+        while [ "$i" -gt 0 ] && dpkg --compare-versions "$v" gt "${sorted[i-1]}"; do
+            sorted[i]=${sorted[i-1]}
+            i=$((i - 1))
         done
-    fi
+        sorted[i]=$v
+    done < <(apt-cache showsrc --only-source "$pkg" 2>/dev/null | awk '/^Version:/ {print $2}' | sort -u)
+    if [ "${#sorted[@]}" -gt 0 ]; then printf '%s\n' "${sorted[@]}"; fi
 }
 
-# Downloads (once) and extracts a fresh patched tree into build/<pkg>.
-# Prints the tree's path.
-fetch_and_extract() {
-    local pkg=$1 ver=${VERSION[$1]} dsc
-    dsc="$SRC/${pkg}_${ver#*:}.dsc"
-    mkdir -p "$SRC" "$BUILD"
-    if [ ! -f "$dsc" ]; then
-        log "$pkg: apt-get source --download-only $pkg=$ver"
-        # _apt cannot write into a root-only directory; download as root.
-        (cd "$SRC" && apt-get source -qq --download-only -o APT::Sandbox::User=root "$pkg=$ver" >&2)
+# LSINIT_DEPS_SKIP_VERSIONS: is PKG=VERSION one of its (glob) words?
+is_skipped() {
+    local want="$1=$2" pat pats=()
+    read -r -a pats <<<"${LSINIT_DEPS_SKIP_VERSIONS:-}"
+    for pat in "${pats[@]}"; do
+        # shellcheck disable=SC2053  # $pat is a glob on purpose (zlib=*)
+        [[ $want == $pat ]] && return 0
+    done
+    return 1
+}
+
+dsc_path() { printf '%s' "$SRC/${1}_${2#*:}.dsc"; }
+
+# The .dsc and every file its Checksums-Sha256 lists (with the right size)
+# are in src/.
+dsc_complete() {
+    local dsc=$1 _sum size name
+    [ -f "$dsc" ] || return 1
+    while read -r _sum size name; do
+        [ -f "$SRC/$name" ] && [ "$(stat -c %s "$SRC/$name")" = "$size" ] || return 1
+    done < <(awk '/^Checksums-Sha256:/ {on = 1; next} on && /^ / {print; next} {on = 0}' "$dsc")
+}
+
+# Downloads PKG=VERSION into a scratch directory and moves the files into
+# src/ (the .dsc last) only when all of them arrived; a failed attempt leaves
+# nothing behind and sets FETCH_ERR to apt's reason (e.g. "404 Not Found").
+FETCH_ERR=""
+download_source() {
+    local pkg=$1 ver=$2 stage=$SRC/.partial-$1 dsc out f
+    dsc=$(basename "$(dsc_path "$pkg" "$ver")")
+    rm -rf "$stage"
+    mkdir -p "$stage"
+    # An .orig tarball shared with a cached version is verified, not fetched.
+    for f in "$SRC/${pkg}"_*.orig*; do
+        if [ -f "$f" ]; then cp -p "$f" "$stage/"; fi
+    done
+    # _apt cannot write into a root-only directory; download as root.
+    if out=$(cd "$stage" && apt-get source -qq --download-only \
+                -o APT::Sandbox::User=root "$pkg=$ver" 2>&1) && [ -f "$stage/$dsc" ]; then
+        for f in "$stage"/*; do
+            if [ "$f" != "$stage/$dsc" ]; then mv -f "$f" "$SRC/"; fi
+        done
+        mv -f "$stage/$dsc" "$SRC/"
+        rm -rf "$stage"
+        return 0
     fi
-    [ -f "$dsc" ] || die "$pkg: $dsc was not downloaded"
+    rm -rf "$stage"
+    FETCH_ERR=$(awk '
+        /Failed to fetch/ && r == "" {
+            s = $0; sub(/.*Failed to fetch [^ ]+ */, "", s); sub(/ *\[IP:.*/, "", s)
+            gsub(/  +/, " ", s); r = s }
+        /^E: / && e == "" { e = substr($0, 4) }
+        END { print (r != "" ? r : e != "" ? e : "apt-get source failed") }' <<<"$out")
+    return 1
+}
+
+# Picks VERSION[pkg]: the newest version apt lists whose source is already in
+# src/ (no network), else the first one, newest first, that downloads.
+declare -A VERSION
+resolve_version() {
+    local pkg=$1 v cands=() newer="" failed=""
+    mapfile -t cands < <(source_versions "$pkg")
+    if [ "${#cands[@]}" = 0 ]; then
+        apt_update_once
+        mapfile -t cands < <(source_versions "$pkg")
+        [ "${#cands[@]}" -gt 0 ] || die "apt knows no source package '$pkg' (deb-src enabled?)"
+    fi
+    for v in "${cands[@]}"; do
+        is_skipped "$pkg" "$v" && continue
+        if dsc_complete "$(dsc_path "$pkg" "$v")"; then
+            VERSION[$pkg]=$v
+            log "$pkg: using $v (cached source${newer:+; newer $newer listed but not cached})"
+            return 0
+        fi
+        newer+="${newer:+, }$v"
+    done
+    mkdir -p "$SRC"
+    for v in "${cands[@]}"; do
+        if is_skipped "$pkg" "$v"; then
+            failed+="${failed:+, }$v (skipped by LSINIT_DEPS_SKIP_VERSIONS)"
+        elif download_source "$pkg" "$v"; then
+            VERSION[$pkg]=$v
+            log "$pkg: using $v (downloaded${failed:+; fell back from $failed})"
+            return 0
+        else
+            failed+="${failed:+, }$v ($FETCH_ERR)"
+        fi
+    done
+    die "$pkg: no source version could be fetched (tried $failed); check the deb-src lines in /etc/apt/sources.list and /etc/apt/sources.list.d/, the network, and run 'apt-get update' (stale lists name versions the mirror no longer serves)"
+}
+
+resolve_versions() {
+    local pkg
+    for pkg in "$@"; do resolve_version "$pkg"; done
+}
+
+# Extracts a fresh patched tree of the chosen version (already in src/) into
+# build/<pkg>. Prints the tree's path.
+fetch_and_extract() {
+    local pkg=$1 dsc
+    dsc=$(dsc_path "$pkg" "${VERSION[$1]}")
+    [ -f "$dsc" ] || die "$pkg: $dsc is missing"
+    mkdir -p "$BUILD"
     rm -rf "${BUILD:?}/$pkg"
     log "$pkg: dpkg-source -x (applies Debian's patches)"
     dpkg-source -x "$dsc" "$BUILD/$pkg" >"$BUILD/$pkg.extract.log" 2>&1 \
