@@ -50,6 +50,7 @@ struct health_state {
     unsigned long http_requests;
     unsigned long http_rejected;
     int64_t verify_interval_ms; /* 0: verification off */
+    char final_sync[200];       /* after the app stopped: "" (not yet), "done", "retrying: ...", "failed: ..." */
     struct db_health dbs[PLAN_MAX_DBS];
     size_t db_count;
 };

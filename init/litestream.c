@@ -45,6 +45,18 @@ bool ls_version_at_least(const struct ls_version *v, int major, int minor, int p
 
 bool ls_version_is_v05(const struct ls_version *v) { return ls_version_at_least(v, 0, 5, 0); }
 
+int ls_version_check_supervised(const struct ls_version *v, char *err, size_t err_size)
+{
+    if (ls_version_is_v05(v) && !ls_version_at_least(v, 0, 5, 9)) {
+        snprintf(err, err_size,
+                 "litestream %s cannot be supervised safely: lsinit confirms the final sync with `litestream sync "
+                 "-wait`, which Litestream has from 0.5.9 (0.5's replicate exits 0 even when its shutdown sync "
+                 "failed); use 0.5.9 or later (0.5.17 is tested), or 0.3.13", v->text);
+        return -1;
+    }
+    return 0;
+}
+
 int ls_version_check_supported(const struct ls_version *v, char *err, size_t err_size)
 {
     if (v->major == 0 && v->minor == 5 && v->patch == 0) {
@@ -175,6 +187,12 @@ int ls_detect_version(const char *binary, const sigset_t *child_mask, struct ls_
     char *nl = strchr(buf, '\n');
     if (nl != NULL)
         *nl = '\0';
+    if (strstr(buf, "development build") != NULL) {
+        snprintf(err, err_size,
+                 "%s is a development build of Litestream ('%.60s'), which does not say which release it is; set "
+                 "LSINIT_LITESTREAM_VERSION to the release it was built from (e.g. 0.5.17)", binary, buf);
+        return -1;
+    }
     if (ls_version_parse(buf, out) != 0) {
         snprintf(err, err_size,
                  "%s version printed '%.40s', not a version number; set LSINIT_LITESTREAM_VERSION (e.g. 0.3.13)",

@@ -26,6 +26,8 @@ int ls_version_parse(const char *text, struct ls_version *out);
 bool ls_version_is_v05(const struct ls_version *v);
 bool ls_version_at_least(const struct ls_version *v, int major, int minor, int patch);
 /* Refuses versions lsinit cannot run safely (0.5.0, unknown majors). */
+/* Refuses versions lsinit cannot supervise (replicate + final-sync check): 0.5 before 0.5.9. */
+int ls_version_check_supervised(const struct ls_version *v, char *err, size_t err_size);
 int ls_version_check_supported(const struct ls_version *v, char *err, size_t err_size);
 
 /*

@@ -1,59 +1,24 @@
 /* SPDX-License-Identifier: MIT */
 #include "metrics_client.h"
 
-#include <curl/curl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
-#define METRICS_MAX_BODY ((size_t)4 * 1024 * 1024)
-
-struct body {
-    char *data;
-    size_t len;
-};
-
-static size_t body_write(char *ptr, size_t size, size_t nmemb, void *userdata)
-{
-    struct body *b = userdata;
-    size_t n = size * nmemb;
-    if (b->len + n > METRICS_MAX_BODY)
-        return 0;
-    char *grown = realloc(b->data, b->len + n + 1);
-    if (grown == NULL)
-        return 0;
-    b->data = grown;
-    memcpy(b->data + b->len, ptr, n);
-    b->len += n;
-    b->data[b->len] = '\0';
-    return n;
-}
+#include "http_fetch.h"
 
 char *metrics_fetch(const char *addr, long timeout_ms)
 {
-    CURL *curl = curl_easy_init();
-    if (curl == NULL)
-        return NULL;
     char url[256];
     snprintf(url, sizeof(url), "http://%s/metrics", addr);
-    struct body b = {NULL, 0};
-    curl_easy_setopt(curl, CURLOPT_URL, url);
-    curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, timeout_ms);
-    curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, timeout_ms);
-    curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(curl, CURLOPT_NOPROXY, "*");
-    curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, body_write);
-    curl_easy_setopt(curl, CURLOPT_WRITEDATA, &b);
-    CURLcode rc = curl_easy_perform(curl);
-    long status = 0;
-    curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
-    curl_easy_cleanup(curl);
-    if (rc != CURLE_OK || status != 200) {
-        free(b.data);
+    struct http_fetch req = {.url = url, .timeout_ms = timeout_ms};
+    char *body = NULL;
+    if (http_fetch(&req, &body) != 200) {
+        free(body);
         return NULL;
     }
-    return b.data;
+    return body;
 }
 
 /* Size of the current shadow WAL file of db at index, or -1. */

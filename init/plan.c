@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -21,7 +22,6 @@
 #include "settings.h"
 
 #define PLAN_CONFIG_MAX ((off_t)1024 * 1024)
-#define PLAN_DEFAULT_SOCKET "/tmp/lsinit-litestream.sock"
 
 __attribute__((format(printf, 4, 5))) static int plan_fail(char *err, size_t size, int code, const char *fmt, ...)
 {
@@ -457,6 +457,61 @@ static int plan_base_config(struct plan *plan, char *const *envp, const char **c
     return 0;
 }
 
+/* A folder where this process may create its control socket. */
+static bool socket_dir_usable(const char *dir)
+{
+    struct stat st;
+    return dir != NULL && dir[0] == '/' && stat(dir, &st) == 0 && S_ISDIR(st.st_mode) && access(dir, W_OK | X_OK) == 0;
+}
+
+/*
+ * Litestream 0.5's control socket, which lsinit needs to confirm the final
+ * sync (POST /sync with wait) and to read the replica's position: always
+ * enabled. Its path is the base config's socket.path, else LSINIT_SOCKET,
+ * else one of this lsinit's own (two lsinit instances on one host never
+ * share one): $TMPDIR or /tmp when writable, else the first database's
+ * folder (a read-only root file system).
+ */
+static int plan_control_socket(struct plan *plan, char *const *envp, char *err, size_t size)
+{
+    struct sockaddr_un un;
+    struct ynode *sock = ynode_map_get(plan->config, "socket");
+    const char *sp = sock != NULL ? ynode_map_get_str(sock, "path") : NULL;
+    const char *var = plan->config_source;
+    if (sp == NULL || sp[0] == '\0') {
+        sp = env_lookup(envp, "LSINIT_SOCKET");
+        var = "LSINIT_SOCKET";
+    }
+    char path[PATH_MAX];
+    if (sp != NULL && sp[0] != '\0') {
+        snprintf(path, sizeof(path), "%s", sp);
+    } else {
+        const char *tmp = env_lookup(envp, "TMPDIR");
+        char dbdir[PATH_MAX];
+        snprintf(dbdir, sizeof(dbdir), "%s", plan->db_count > 0 ? plan->dbs[0].path : "/");
+        char *slash = strrchr(dbdir, '/');
+        if (slash != NULL)
+            slash[slash == dbdir ? 1 : 0] = '\0';
+        const char *dir = socket_dir_usable(tmp) ? tmp : socket_dir_usable("/tmp") ? "/tmp" : dbdir;
+        snprintf(path, sizeof(path), "%s%s.lsinit-%ld-litestream.sock", dir,
+                 dir[strlen(dir) - 1] == '/' ? "" : "/", (long)getpid());
+        var = "LSINIT_SOCKET";
+    }
+    if (strlen(path) >= sizeof(un.sun_path))
+        return plan_fail(err, size, EXIT_CONFIG,
+                         "%s: the control socket path %s is over %zu bytes (a unix socket limit); set LSINIT_SOCKET "
+                         "to a shorter path", var, path, sizeof(un.sun_path) - 1);
+    if (sock == NULL) {
+        sock = ynode_new(YNODE_MAP);
+        ynode_map_set(plan->config, "socket", sock);
+    }
+    /* lsinit confirms the final sync through it: on, whatever the base config said. */
+    ynode_map_set_str(sock, "enabled", "true", false);
+    ynode_map_set_str(sock, "path", path, true);
+    snprintf(plan->socket_path, sizeof(plan->socket_path), "%s", path);
+    return 0;
+}
+
 int plan_build(struct plan *plan, char *const *envp, const char *cwd, const sigset_t *child_mask, char *err,
                size_t size)
 {
@@ -604,17 +659,9 @@ int plan_build(struct plan *plan, char *const *envp, const char *cwd, const sigs
         ynode_map_set_str(plan->config, "addr", plan->metrics_addr, true);
     }
     if (ls_version_is_v05(&plan->version)) {
-        struct ynode *sock = ynode_map_get(plan->config, "socket");
-        const char *sp = sock != NULL ? ynode_map_get_str(sock, "path") : NULL;
-        if (sock == NULL) {
-            const char *want = env_lookup(envp, "LSINIT_SOCKET");
-            sock = ynode_new(YNODE_MAP);
-            ynode_map_set_str(sock, "enabled", "true", false);
-            ynode_map_set_str(sock, "path", want != NULL ? want : PLAN_DEFAULT_SOCKET, true);
-            ynode_map_set(plan->config, "socket", sock);
-            sp = want != NULL ? want : PLAN_DEFAULT_SOCKET;
-        }
-        snprintf(plan->socket_path, sizeof(plan->socket_path), "%s", sp != NULL ? sp : "/var/run/litestream.sock");
+        rc = plan_control_socket(plan, envp, err, size);
+        if (rc != 0)
+            return rc;
     }
     return 0;
 }

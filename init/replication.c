@@ -32,6 +32,7 @@
 #define SIBLING_FIRST_TICK_MS 2500
 #define EXEC_STRING_MAX 65536
 #define LITESTREAM_HANG_MS 30000
+#define ONCE_PASS_MIN_MS 500
 
 /* CHECKING: a child of ours runs PRAGMA quick_check on the restored file (Litestream < 0.5.10 checks nothing). */
 enum restore_state { RESTORE_PENDING, RESTORE_RUNNING, RESTORE_CHECKING, RESTORE_DONE };
@@ -45,6 +46,7 @@ struct restore_job {
 
 struct replication {
     const struct plan *plan;
+    char **litestream_env;     /* lsinit's environment without what would change Litestream's behaviour */
     char self_exe[PATH_MAX];
     struct restore_job restores[PLAN_MAX_DBS];
     int64_t restore_deadline;
@@ -70,6 +72,12 @@ struct replication {
     bool app_execfail;
     int app_exec_errno;
     bool shim_gone;
+    bool sync_reported;        /* 0.5: the shim asked Litestream to upload the app's last writes */
+    bool sync_confirmed;       /* ... and the replica has them */
+    bool once_pass;            /* 0.5: the second pass is `replicate -once` */
+    int64_t start_deadline;    /* replica unreachable at start (0.5.16+): retry replicate until then */
+    int start_attempts;
+    int64_t start_retry_at;    /* 0: not waiting */
 
     bool stop_forwarded;       /* the one TERM/INT went to litestream or the shim */
     int stop_routed;
@@ -78,6 +86,33 @@ struct replication {
 };
 
 static struct replication *rep_of(const struct supervisor *sup) { return sup->replication; }
+
+/*
+ * Litestream 0.5 lets LOG_LEVEL override its logging level: an app's own
+ * LOG_LEVEL=debug would flood the container's log with Litestream's debug
+ * lines. Litestream gets lsinit's environment without it; the app still gets
+ * the container's whole environment from the shim.
+ */
+static char **litestream_environment(void)
+{
+    static const char *const dropped[] = {"LOG_LEVEL=", NULL};
+    size_t n = 0;
+    while (environ[n] != NULL)
+        n++;
+    char **env = calloc(n + 1, sizeof(char *));
+    if (env == NULL)
+        return NULL;
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        bool drop = false;
+        for (size_t d = 0; dropped[d] != NULL; d++)
+            drop = drop || strncmp(environ[i], dropped[d], strlen(dropped[d])) == 0;
+        if (!drop)
+            env[k++] = environ[i];
+    }
+    env[k] = NULL;
+    return env;
+}
 
 static int64_t backoff_ms(int attempt, int64_t first, int64_t max)
 {
@@ -88,7 +123,9 @@ static int64_t backoff_ms(int attempt, int64_t first, int64_t max)
 }
 
 static void restore_start(struct supervisor *sup, size_t i, int64_t now);
-static void replicate_start(struct supervisor *sup, bool with_app, int64_t now);
+/* How litestream replicate runs: with the app as its -exec child, beside an app it no longer owns, or one pass. */
+enum replicate_mode { REPLICATE_WITH_APP, REPLICATE_SIBLING, REPLICATE_ONCE };
+static void replicate_start(struct supervisor *sup, enum replicate_mode mode, int64_t now);
 
 /* ---- start-up: folders, stale files, restores --------------------------- */
 
@@ -184,6 +221,12 @@ int replication_attach(struct supervisor *sup, const struct plan *plan, char **s
         log_error("out of memory");
         return EXIT_OSERR;
     }
+    char why[512];
+    if (ls_version_check_supervised(&plan->version, why, sizeof(why)) != 0) {
+        log_error("%s", why);
+        free(r);
+        return EXIT_CONFIG;
+    }
     r->plan = plan;
     r->litestream_pid = -1;
     r->shim_pid = -1;
@@ -215,6 +258,14 @@ int replication_attach(struct supervisor *sup, const struct plan *plan, char **s
             return rc;
         }
     }
+    r->litestream_env = litestream_environment();
+    if (r->litestream_env == NULL) {
+        log_error("out of memory");
+        close(fds[0]);
+        close(fds[1]);
+        free(r);
+        return EXIT_OSERR;
+    }
     sup->replication = r;
     sup->phase = PHASE_STARTING;
     int64_t now = sup->started_ms;
@@ -233,7 +284,7 @@ int replication_attach(struct supervisor *sup, const struct plan *plan, char **s
     }
     if (!any) {
         r->restores_finished = true;
-        replicate_start(sup, true, now);
+        replicate_start(sup, REPLICATE_WITH_APP, now);
     }
     return 0;
 }
@@ -260,6 +311,7 @@ static void restore_start(struct supervisor *sup, size_t i, int64_t now)
     int exec_errno = 0;
     struct spawn_request req = {
         .argv = (char *const *)argv,
+        .envp = r->litestream_env,
         .child_mask = &sup->sig.original_mask,
         .cwd = sup->cwd,
         .new_pgrp = true,
@@ -341,7 +393,7 @@ static void restores_maybe_finished(struct supervisor *sup, int64_t now)
         supervisor_begin_draining(sup, now);
         return;
     }
-    replicate_start(sup, true, now);
+    replicate_start(sup, REPLICATE_WITH_APP, now);
 }
 
 static void restore_check_on_exit(struct supervisor *sup, size_t i, int status, int64_t now)
@@ -450,13 +502,16 @@ static bool build_exec_string(struct supervisor *sup, char *out, size_t size)
     char pid_text[24], fd_text[24], wait_text[24];
     snprintf(pid_text, sizeof(pid_text), "%ld", (long)getpid());
     snprintf(fd_text, sizeof(fd_text), "%d", r->report_write);
-    snprintf(wait_text, sizeof(wait_text), "%d", SHIM_WAIT_MS);
+    /* The shim waits for Litestream at most the whole grace: lsinit's own grace timer is the real bound. */
+    int64_t wait_ms = sup->settings->grace_ms > 0 ? sup->settings->grace_ms : SHIM_WAIT_MS;
+    snprintf(wait_text, sizeof(wait_text), "%lld", (long long)wait_ms);
     size_t n = 0;
     argv[n++] = r->self_exe;
     argv[n++] = (char *)SHIM_ARGV0;
     argv[n++] = pid_text;
     argv[n++] = fd_text;
     argv[n++] = plan->metrics_addr[0] != '\0' ? (char *)plan->metrics_addr : (char *)"-";
+    argv[n++] = plan->socket_path[0] != '\0' ? (char *)plan->socket_path : (char *)"-";
     argv[n++] = wait_text;
     for (size_t i = 0; i < plan->db_count; i++)
         argv[n++] = (char *)plan->dbs[i].path;
@@ -469,8 +524,9 @@ static bool build_exec_string(struct supervisor *sup, char *out, size_t size)
     return len > 0;
 }
 
-static void replicate_start(struct supervisor *sup, bool with_app, int64_t now)
+static void replicate_start(struct supervisor *sup, enum replicate_mode mode, int64_t now)
 {
+    bool with_app = mode == REPLICATE_WITH_APP;
     struct replication *r = rep_of(sup);
     const struct plan *plan = r->plan;
     char *exec_string = NULL;
@@ -481,6 +537,8 @@ static void replicate_start(struct supervisor *sup, bool with_app, int64_t now)
     argv[n++] = "-config";
     argv[n++] = plan->config_path;
     argv[n++] = "-no-expand-env";
+    if (mode == REPLICATE_ONCE)
+        argv[n++] = "-once";
     if (with_app) {
         exec_string = malloc(EXEC_STRING_MAX);
         if (exec_string == NULL || !build_exec_string(sup, exec_string, EXEC_STRING_MAX)) {
@@ -498,6 +556,7 @@ static void replicate_start(struct supervisor *sup, bool with_app, int64_t now)
     int exec_errno = 0;
     struct spawn_request req = {
         .argv = (char *const *)argv,
+        .envp = r->litestream_env,
         .child_mask = &sup->sig.original_mask,
         .cwd = sup->cwd,
         .new_pgrp = true,
@@ -519,6 +578,9 @@ static void replicate_start(struct supervisor *sup, bool with_app, int64_t now)
     r->litestream_pid = pid;
     r->litestream_started_ms = now;
     r->litestream_has_app = with_app;
+    r->once_pass = mode == REPLICATE_ONCE;
+    if (with_app && r->start_deadline == 0)
+        r->start_deadline = now + plan->restore_timeout_ms;
     sup->main_pid = pid;
     sup->main_exited = false;
     if (sup->phase == PHASE_STARTING)
@@ -532,34 +594,48 @@ static void replicate_start(struct supervisor *sup, bool with_app, int64_t now)
 static void report_handle_line(struct supervisor *sup, const char *line)
 {
     struct replication *r = rep_of(sup);
-    char kind[16];
-    long a = 0, b = 0;
-    if (sscanf(line, "%15s %ld %ld", kind, &a, &b) != 3) {
+    struct shim_report rep;
+    if (shim_report_parse(line, &rep) != 0) {
         log_debug("ignoring malformed shim report");
         return;
     }
-    if (strcmp(kind, "app") == 0) {
-        r->shim_pid = (pid_t)a;
-        r->app_pid = (pid_t)b;
+    switch (rep.kind) {
+    case SHIM_REPORT_APP:
+        r->shim_pid = (pid_t)rep.shim_pid;
+        r->app_pid = (pid_t)rep.value;
         r->app_started = true;
+        r->start_attempts = 0;
         if (sup->verifier != NULL)
             verifier_arm(sup->verifier, clock_now_ms());
-        log_debug("the app runs as pid %ld (shim %ld)", b, a);
-    } else if (strcmp(kind, "exit") == 0) {
-        r->shim_pid = (pid_t)a;
+        log_debug("the app runs as pid %ld (shim %ld)", rep.value, rep.shim_pid);
+        break;
+    case SHIM_REPORT_EXIT: {
+        r->shim_pid = (pid_t)rep.shim_pid;
         r->app_exited = true;
-        r->app_status = (int)b;
-        int status = (int)b;
+        r->app_status = (int)rep.value;
+        int status = (int)rep.value;
         char name[16];
         if (WIFSIGNALED(status))
             log_info("the app was killed by SIG%s; waiting for litestream's final sync",
                      signal_name(WTERMSIG(status), name, sizeof(name)));
         else
             log_info("the app exited with code %d; waiting for litestream's final sync", supervisor_status_to_code(status));
-    } else if (strcmp(kind, "execfail") == 0) {
-        r->shim_pid = (pid_t)a;
+        break;
+    }
+    case SHIM_REPORT_EXECFAIL:
+        r->shim_pid = (pid_t)rep.shim_pid;
         r->app_execfail = true;
-        r->app_exec_errno = (int)b;
+        r->app_exec_errno = (int)rep.value;
+        break;
+    case SHIM_REPORT_SYNC:
+        r->sync_reported = true;
+        r->sync_confirmed = rep.value == SHIM_SYNC_CONFIRMED;
+        snprintf(sup->health.final_sync, sizeof(sup->health.final_sync), "%s",
+                 r->sync_confirmed ? "done: the replica holds the app's last writes"
+                                   : "retrying: the replica did not confirm the app's last writes; litestream's "
+                                     "shutdown retries within LSINIT_GRACE");
+        log_debug("the app's last writes are %s in the replica", r->sync_confirmed ? "confirmed" : "not confirmed");
+        break;
     }
 }
 
@@ -605,11 +681,148 @@ void replication_on_fd(struct supervisor *sup, int fd, int64_t now)
 /* ---- child exits --------------------------------------------------------- */
 
 /* A second sync pass needs a litestream start, a monitor tick and a shutdown. */
-static bool final_sync_retry_fits(const struct supervisor *sup, int64_t now)
+/*
+ * A second pass fits in what is left of the grace: `replicate -once` needs a
+ * Litestream start and one sync; a 0.3 pass also a first monitor tick.
+ */
+static bool final_sync_retry_fits(const struct supervisor *sup, bool once, int64_t now)
 {
     if (sup->killed_everything)
         return false;
-    return sup->grace_deadline == 0 || sup->grace_deadline - now > SIBLING_FIRST_TICK_MS + 2000;
+    int64_t needs = once ? ONCE_PASS_MIN_MS : SIBLING_FIRST_TICK_MS + 1000;
+    return sup->grace_deadline == 0 || sup->grace_deadline - now > needs;
+}
+
+/* The app's own exit code (remapped by -e), once its writes are known to be in the replica. */
+static void decide_app_code(struct supervisor *sup)
+{
+    const struct replication *r = rep_of(sup);
+    supervisor_decide_exit(sup, settings_remap_exit(sup->settings, supervisor_status_to_code(r->app_status)));
+}
+
+static void final_sync_failed(struct supervisor *sup, const char *what, int code)
+{
+    log_error("%s (litestream exit code %d): the app's last writes may be missing from the replica (the local "
+              "database is intact; the next start replicates them); exiting %d", what, code, EXIT_SYNC);
+    snprintf(sup->health.final_sync, sizeof(sup->health.final_sync), "failed: %s", what);
+    supervisor_decide_exit(sup, EXIT_SYNC);
+}
+
+/* One more replicate run decides; returns true when it started. */
+static bool final_pass_start(struct supervisor *sup, enum replicate_mode mode, int64_t now)
+{
+    struct replication *r = rep_of(sup);
+    r->second_pass = true;
+    replicate_start(sup, mode, now);
+    if (r->litestream_pid <= 0)
+        return false;
+    snprintf(sup->health.final_sync, sizeof(sup->health.final_sync), "retrying: one more sync pass");
+    if (mode == REPLICATE_SIBLING) {
+        r->sibling_term_at = now + SIBLING_FIRST_TICK_MS;
+        r->final_term_sent = false;
+    }
+    return true;
+}
+
+/* The second pass (`replicate -once` on 0.5, a short replicate run on 0.3) ended. */
+static void final_pass_on_exit(struct supervisor *sup, int code)
+{
+    if (code == 0) {
+        log_warn("the second sync pass succeeded: the app's last writes are in the replica");
+        snprintf(sup->health.final_sync, sizeof(sup->health.final_sync), "done (second pass)");
+        decide_app_code(sup);
+        return;
+    }
+    final_sync_failed(sup, "the second sync pass failed too", code);
+}
+
+/*
+ * Litestream 0.5: its replicate exits 0 even when its shutdown sync failed,
+ * so its code says nothing. The shim's report does: it asked Litestream to
+ * upload everything after the app exited, and the replica confirmed it (or
+ * not). Unconfirmed: `replicate -once` syncs what is left and its exit code
+ * is the replica sync's.
+ */
+static void final_sync_on_exit_v05(struct supervisor *sup, int code, int64_t now)
+{
+    struct replication *r = rep_of(sup);
+    if (r->sync_confirmed) {
+        log_debug("litestream exited with code %d; the replica had confirmed the app's last writes", code);
+        snprintf(sup->health.final_sync, sizeof(sup->health.final_sync), "done");
+        decide_app_code(sup);
+        return;
+    }
+    if (!r->second_pass && final_sync_retry_fits(sup, true, now)) {
+        log_warn("litestream stopped without confirming that the replica holds the app's last writes; running "
+                 "`litestream replicate -once` to sync and check");
+        if (final_pass_start(sup, REPLICATE_ONCE, now))
+            return;
+    }
+    final_sync_failed(sup, "litestream could not confirm the final sync", code);
+}
+
+/*
+ * Litestream 0.3 exits 1 when any step of its shutdown fails — a replica
+ * hiccup, an upload it raced with, or a checkpoint that failed after
+ * everything was uploaded. One more replicate run decides: it syncs what is
+ * left, and its own shutdown must succeed.
+ */
+static void final_sync_on_exit_v03(struct supervisor *sup, int code, int64_t now)
+{
+    struct replication *r = rep_of(sup);
+    if (code == 0) {
+        log_debug("litestream finished its final sync");
+        snprintf(sup->health.final_sync, sizeof(sup->health.final_sync), "done");
+        decide_app_code(sup);
+        return;
+    }
+    if (!r->second_pass && final_sync_retry_fits(sup, false, now)) {
+        log_warn("litestream exited with code %d after the app stopped; running one more sync pass", code);
+        if (final_pass_start(sup, REPLICATE_SIBLING, now))
+            return;
+    }
+    final_sync_failed(sup, "litestream's final sync failed", code);
+}
+
+/*
+ * Litestream exited before it started the app. From 0.5.16 on it connects
+ * to an SFTP (or region-less S3, NATS, WebDAV) replica before starting the
+ * app and exits 1 when it cannot: like a restore, that is retried with
+ * backoff until LSINIT_RESTORE_TIMEOUT, and /readyz stays false. Only then
+ * (or on a stop) does lsinit give up, with one line.
+ */
+static void litestream_before_app_on_exit(struct supervisor *sup, int code, int64_t now)
+{
+    struct replication *r = rep_of(sup);
+    if (sup->stop_signal != 0) {
+        supervisor_decide_exit(sup, 128 + sup->stop_signal);
+        supervisor_begin_draining(sup, now);
+        return;
+    }
+    if (!ls_version_at_least(&r->plan->version, 0, 5, 16)) {
+        log_error("litestream exited with code %d before starting the app: see its messages above (config, "
+                  "database or replica problem); exiting %d", code, EXIT_LITESTREAM);
+        supervisor_decide_exit(sup, EXIT_LITESTREAM);
+        supervisor_begin_draining(sup, now);
+        return;
+    }
+    r->start_attempts++;
+    int64_t wait = backoff_ms(r->start_attempts, RESTORE_BACKOFF_FIRST_MS, RESTORE_BACKOFF_MAX_MS);
+    if (now + wait <= r->start_deadline) {
+        log_warn("litestream exited with code %d before starting the app (attempt %d; see its messages above: an "
+                 "unreachable replica at start is retried); retrying in %lldms", code, r->start_attempts,
+                 (long long)wait);
+        r->start_retry_at = now + wait;
+        return;
+    }
+    char limit[32];
+    format_duration(r->plan->restore_timeout_ms, limit, sizeof(limit));
+    log_error("litestream exited with code %d before starting the app, %d time%s within LSINIT_RESTORE_TIMEOUT=%s: "
+              "it connects to the replica first (Litestream 0.5.16+), so the replica is unreachable or refuses the "
+              "credentials (see its messages above); not starting the app; exiting %d",
+              code, r->start_attempts, r->start_attempts == 1 ? "" : "s", limit, EXIT_RESTORE);
+    supervisor_decide_exit(sup, EXIT_RESTORE);
+    supervisor_begin_draining(sup, now);
 }
 
 static void litestream_on_exit(struct supervisor *sup, int status, int64_t now)
@@ -628,46 +841,18 @@ static void litestream_on_exit(struct supervisor *sup, int status, int64_t now)
         return;
     }
     if (r->app_exited) {
-        if (code == 0) {
-            if (r->second_pass)
-                log_warn("the second sync pass succeeded: the app's last writes are in the replica");
-            else
-                log_debug("litestream finished its final sync");
-            supervisor_decide_exit(sup, settings_remap_exit(sup->settings, supervisor_status_to_code(r->app_status)));
-        } else if (!r->second_pass && final_sync_retry_fits(sup, now)) {
-            /*
-             * Litestream 0.3 exits 1 when any step of its shutdown fails — a
-             * replica hiccup, or a checkpoint that failed after everything was
-             * uploaded. One more replicate run decides: it syncs what is left,
-             * and its own shutdown must succeed.
-             */
-            r->second_pass = true;
-            log_warn("litestream exited with code %d after the app stopped; running one more sync pass", code);
-            replicate_start(sup, false, now);
-            if (r->litestream_pid > 0) {
-                r->sibling_term_at = now + SIBLING_FIRST_TICK_MS;
-                r->final_term_sent = false;
-                return;
-            }
-            supervisor_decide_exit(sup, EXIT_SYNC);
-        } else {
-            log_error("litestream exited with code %d after the app stopped: the final sync failed, so the app's last "
-                      "writes may be missing from the replica (the local database is intact); exiting %d",
-                      code, EXIT_SYNC);
-            supervisor_decide_exit(sup, EXIT_SYNC);
-        }
-        supervisor_begin_draining(sup, now);
+        if (r->once_pass)
+            final_pass_on_exit(sup, code);
+        else if (r->plan->socket_path[0] != '\0')
+            final_sync_on_exit_v05(sup, code, now);
+        else
+            final_sync_on_exit_v03(sup, code, now);
+        if (r->litestream_pid <= 0)
+            supervisor_begin_draining(sup, now);
         return;
     }
     if (!r->app_started) {
-        if (sup->stop_signal != 0) {
-            supervisor_decide_exit(sup, 128 + sup->stop_signal);
-        } else {
-            log_error("litestream exited with code %d before starting the app: see its messages above (config, "
-                      "database or replica problem); exiting %d", code, EXIT_LITESTREAM);
-            supervisor_decide_exit(sup, EXIT_LITESTREAM);
-        }
-        supervisor_begin_draining(sup, now);
+        litestream_before_app_on_exit(sup, code, now);
         return;
     }
     if (sup->killed_everything) {
@@ -801,6 +986,8 @@ void replication_on_grace_expired(struct supervisor *sup, int64_t now)
     } else if (r->app_exited && r->litestream_pid > 0) {
         log_error("litestream's final sync did not finish within LSINIT_GRACE: raise LSINIT_GRACE (and the "
                   "platform's stop timeout); exiting %d", EXIT_SYNC);
+        snprintf(sup->health.final_sync, sizeof(sup->health.final_sync),
+                 "failed: litestream's final sync did not finish within LSINIT_GRACE");
         supervisor_decide_exit(sup, EXIT_SYNC);
     }
 }
@@ -810,6 +997,7 @@ void replication_free(struct supervisor *sup)
     struct replication *r = rep_of(sup);
     close(r->report_read);
     close(r->report_write);
+    free(r->litestream_env);
     free(r);
     sup->replication = NULL;
 }
@@ -829,8 +1017,8 @@ bool replication_litestream_running(const struct supervisor *sup) { return rep_o
 bool replication_is_live(const struct supervisor *sup)
 {
     const struct replication *r = rep_of(sup);
-    if (!r->restores_finished || (!r->app_started && r->litestream_pid > 0))
-        return true; /* restoring, or litestream is starting the app */
+    if (!r->restores_finished || (!r->app_started && (r->litestream_pid > 0 || r->start_retry_at != 0)))
+        return true; /* restoring, or litestream is starting the app (or will retry) */
     return replication_app_running(sup) && r->litestream_pid > 0;
 }
 
@@ -851,7 +1039,7 @@ int64_t replication_next_deadline(const struct supervisor *sup)
         if (t != 0 && (next == 0 || t < next))
             next = t;
     }
-    const int64_t others[] = {r->restart_at, r->sibling_term_at};
+    const int64_t others[] = {r->restart_at, r->sibling_term_at, r->start_retry_at};
     for (size_t i = 0; i < sizeof(others) / sizeof(others[0]); i++) {
         if (others[i] != 0 && (next == 0 || others[i] < next))
             next = others[i];
@@ -893,10 +1081,14 @@ void replication_on_timer(struct supervisor *sup, int64_t now)
         if (job->state == RESTORE_PENDING && job->retry_at != 0 && now >= job->retry_at && !r->restores_finished)
             restore_start(sup, i, now);
     }
+    if (r->start_retry_at != 0 && now >= r->start_retry_at && r->litestream_pid <= 0 && sup->stop_signal == 0) {
+        r->start_retry_at = 0;
+        replicate_start(sup, REPLICATE_WITH_APP, now);
+    }
     if (r->restart_at != 0 && now >= r->restart_at && r->litestream_pid <= 0) {
         r->restart_at = 0;
         bool app_gone = r->shim_gone || (r->app_exited && r->shim_pid <= 0);
-        replicate_start(sup, false, now);
+        replicate_start(sup, REPLICATE_SIBLING, now);
         if (r->litestream_pid > 0) {
             log_warn("replication restarted (restart #%d)%s", r->restarts,
                      app_gone ? ": syncing the app's last writes, then stopping" : "");

@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 #include "shim.h"
 
+#include <dirent.h>
 #include <errno.h>
+#include <limits.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -17,6 +19,7 @@
 
 #include "clock.h"
 #include "log.h"
+#include "ls_socket.h"
 #include "metrics_client.h"
 #include "parse.h"
 #include "signals.h"
@@ -24,6 +27,9 @@
 
 #define SHIM_MAX_DBS 32
 #define SHIM_FIRST_TICK_MS 1000
+#define SHIM_POLL_MS 50
+/* 0.3: how often to look at Litestream's open files for an upload in flight. */
+#define SHIM_FD_POLL_MS 20
 #define SHIM_ENV_MAX ((size_t)4 * 1024 * 1024)
 
 struct shim_db {
@@ -38,6 +44,7 @@ struct shim {
     long parent_pid;
     int report_fd;
     const char *metrics_addr;
+    const char *socket_path; /* Litestream 0.5's control socket, or NULL (0.3) */
     int64_t wait_ms;
     struct shim_db dbs[SHIM_MAX_DBS];
     size_t db_count;
@@ -47,13 +54,42 @@ struct shim {
     char **envp;
 };
 
-static void shim_report(const struct shim *s, const char *kind, long a, long b)
+static const char *const shim_report_names[] = {"app", "exit", "execfail", "sync"};
+
+size_t shim_report_format(const struct shim_report *r, char *buf, size_t size)
+{
+    if ((unsigned)r->kind >= sizeof(shim_report_names) / sizeof(shim_report_names[0]))
+        return 0;
+    int n = snprintf(buf, size, "%s %ld %ld\n", shim_report_names[r->kind], r->shim_pid, r->value);
+    return n > 0 && (size_t)n < size ? (size_t)n : 0;
+}
+
+int shim_report_parse(const char *line, struct shim_report *out)
+{
+    char kind[16];
+    long a = 0, b = 0;
+    int used = 0;
+    if (sscanf(line, "%15s %ld %ld%n", kind, &a, &b, &used) != 3 || line[used] != '\0')
+        return -1;
+    for (size_t i = 0; i < sizeof(shim_report_names) / sizeof(shim_report_names[0]); i++) {
+        if (strcmp(kind, shim_report_names[i]) == 0) {
+            out->kind = (enum shim_report_kind)i;
+            out->shim_pid = a;
+            out->value = b;
+            return 0;
+        }
+    }
+    return -1;
+}
+
+static void shim_report(const struct shim *s, enum shim_report_kind kind, long a, long b)
 {
     char line[SHIM_REPORT_MAX];
-    int n = snprintf(line, sizeof(line), "%s %ld %ld\n", kind, a, b);
+    struct shim_report r = {.kind = kind, .shim_pid = a, .value = b};
+    size_t n = shim_report_format(&r, line, sizeof(line));
     if (n > 0 && s->report_fd >= 0) {
         /* Under PIPE_BUF: one atomic write. */
-        ssize_t ignored = write(s->report_fd, line, (size_t)n);
+        ssize_t ignored = write(s->report_fd, line, n);
         (void)ignored;
     }
 }
@@ -146,80 +182,162 @@ static bool shim_db_changed(const struct shim_db *db)
     return wal_exists && !same_file_state(&now_wal, &db->wal_before);
 }
 
-/*
- * True once litestream has synced db at least once and its replica has
- * uploaded the shadow WAL up to that sync's position: the replica goroutine is
- * idle. Litestream v0.3's shutdown (DB.Close) runs its own final Replica.Sync
- * without stopping that goroutine first; released while it uploads, both
- * write the same WAL segment (file replica: "client write: stat
- * ....wal.lz4.tmp: no such file or directory"), litestream exits 1 and lsinit
- * reports a failed final sync (75). Assumes one replica per database (what
- * lsinit generates); metrics_find reads the first replica's gauges.
- */
-static bool shim_litestream_idle(const char *text, const char *db)
+static void shim_sleep_ms(long ms)
 {
-    return metrics_replica_caught_up(text, db) == 1;
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+/* Litestream 0.3 has synced db at least once: it opened it (it opens databases lazily, #436). */
+static bool shim_v03_opened(const char *metrics_addr, const char *db)
+{
+    char *text = metrics_fetch(metrics_addr, 500);
+    double count = 0;
+    bool opened = text != NULL && metrics_find(text, "litestream_sync_count", db, &count) == 0 && count >= 1;
+    free(text);
+    return opened;
 }
 
 /*
- * Litestream v0.3 opens each database lazily on its first monitor tick, and
- * skips the final sync of a database it never opened (litestream #436). When
- * the app changed a database, wait until Litestream has synced it at least
- * once and its replica has caught up; then Litestream's shutdown sync covers
- * every write, alone.
+ * True while process pid holds one of db's shadow WAL files open
+ * (<dir>/.<name>-litestream/generations/<gen>/wal/<index>.wal). Litestream
+ * 0.3 opens one for the length of each replica upload (ShadowWALReader) and
+ * otherwise only for the few milliseconds of its 1 s local sync.
  */
-static void shim_wait_for_litestream(const struct shim *s)
+static bool shim_v03_reading_shadow_wal(long pid, const char *db)
 {
-    if (s->metrics_addr == NULL || s->metrics_addr[0] == '\0' || s->wait_ms <= 0)
-        return;
-    int64_t deadline = clock_now_ms() + s->wait_ms;
-    /*
-     * Litestream opens a database on its first monitor tick (1 s by default):
-     * an app that ran for less than half of that left nothing in flight to
-     * race with, so an unchanged database needs no look at the metrics.
-     */
-    char *first = clock_now_ms() - s->app_started_ms >= SHIM_FIRST_TICK_MS / 2 ? metrics_fetch(s->metrics_addr, 500) : NULL;
-    for (size_t i = 0; i < s->db_count; i++) {
-        /*
-         * An unchanged database still needs the wait when litestream is in
-         * the middle of uploading it (a first snapshot after a restore):
-         * v0.3's Close syncs concurrently with that upload and can fail.
-         */
-        double count = 0;
-        bool busy = first != NULL && metrics_find(first, "litestream_sync_count", s->dbs[i].path, &count) == 0 &&
-                    count >= 1 && !shim_litestream_idle(first, s->dbs[i].path);
-        if (!busy && !shim_db_changed(&s->dbs[i]))
+    const char *slash = strrchr(db, '/');
+    if (slash == NULL)
+        return false;
+    char meta[PATH_MAX];
+    int n = snprintf(meta, sizeof(meta), "%.*s/.%s-litestream/generations/", (int)(slash - db), db, slash + 1);
+    if (n <= 0 || (size_t)n >= sizeof(meta))
+        return false;
+    char dir_path[64];
+    snprintf(dir_path, sizeof(dir_path), "/proc/%ld/fd", pid);
+    DIR *dir = opendir(dir_path);
+    if (dir == NULL)
+        return false;
+    bool found = false;
+    struct dirent *e;
+    while (!found && (e = readdir(dir)) != NULL) {
+        if (e->d_name[0] == '.')
             continue;
-        bool idle = false;
-        while (!idle && clock_now_ms() < deadline) {
-            char *text = metrics_fetch(s->metrics_addr, 500);
-            if (text != NULL)
-                idle = shim_litestream_idle(text, s->dbs[i].path);
-            free(text);
-            if (!idle) {
-                struct timespec ts = {0, 50 * 1000000L};
-                nanosleep(&ts, NULL);
-            }
-        }
-        if (!idle)
-            log_warn("litestream has not caught up with %s yet; its final sync may miss the app's last writes",
-                     s->dbs[i].path);
+        char target[PATH_MAX];
+        ssize_t len = readlinkat(dirfd(dir), e->d_name, target, sizeof(target) - 1);
+        if (len <= 4)
+            continue;
+        target[len] = '\0';
+        found = strncmp(target, meta, (size_t)n) == 0 && strcmp(target + len - 4, ".wal") == 0;
     }
-    free(first);
+    closedir(dir);
+    return found;
+}
+
+/*
+ * Litestream 0.3: wait for exactly what its shutdown's final sync needs, and
+ * nothing else — in particular not for the next sync tick: the shutdown
+ * uploads everything itself, whatever the sync interval.
+ *  1. A database the app changed must have been opened by Litestream: it
+ *     opens databases on their first monitor tick and skips the final sync of
+ *     one it never opened (litestream #436).
+ *  2. No upload may be in flight: v0.3's DB.Close runs Replica.Sync without
+ *     stopping the replica goroutine first; if that goroutine is uploading,
+ *     both write the same WAL segment ("client write: stat ....wal.lz4.tmp:
+ *     no such file or directory") and litestream exits 1. An upload holds a
+ *     shadow WAL file open: wait until Litestream has none open on two
+ *     looks in a row (it reopens one per segment).
+ * A snapshot upload in flight (after a restore) is not seen this way; if
+ * the shutdown races with one, lsinit's second sync pass covers it.
+ * Returns the milliseconds waited.
+ */
+static int64_t shim_wait_v03(const struct shim *s, int64_t deadline)
+{
+    int64_t t0 = clock_now_ms();
+    long litestream = (long)getppid();
+    bool under_litestream = litestream != s->parent_pid; /* after a restart the shim's parent is lsinit */
+    for (size_t i = 0; i < s->db_count; i++) {
+        const char *db = s->dbs[i].path;
+        const char *waiting_for = NULL;
+        if (shim_db_changed(&s->dbs[i])) {
+            while (!shim_v03_opened(s->metrics_addr, db) && clock_now_ms() < deadline) {
+                waiting_for = "litestream to open it (its first monitor tick)";
+                shim_sleep_ms(SHIM_POLL_MS);
+            }
+            if (clock_now_ms() < deadline)
+                waiting_for = NULL;
+        }
+        int quiet = 0;
+        while (waiting_for == NULL && under_litestream && quiet < 2) {
+            if (shim_v03_reading_shadow_wal(litestream, db)) {
+                quiet = 0;
+                if (clock_now_ms() >= deadline) {
+                    waiting_for = "the upload in progress to finish";
+                    break;
+                }
+            } else {
+                quiet++;
+            }
+            if (quiet < 2)
+                shim_sleep_ms(SHIM_FD_POLL_MS);
+        }
+        if (waiting_for != NULL)
+            log_warn("litestream has not caught up with %s yet (waited for %s); its final sync may miss the "
+                     "app's last writes", db, waiting_for);
+    }
+    return clock_now_ms() - t0;
+}
+
+/*
+ * Litestream 0.5: ask it, through its control socket, to upload every
+ * database now and answer when the replica holds it all. Its shutdown then
+ * has nothing left to upload, and lsinit learns whether the app's last
+ * writes are safe (0.5's replicate exits 0 even when its shutdown sync
+ * failed). A database Litestream has not opened yet (#436: created by the
+ * app before the first monitor tick) answers "not open" until that tick.
+ */
+static enum shim_sync shim_sync_v05(const struct shim *s, int64_t deadline)
+{
+    enum shim_sync verdict = SHIM_SYNC_CONFIRMED;
+    for (size_t i = 0; i < s->db_count; i++) {
+        const char *db = s->dbs[i].path;
+        struct ls_sync_result res;
+        for (;;) {
+            int64_t left = deadline - clock_now_ms();
+            if (left < 1000)
+                left = 1000;
+            if (ls_socket_sync(s->socket_path, db, true, (long)left, &res) == 0)
+                break;
+            struct stat st;
+            bool exists = stat(db, &st) == 0;
+            if (res.outcome == LS_SYNC_NOT_OPEN && !exists)
+                break; /* never created: nothing to lose */
+            bool retry = res.outcome == LS_SYNC_NOT_OPEN || res.outcome == LS_SYNC_NO_ANSWER;
+            if (!retry || clock_now_ms() >= deadline) {
+                log_warn("litestream could not confirm that %s is in its replica before its shutdown (%s); "
+                         "lsinit checks again after it", db, res.error);
+                verdict = SHIM_SYNC_FAILED;
+                break;
+            }
+            shim_sleep_ms(SHIM_POLL_MS);
+        }
+    }
+    return verdict;
 }
 
 static int shim_parse(struct shim *s, int argc, char **argv)
 {
-    /* __shim PARENT_PID REPORT_FD METRICS_ADDR WAIT_MS [DB...] -- COMMAND... */
-    if (argc < 7)
+    /* __shim PARENT_PID REPORT_FD METRICS_ADDR|- SOCKET|- WAIT_MS [DB...] -- COMMAND... */
+    if (argc < 8)
         return -1;
     long fd = -1, wait_ms = 0;
     if (parse_int_range(argv[2], 1, 1L << 30, &s->parent_pid) != 0 || parse_int_range(argv[3], -1, 1 << 20, &fd) != 0 ||
-        parse_int_range(argv[5], 0, 1L << 30, &wait_ms) != 0)
+        parse_int_range(argv[6], 0, 1L << 30, &wait_ms) != 0)
         return -1;
     s->metrics_addr = strcmp(argv[4], "-") == 0 ? NULL : argv[4];
+    s->socket_path = strcmp(argv[5], "-") == 0 ? NULL : argv[5];
     s->wait_ms = wait_ms;
-    int i = 6;
+    int i = 7;
     for (; i < argc && strcmp(argv[i], "--") != 0; i++) {
         if (s->db_count < SHIM_MAX_DBS)
             s->dbs[s->db_count++].path = argv[i];
@@ -245,7 +363,7 @@ int shim_main(int argc, char **argv, const struct signal_state *sig)
     if (shim_load_environment(&s) != 0) {
         log_error("cannot read lsinit's environment from /proc/%ld/environ: %m; not starting the app with "
                   "litestream's environment (it holds copied credentials)", s.parent_pid);
-        shim_report(&s, "execfail", (long)getpid(), (long)EACCES);
+        shim_report(&s, SHIM_REPORT_EXECFAIL, (long)getpid(), (long)EACCES);
         return 0;
     }
     for (size_t i = 0; i < s.db_count; i++)
@@ -265,12 +383,12 @@ int shim_main(int argc, char **argv, const struct signal_state *sig)
     if (app < 0) {
         errno = exec_errno != 0 ? exec_errno : errno;
         log_error("cannot run %s: %m%s", s.command[0], errno == ENOENT ? " (not found: check the command name and PATH)" : "");
-        shim_report(&s, "execfail", (long)getpid(), (long)(exec_errno != 0 ? exec_errno : ENOEXEC));
+        shim_report(&s, SHIM_REPORT_EXECFAIL, (long)getpid(), (long)(exec_errno != 0 ? exec_errno : ENOEXEC));
         free(s.envp);
         free(s.env_block);
         return 0;
     }
-    shim_report(&s, "app", (long)getpid(), (long)app);
+    shim_report(&s, SHIM_REPORT_APP, (long)getpid(), (long)app);
 
     int status = 0;
     for (;;) {
@@ -286,8 +404,18 @@ int shim_main(int argc, char **argv, const struct signal_state *sig)
                 (void)kill(app, (int)info.ssi_signo);
         }
     }
-    shim_report(&s, "exit", (long)getpid(), (long)status);
-    shim_wait_for_litestream(&s);
+    shim_report(&s, SHIM_REPORT_EXIT, (long)getpid(), (long)status);
+    int64_t deadline = clock_now_ms() + s.wait_ms;
+    if (s.socket_path != NULL) {
+        int64_t t0 = clock_now_ms();
+        enum shim_sync verdict = shim_sync_v05(&s, deadline);
+        shim_report(&s, SHIM_REPORT_SYNC, (long)getpid(), (long)verdict);
+        log_debug("shim: litestream synced the app's last writes in %lldms (%s)", (long long)(clock_now_ms() - t0),
+                  verdict == SHIM_SYNC_CONFIRMED ? "confirmed" : "not confirmed");
+    } else if (s.metrics_addr != NULL && s.wait_ms > 0) {
+        int64_t waited = shim_wait_v03(&s, deadline);
+        log_debug("shim: waited %lldms for litestream before its shutdown", (long long)waited);
+    }
     free(s.envp);
     free(s.env_block);
     if (s.report_fd >= 0)

@@ -159,6 +159,16 @@ static char *render_healthz(const struct supervisor *sup, int *http_status, size
                        "\"observedUnit\":\"restarts\"}]",
                    check_names[ls_check], litestream_up ? "running" : starting ? "not started yet" : "not running",
                    h->litestream_restarts);
+        if (sup->stop_signal != 0 || h->final_sync[0] != '\0') {
+            /* While stopping: where the final sync stands, so a slow or failed one says why. */
+            bool failed = strncmp(h->final_sync, "failed", 6) == 0;
+            out_printf(&o, ",\"replication:final-sync\":[{\"status\":\"%s\",\"output\":",
+                       failed ? check_names[CHECK_FAIL] : check_names[CHECK_PASS]);
+            out_json_string(&o, h->final_sync[0] != '\0' ? h->final_sync : "waiting for the app and litestream's final sync");
+            out_printf(&o, "}]");
+            if (failed)
+                overall = worst(overall, CHECK_FAIL);
+        }
         out_printf(&o, ",\"replication:lag\":[");
         for (size_t i = 0; i < h->db_count; i++) {
             const struct db_health *d = &h->dbs[i];

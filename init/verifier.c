@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "health_state.h"
+#include "json_text.h"
 #include "log.h"
 #include "replication.h"
 #include "spawn.h"
@@ -84,42 +85,6 @@ static int64_t jittered(struct verifier *v)
         return v->interval_ms;
     int64_t r = (int64_t)(rand_r(&v->seed) % (unsigned int)(2 * spread + 1)) - spread;
     return v->interval_ms + r;
-}
-
-/* Pulls "key":"value" or "key":number out of one of our own JSON lines. */
-static int json_field(const char *line, const char *key, char *out, size_t size)
-{
-    char pattern[64];
-    snprintf(pattern, sizeof(pattern), "\"%s\":", key);
-    const char *p = strstr(line, pattern);
-    if (p == NULL)
-        return -1;
-    p += strlen(pattern);
-    size_t used = 0;
-    if (*p == '"') {
-        for (p++; *p != '\0' && *p != '"' && used + 1 < size; p++) {
-            char c = *p;
-            if (c == '\\' && p[1] != '\0') {
-                c = *++p;
-                if (c == 'n' || c == 'r' || c == 't') {
-                    c = ' ';
-                } else if (c == 'u' && isxdigit((unsigned char)p[1]) && isxdigit((unsigned char)p[2]) &&
-                           isxdigit((unsigned char)p[3]) && isxdigit((unsigned char)p[4])) {
-                    /* verify_outcome_json writes control characters as \u00XX: one line of text here */
-                    char hex[5] = {p[1], p[2], p[3], p[4], '\0'};
-                    long v = strtol(hex, NULL, 16);
-                    c = (v < 0x20 || v >= 0x7f) ? ' ' : (char)v;
-                    p += 4;
-                }
-            }
-            out[used++] = c;
-        }
-    } else {
-        while (*p != '\0' && *p != ',' && *p != '}' && used + 1 < size)
-            out[used++] = *p++;
-    }
-    out[used] = '\0';
-    return 0;
 }
 
 static void verifier_apply_line(struct supervisor *sup, const char *line)

@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "clock.h"
+#include "json_text.h"
 #include "exit_codes.h"
 #include "log.h"
 #include "metrics_client.h"
@@ -467,23 +468,6 @@ void verify_database(const struct verify_params *p, const char *db, struct verif
     }
     marker_delete(db, token);
     o->duration_ms = clock_now_ms() - t0;
-}
-
-static void json_escape(const char *s, char *out, size_t size)
-{
-    size_t used = 0;
-    for (; *s != '\0' && used + 7 < size; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\') {
-            out[used++] = '\\';
-            out[used++] = (char)c;
-        } else if (c < 0x20) {
-            used += (size_t)snprintf(out + used, size - used, "\\u%04x", c);
-        } else {
-            out[used++] = (char)c;
-        }
-    }
-    out[used] = '\0';
 }
 
 void verify_outcome_json(const char *db, const struct verify_outcome *o, char *buf, size_t size)

