@@ -7,17 +7,20 @@
 # Build (scripts/container-build does this with podman, a local Debian base image and
 # a local Litestream mirror):
 #
-#   docker build -t lsinit .                                   # Litestream from GitHub, pinned SHA-256
-#   docker build --build-arg LITESTREAM_URL=https://mirror/litestream-v0.3.13-linux-amd64.tar.gz \
-#                --build-arg LITESTREAM_SHA256=<its sha256> -t lsinit .
+#   docker build -t lsinit .                                   # Litestream 0.5.17 from GitHub, pinned SHA-256
+#   docker build --build-arg LITESTREAM_VERSION=0.3.13 -t lsinit .   # Litestream 0.3.13
+#   docker build --build-arg LITESTREAM_URL=https://mirror/v0.5.17/litestream-0.5.17-linux-x86_64.tar.gz \
+#                -t lsinit .                                   # a mirror of a pinned release
 #
 # Build arguments:
-#   LITESTREAM_VERSION  the Litestream release (default 0.3.13; lsinit pins the SHA-256 of the
-#                       official 0.3.13 archives, other versions need LITESTREAM_SHA256)
+#   LITESTREAM_VERSION  the Litestream release (default 0.5.17). lsinit pins the SHA-256 of the
+#                       official 0.5.17 litestream binary (checked after extraction) and of the
+#                       official 0.3.13 archives; other versions need LITESTREAM_SHA256
 #   LITESTREAM_URL      download the release .tar.gz from here instead of GitHub
-#   LITESTREAM_SHA256   the archive's SHA-256 (required with a mirror whose archive differs)
+#   LITESTREAM_SHA256   the archive's SHA-256: needed with a mirror of 0.3.13 (or any version
+#                       without a binary pin) whose archive is not byte-identical to the official one
 
-ARG LITESTREAM_VERSION=0.3.13
+ARG LITESTREAM_VERSION=0.5.17
 
 # ---------------------------------------------------------------- toolchain
 # What `make static` needs (scripts/build-static-deps.sh builds sqlite3, libyaml, mbedtls,

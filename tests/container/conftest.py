@@ -5,6 +5,9 @@ debian:bookworm-slim, a local Litestream mirror); the S3 replica is the fauxqs
 fixture of tests/integration/servers.py; containers run with podman + runc.
 
 Environment:
+  LSINIT_TEST_LITESTREAM=0.3.13|0.5.17  the Litestream baked into the images (default 0.3.13);
+                                   images are tagged test-litestream-<version>, and the
+                                   host's litestream for restores is the same version
   LSINIT_CONTAINER_BUILD=missing   only build when an image is missing (default: always run
                                    scripts/container-build, which is a cached no-op when
                                    nothing changed, so the images never lag the source)
@@ -25,7 +28,8 @@ sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 
 from servers import *  # noqa: E402,F401,F403  (fixtures: fauxqs, litestream_bin; free_port, wait_until)
 
-from podman_helpers import IMAGES, IMAGE, NONROOT, PYTHON_IMAGE, WORKER_IMAGE, PODMAN_RUN, podman  # noqa: E402,F401
+from podman_helpers import (IMAGES, IMAGE, NONROOT, PYTHON_IMAGE, WORKER_IMAGE, PODMAN_RUN, TAG,  # noqa: E402,F401
+                            TEST_LITESTREAM, podman)
 
 
 @pytest.fixture(scope="session")
@@ -50,7 +54,8 @@ def _container_build():
     log.parent.mkdir(parents=True, exist_ok=True)
     with open(log, "w") as f:
         try:
-            proc = subprocess.run([str(ROOT / "scripts" / "container-build")], cwd=ROOT,
+            proc = subprocess.run([str(ROOT / "scripts" / "container-build"), "--litestream", TEST_LITESTREAM,
+                                   "--tag", TAG], cwd=ROOT,
                                   stdin=subprocess.DEVNULL, stdout=f, stderr=subprocess.STDOUT,
                                   timeout=timeout)
         except subprocess.TimeoutExpired:

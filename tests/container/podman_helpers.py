@@ -9,9 +9,14 @@ import time
 import uuid
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
-IMAGE = os.environ.get("LSINIT_IMAGE", "localhost/lsinit:dev")
-PYTHON_IMAGE = "localhost/lsinit-example-python:dev"
-WORKER_IMAGE = "localhost/lsinit-example-worker:dev"
+# The Litestream baked into the images under test (tests/run runs the suite once
+# per version); each version has its own tag, built by
+# `scripts/container-build --litestream V --tag test-litestream-V`.
+TEST_LITESTREAM = os.environ.get("LSINIT_TEST_LITESTREAM", "0.3.13")
+TAG = f"test-litestream-{TEST_LITESTREAM}"
+IMAGE = os.environ.get("LSINIT_IMAGE", f"localhost/lsinit:{TAG}")
+PYTHON_IMAGE = f"localhost/lsinit-example-python:{TAG}"
+WORKER_IMAGE = f"localhost/lsinit-example-worker:{TAG}"
 IMAGES = (IMAGE, PYTHON_IMAGE, WORKER_IMAGE)
 NONROOT = 65532
 

