@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "exit_codes.h"
+#include "litestream.h"
 #include "log.h"
 #include "parse.h"
 #include "plan.h"
@@ -77,6 +78,8 @@ int main(int argc, char **argv)
 
     struct plan plan;
     rc = plan_build(&plan, environ, cwd, &sig.original_mask, err, sizeof(err));
+    if (rc == 0 && plan.enabled && ls_version_check_supervised(&plan.version, err, sizeof(err)) != 0)
+        rc = EXIT_CONFIG;
     if (rc == 0 && plan.enabled)
         rc = plan_write_config(&plan, err, sizeof(err));
     if (rc != 0) {

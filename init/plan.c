@@ -493,8 +493,19 @@ static int plan_control_socket(struct plan *plan, char *const *envp, char *err, 
         if (slash != NULL)
             slash[slash == dbdir ? 1 : 0] = '\0';
         const char *dir = socket_dir_usable(tmp) ? tmp : socket_dir_usable("/tmp") ? "/tmp" : dbdir;
-        snprintf(path, sizeof(path), "%s%s.lsinit-%ld-litestream.sock", dir,
-                 dir[strlen(dir) - 1] == '/' ? "" : "/", (long)getpid());
+        /*
+         * Named after the databases, not the pid: `lsinit verify`, `lsinit
+         * sync` (run beside PID 1 with the same environment) find the same
+         * socket; two lsinit instances on one host never share databases.
+         */
+        uint64_t h = 1469598103934665603ULL; /* FNV-1a */
+        for (size_t i = 0; i < plan->db_count; i++)
+            for (const char *c = plan->dbs[i].path; *c != '\0'; c++)
+                h = (h ^ (unsigned char)*c) * 1099511628211ULL;
+        int n = snprintf(path, sizeof(path), "%.3900s%s.lsinit-%016llx.sock", dir,
+                         dir[strlen(dir) - 1] == '/' ? "" : "/", (unsigned long long)h);
+        if (n < 0 || (size_t)n >= sizeof(path))
+            path[0] = '\0';
         var = "LSINIT_SOCKET";
     }
     if (strlen(path) >= sizeof(un.sun_path))

@@ -42,6 +42,7 @@ struct restore_job {
     pid_t pid;
     int attempts;
     int64_t retry_at; /* 0: not waiting */
+    bool deadline_killed;
 };
 
 struct replication {
@@ -220,12 +221,6 @@ int replication_attach(struct supervisor *sup, const struct plan *plan, char **s
     if (r == NULL) {
         log_error("out of memory");
         return EXIT_OSERR;
-    }
-    char why[512];
-    if (ls_version_check_supervised(&plan->version, why, sizeof(why)) != 0) {
-        log_error("%s", why);
-        free(r);
-        return EXIT_CONFIG;
     }
     r->plan = plan;
     r->litestream_pid = -1;
@@ -1036,6 +1031,8 @@ int64_t replication_next_deadline(const struct supervisor *sup)
     int64_t next = 0;
     for (size_t i = 0; i < r->plan->db_count; i++) {
         int64_t t = r->restores[i].retry_at;
+        if (r->restores[i].state == RESTORE_RUNNING && !r->restores[i].deadline_killed)
+            t = r->restore_deadline;
         if (t != 0 && (next == 0 || t < next))
             next = t;
     }
@@ -1080,6 +1077,16 @@ void replication_on_timer(struct supervisor *sup, int64_t now)
         struct restore_job *job = &r->restores[i];
         if (job->state == RESTORE_PENDING && job->retry_at != 0 && now >= job->retry_at && !r->restores_finished)
             restore_start(sup, i, now);
+        /*
+         * Litestream 0.5's S3 client retries a dead endpoint 10 times with
+         * backoff: a restore can outlast LSINIT_RESTORE_TIMEOUT by minutes.
+         * Past the deadline it is stopped; its exit is then the last attempt.
+         */
+        if (job->state == RESTORE_RUNNING && now >= r->restore_deadline && !job->deadline_killed) {
+            log_warn("restore of %s still runs at LSINIT_RESTORE_TIMEOUT: stopping it", r->plan->dbs[i].path);
+            (void)kill(job->pid, SIGKILL);
+            job->deadline_killed = true;
+        }
     }
     if (r->start_retry_at != 0 && now >= r->start_retry_at && r->litestream_pid <= 0 && sup->stop_signal == 0) {
         r->start_retry_at = 0;

@@ -312,6 +312,8 @@ static enum shim_sync shim_sync_v05(const struct shim *s, int64_t deadline)
             bool exists = stat(db, &st) == 0;
             if (res.outcome == LS_SYNC_NOT_OPEN && !exists)
                 break; /* never created: nothing to lose */
+            if (res.outcome == LS_SYNC_FAILED && strstr(res.error, "waiting for data") != NULL)
+                break; /* Litestream holds no transaction of it at all even after this sync: nothing to lose */
             bool retry = res.outcome == LS_SYNC_NOT_OPEN || res.outcome == LS_SYNC_NO_ANSWER;
             if (!retry || clock_now_ms() >= deadline) {
                 log_warn("litestream could not confirm that %s is in its replica before its shutdown (%s); "

@@ -21,10 +21,13 @@ Roles (every app talks to the test through files in a state directory):
 * ``marker OUT``: creates OUT and exits 0 (proves an app was started).
 """
 import contextlib
+import http.client
 import json
 import os
 import pathlib
+import re
 import signal
+import socket
 import sqlite3
 import subprocess
 import sys
@@ -207,6 +210,58 @@ def default_signals():
             continue
         with contextlib.suppress(OSError, ValueError):
             signal.signal(s, signal.SIG_DFL)
+
+
+# ---------------------------------------------------------------- litestream's progress
+
+SEGMENT_WRITTEN = 'msg="wal segment written"'  # Litestream 0.3, INFO, once per uploaded WAL segment
+_SOCKET_LINE = re.compile(r'msg="control socket listening".* path=(\S+)')
+
+
+class _UnixHTTP(http.client.HTTPConnection):
+    def __init__(self, path, timeout):
+        super().__init__("litestream", timeout=timeout)
+        self._path = path
+
+    def connect(self):
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.settimeout(self.timeout)
+        self.sock.connect(self._path)
+
+
+def control_socket_request(path, method, url, body=None, timeout=5):
+    """One request to Litestream 0.5's control socket: (status, parsed JSON or None)."""
+    conn = _UnixHTTP(path, timeout)
+    try:
+        conn.request(method, url, body=json.dumps(body) if body is not None else None,
+                     headers={"Content-Type": "application/json"})
+        r = conn.getresponse()
+        data = r.read()
+        try:
+            return r.status, json.loads(data)
+        except ValueError:
+            return r.status, None
+    finally:
+        conn.close()
+
+
+def replica_progress(litestream_log, db=None):
+    """A number that grows each time Litestream uploads: on 0.3 the WAL segments
+    it logged (INFO); on 0.5 (which logs uploads at DEBUG only) the replica's
+    TXID for db, read from its control socket (named in its log) with a sync
+    that does not wait (the local WAL→LTX step Litestream runs every second
+    anyway). 0 when nothing is known yet."""
+    n = litestream_log.count(SEGMENT_WRITTEN)
+    if n or db is None:
+        return n
+    found = _SOCKET_LINE.findall(litestream_log)
+    if not found:
+        return 0
+    try:
+        status, doc = control_socket_request(found[-1], "POST", "/sync", {"path": str(db), "wait": False})
+    except OSError:
+        return 0
+    return int(doc.get("replicated_txid", 0)) if status == 200 and doc else 0
 
 
 # ---------------------------------------------------------------- lsinit runs
