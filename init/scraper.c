@@ -3,15 +3,19 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <limits.h>
 #include <netinet/in.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "health_state.h"
+#include "json_text.h"
 #include "metrics_client.h"
 #include "parse.h"
 #include "supervisor.h"
@@ -21,8 +25,18 @@
 
 enum scrape_state { SCRAPE_IDLE, SCRAPE_CONNECTING, SCRAPE_READING };
 
+/*
+ * One scrape: GET /metrics over TCP, then on Litestream 0.5 (whose metrics
+ * have no replica position) one POST /sync {"wait":false} per database over
+ * its control socket, which answers the local txid and the replica's
+ * (replicated_txid) and does only the local WAL step Litestream runs every
+ * second anyway. step: -1 metrics, 0..n-1 the database being asked.
+ */
 struct scraper {
     struct sockaddr_in addr;
+    struct sockaddr_un unix_addr;
+    bool use_socket;
+    int step;
     char host[128];
     int64_t interval_ms;
     int64_t next_at;
@@ -34,7 +48,7 @@ struct scraper {
     size_t cap;
 };
 
-struct scraper *scraper_new(const char *metrics_addr, int64_t interval_ms, int64_t now)
+struct scraper *scraper_new(const char *metrics_addr, const char *socket_path, int64_t interval_ms, int64_t now)
 {
     const char *colon = strrchr(metrics_addr, ':');
     long port = 0;
@@ -50,6 +64,12 @@ struct scraper *scraper_new(const char *metrics_addr, int64_t interval_ms, int64
     if (inet_pton(AF_INET, host, &s->addr.sin_addr) != 1)
         s->addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     snprintf(s->host, sizeof(s->host), "%s", metrics_addr);
+    if (socket_path != NULL && socket_path[0] != '\0' && strlen(socket_path) < sizeof(s->unix_addr.sun_path)) {
+        s->unix_addr.sun_family = AF_UNIX;
+        memcpy(s->unix_addr.sun_path, socket_path, strlen(socket_path) + 1);
+        s->use_socket = true;
+    }
+    s->step = -1;
     s->interval_ms = interval_ms;
     s->next_at = now + 1000;
     s->fd = -1;
@@ -63,6 +83,7 @@ static void scraper_close(struct scraper *s, int64_t now)
     s->fd = -1;
     s->state = SCRAPE_IDLE;
     s->len = 0;
+    s->step = -1;
     s->next_at = now + s->interval_ms;
 }
 
@@ -87,6 +108,8 @@ nfds_t scraper_poll_fds(struct scraper *s, struct pollfd *fds, nfds_t room)
 }
 
 int64_t scraper_next_deadline(const struct scraper *s) { return s->state == SCRAPE_IDLE ? s->next_at : s->deadline; }
+
+static bool sup_uses_socket(const struct supervisor *sup) { return sup->scraper->use_socket; }
 
 /* Applies one metrics text to every database's replication progress. */
 static void scraper_apply(struct supervisor *sup, const char *text)
@@ -126,7 +149,7 @@ static void scraper_apply(struct supervisor *sup, const char *text)
             d->prev_local[1] = local[1];
             d->prev_unix = wall;
             d->prev_valid = true;
-        } else if (count >= 1) {
+        } else if (count >= 1 && !sup_uses_socket(sup)) {
             /* Synced, and no upload position yet: nothing new to upload since start. */
             d->caught_up = true;
             d->caught_up_unix = wall;
@@ -139,17 +162,62 @@ static void scraper_apply(struct supervisor *sup, const char *text)
 
 static void scraper_start(struct scraper *s, int64_t now)
 {
-    s->fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    bool unix_step = s->step >= 0;
+    s->fd = socket(unix_step ? AF_UNIX : AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (s->fd < 0) {
-        s->next_at = now + s->interval_ms;
+        scraper_close(s, now);
         return;
     }
     s->deadline = now + SCRAPE_TIMEOUT_MS;
-    if (connect(s->fd, (struct sockaddr *)&s->addr, sizeof(s->addr)) != 0 && errno != EINPROGRESS) {
+    int rc = unix_step ? connect(s->fd, (struct sockaddr *)&s->unix_addr, sizeof(s->unix_addr))
+                       : connect(s->fd, (struct sockaddr *)&s->addr, sizeof(s->addr));
+    if (rc != 0 && errno != EINPROGRESS && errno != EAGAIN) {
         scraper_close(s, now);
         return;
     }
     s->state = SCRAPE_CONNECTING;
+}
+
+/*
+ * Litestream 0.5: the replica's position against the local one, both TXIDs.
+ * Lag is the age of the newest local position the replica has reached, as
+ * for 0.3: now when it is current, else the previous read's time if it has
+ * reached that read's position.
+ */
+static void scraper_apply_sync(struct db_health *d, const char *body)
+{
+    uint64_t txid = 0, replicated = 0;
+    if (json_field_u64(body, "txid", &txid) != 0 || json_field_u64(body, "replicated_txid", &replicated) != 0)
+        return;
+    int64_t wall = (int64_t)time(NULL);
+    d->shadow_index = (double)txid;
+    d->replica_index = (double)replicated;
+    d->caught_up = replicated >= txid;
+    bool reached_prev = d->prev_valid && (double)replicated >= d->prev_local[0];
+    if (d->caught_up)
+        d->caught_up_unix = wall;
+    else if (reached_prev && d->prev_unix > d->caught_up_unix)
+        d->caught_up_unix = d->prev_unix;
+    d->prev_local[0] = (double)txid;
+    d->prev_unix = wall;
+    d->prev_valid = true;
+}
+
+/* After one answer: the next database's sync request, or the end of this scrape. */
+static void scraper_advance(struct supervisor *sup, int64_t now)
+{
+    struct scraper *s = sup->scraper;
+    int next = s->step + 1;
+    if (!s->use_socket || (size_t)next >= sup->health.db_count) {
+        scraper_close(s, now);
+        return;
+    }
+    if (s->fd >= 0)
+        close(s->fd);
+    s->fd = -1;
+    s->len = 0;
+    s->step = next;
+    scraper_start(s, now);
 }
 
 void scraper_on_timer(struct supervisor *sup, int64_t now)
@@ -174,8 +242,18 @@ void scraper_on_fd(struct supervisor *sup, short revents, int64_t now)
             scraper_close(s, now);
             return;
         }
-        char req[256];
-        int n = snprintf(req, sizeof(req), "GET /metrics HTTP/1.0\r\nHost: %s\r\nAccept: text/plain\r\n\r\n", s->host);
+        char req[PATH_MAX * 2 + 256];
+        int n;
+        if (s->step < 0) {
+            n = snprintf(req, sizeof(req), "GET /metrics HTTP/1.0\r\nHost: %s\r\nAccept: text/plain\r\n\r\n", s->host);
+        } else {
+            char db_e[PATH_MAX * 2 - 64], body[PATH_MAX * 2];
+            json_escape(sup->health.dbs[s->step].path, db_e, sizeof(db_e));
+            int blen = snprintf(body, sizeof(body), "{\"path\":\"%s\",\"wait\":false}", db_e);
+            n = snprintf(req, sizeof(req),
+                         "POST /sync HTTP/1.0\r\nHost: litestream\r\nContent-Type: application/json\r\n"
+                         "Content-Length: %d\r\n\r\n%s", blen, body);
+        }
         /* A request this small fits a fresh socket's buffer in one write. */
         if (n <= 0 || write(s->fd, req, (size_t)n) != (ssize_t)n) {
             sup->health.scrapes_failed++;
@@ -208,10 +286,16 @@ void scraper_on_fd(struct supervisor *sup, short revents, int64_t now)
     }
     s->buf[s->len] = '\0';
     const char *body = strstr(s->buf, "\r\n\r\n");
-    if (strncmp(s->buf, "HTTP/1.", 7) == 0 && strncmp(s->buf + 8, " 200", 4) == 0 && body != NULL) {
+    bool ok = strncmp(s->buf, "HTTP/1.", 7) == 0 && strncmp(s->buf + 8, " 200", 4) == 0 && body != NULL;
+    if (ok && s->step < 0) {
         scraper_apply(sup, body + 4);
         sup->health.scrape_ok_ms = now;
-    } else
+    } else if (ok) {
+        scraper_apply_sync(&sup->health.dbs[s->step], body + 4);
+    } else if (s->step < 0) {
         sup->health.scrapes_failed++;
-    scraper_close(s, now);
+        scraper_close(s, now);
+        return;
+    }
+    scraper_advance(sup, now);
 }

@@ -13,7 +13,8 @@
 struct supervisor;
 struct scraper;
 
-struct scraper *scraper_new(const char *metrics_addr, int64_t interval_ms, int64_t now);
+/* socket_path: Litestream 0.5's control socket (replica positions), or NULL/"" on 0.3. */
+struct scraper *scraper_new(const char *metrics_addr, const char *socket_path, int64_t interval_ms, int64_t now);
 void scraper_free(struct scraper *s);
 nfds_t scraper_poll_fds(struct scraper *s, struct pollfd *fds, nfds_t room);
 void scraper_on_fd(struct supervisor *sup, short revents, int64_t now);

@@ -306,7 +306,7 @@ int supervisor_start_services(struct supervisor *sup, const struct plan *plan)
     for (size_t i = 0; i < plan->db_count; i++)
         snprintf(h->dbs[i].path, sizeof(h->dbs[i].path), "%s", plan->dbs[i].path);
     if (plan->metrics_addr[0] != '\0')
-        sup->scraper = scraper_new(plan->metrics_addr, SCRAPE_INTERVAL_MS, clock_now_ms());
+        sup->scraper = scraper_new(plan->metrics_addr, plan->socket_path, SCRAPE_INTERVAL_MS, clock_now_ms());
     if (s->verify_interval_ms > 0) {
         int64_t first = s->verify_interval_ms < VERIFY_FIRST_DELAY_MS ? s->verify_interval_ms : VERIFY_FIRST_DELAY_MS;
         sup->verifier = verifier_new(s->verify_interval_ms, first, s->verify_dir);

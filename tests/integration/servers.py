@@ -66,6 +66,7 @@ __all__ = [
     "fauxqs",
     "free_port",
     "litestream_bin",
+    "litestream03_bin",
     "litestream_yaml",
     "listening_addresses",
     "sftp_server",
@@ -277,6 +278,15 @@ def litestream_bin():
     assert out.returncode == 0, f"{path} version failed: {out.stderr}"
     assert out.stdout.strip() == LITESTREAM_VERSION, (
         f"{path} is {out.stdout.strip()!r}, expected {LITESTREAM_VERSION}")
+    return str(path)
+
+
+@pytest.fixture(scope="session")
+def litestream03_bin():
+    """Litestream v0.3.13 whatever LSINIT_TEST_LITESTREAM says: for tests of the
+    replica servers themselves (test_servers.py), which read the 0.3 layout."""
+    path = _ROOT / ".deps" / "litestream" / "0.3.13" / "litestream"
+    assert path.exists(), f"{path} missing: {_INSTALL_HINT}"
     return str(path)
 
 

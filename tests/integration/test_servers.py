@@ -94,14 +94,14 @@ def _replicate_and_restore(litestream, tmp_path, replica, env=None):
     return config, db
 
 
-def test_litestream_is_v0_3_13(litestream_bin):
-    out = subprocess.run([litestream_bin, "version"], capture_output=True, text=True, timeout=30)
+def test_litestream_is_v0_3_13(litestream03_bin):
+    out = subprocess.run([litestream03_bin, "version"], capture_output=True, text=True, timeout=30)
     assert out.stdout.strip() == "v0.3.13"
 
 
-def test_file_replica_roundtrip(litestream_bin, tmp_path):
+def test_file_replica_roundtrip(litestream03_bin, tmp_path):
     replica_dir = tmp_path / "replica"
-    _replicate_and_restore(litestream_bin, tmp_path, {"type": "file", "path": str(replica_dir)})
+    _replicate_and_restore(litestream03_bin, tmp_path, {"type": "file", "path": str(replica_dir)})
     assert (replica_dir / "generations").is_dir()
 
 
@@ -126,56 +126,56 @@ def test_fauxqs_http_helpers(fauxqs):
     assert fauxqs.list_keys(bucket) == ["b/three"]
 
 
-def test_s3_replica_roundtrip(litestream_bin, fauxqs, tmp_path):
+def test_s3_replica_roundtrip(litestream03_bin, fauxqs, tmp_path):
     bucket = fauxqs.new_bucket("roundtrip")
-    _replicate_and_restore(litestream_bin, tmp_path,
+    _replicate_and_restore(litestream03_bin, tmp_path,
                            fauxqs.litestream_replica(bucket, "dbs/app"), fauxqs.aws_env)
     keys = fauxqs.list_keys(bucket, "dbs/app/")
     assert any("/snapshots/" in k for k in keys), keys
     assert any("/wal/" in k for k in keys), keys
 
 
-def test_s3_outage_fails_restore_until_restart(litestream_bin, fauxqs, tmp_path):
+def test_s3_outage_fails_restore_until_restart(litestream03_bin, fauxqs, tmp_path):
     bucket = fauxqs.new_bucket("outage")
-    config, db = _replicate_and_restore(litestream_bin, tmp_path,
+    config, db = _replicate_and_restore(litestream03_bin, tmp_path,
                                         fauxqs.litestream_replica(bucket, "db"), fauxqs.aws_env)
     restored = tmp_path / "after-outage.db"
     env = _env(fauxqs.aws_env)
     with fauxqs.outage():
-        r = _restore(litestream_bin, config, db, restored, env)
+        r = _restore(litestream03_bin, config, db, restored, env)
         assert r.returncode != 0, f"restore succeeded with fauxqs down: {r.stdout}{r.stderr}"
         assert "connection refused" in r.stdout + r.stderr, r.stdout + r.stderr
         assert not restored.exists()
     # data survived the outage (fauxqs keeps objects in its storage dir)
-    r = _restore(litestream_bin, config, db, restored, env)
+    r = _restore(litestream03_bin, config, db, restored, env)
     assert r.returncode == 0, f"restore after fauxqs restart failed: {r.stdout}{r.stderr}"
     assert _rows(restored) == ["before-replicate", "during-replicate"]
 
 
-def test_sftp_replica_roundtrip(litestream_bin, sftp_server, tmp_path):
+def test_sftp_replica_roundtrip(litestream03_bin, sftp_server, tmp_path):
     name = f"rt-{uuid.uuid4().hex[:8]}"
     replica = sftp_server.litestream_replica(name)
     assert replica["host"] == f"127.0.0.1:{sftp_server.port}"
-    _replicate_and_restore(litestream_bin, tmp_path, replica)
+    _replicate_and_restore(litestream03_bin, tmp_path, replica)
     assert (sftp_server.root / name / "generations").is_dir()
 
 
-def test_sftp_outage_and_refused_logins(litestream_bin, sftp_server, tmp_path):
+def test_sftp_outage_and_refused_logins(litestream03_bin, sftp_server, tmp_path):
     assert listening_addresses(sftp_server.port) == {"127.0.0.1"}
     replica = sftp_server.litestream_replica(f"outage-{uuid.uuid4().hex[:8]}")
-    config, db = _replicate_and_restore(litestream_bin, tmp_path, replica)
+    config, db = _replicate_and_restore(litestream03_bin, tmp_path, replica)
     out = tmp_path / "again.db"
     env = _env()
     with sftp_server.outage():
-        r = _restore(litestream_bin, config, db, out, env)
+        r = _restore(litestream03_bin, config, db, out, env)
         assert r.returncode != 0, "restore succeeded with sshd stopped"
         assert "connection refused" in r.stdout + r.stderr, r.stdout + r.stderr
-    r = _restore(litestream_bin, config, db, out, env)
+    r = _restore(litestream03_bin, config, db, out, env)
     assert r.returncode == 0, f"restore after sshd restart failed: {r.stdout}{r.stderr}"
     with sftp_server.logins_refused():
-        r = _restore(litestream_bin, config, db, out, env)
+        r = _restore(litestream03_bin, config, db, out, env)
         assert r.returncode != 0, "restore succeeded with logins refused"
         assert "unable to authenticate" in r.stdout + r.stderr, r.stdout + r.stderr
-    r = _restore(litestream_bin, config, db, out, env)
+    r = _restore(litestream03_bin, config, db, out, env)
     assert r.returncode == 0, f"restore after allow_logins failed: {r.stdout}{r.stderr}"
     assert _rows(out) == ["before-replicate", "during-replicate"]
