@@ -30,6 +30,10 @@
 #define SHIM_POLL_MS 50
 /* 0.3: how often to look at Litestream's open files for an upload in flight. */
 #define SHIM_FD_POLL_MS 20
+/* 0.3: monitor ticks after which a database's first upload is over (or had nothing to send). */
+#define SHIM_FIRST_UPLOAD_TICKS 3
+/* 0.3: Litestream reading this much within one look is uploading (a snapshot reads the whole database). */
+#define SHIM_BUSY_READ_BYTES (64 * 1024)
 #define SHIM_ENV_MAX ((size_t)4 * 1024 * 1024)
 
 struct shim_db {
@@ -188,14 +192,30 @@ static void shim_sleep_ms(long ms)
     nanosleep(&ts, NULL);
 }
 
-/* Litestream 0.3 has synced db at least once: it opened it (it opens databases lazily, #436). */
-static bool shim_v03_opened(const char *metrics_addr, const char *db)
+/*
+ * Litestream 0.3's first steps with db, from its metrics. opened: it has
+ * synced db at least once (it opens databases lazily on their first monitor
+ * tick, #436). first_upload_pending: that first sync has just woken the
+ * replica goroutine, whose first upload (a snapshot of a new generation,
+ * then the WAL) has not written a segment yet; a database opened more than
+ * two ticks ago is past that (an initial sync with nothing to upload writes
+ * no segment).
+ */
+struct shim_v03_state {
+    bool opened;
+    bool first_upload_pending;
+};
+
+static struct shim_v03_state shim_v03_read(const char *metrics_addr, const char *db)
 {
+    struct shim_v03_state st = {false, false};
     char *text = metrics_fetch(metrics_addr, 500);
-    double count = 0;
-    bool opened = text != NULL && metrics_find(text, "litestream_sync_count", db, &count) == 0 && count >= 1;
+    double count = 0, index = 0;
+    st.opened = text != NULL && metrics_find(text, "litestream_sync_count", db, &count) == 0 && count >= 1;
+    st.first_upload_pending = st.opened && count < SHIM_FIRST_UPLOAD_TICKS &&
+                              metrics_find(text, "litestream_replica_wal_index", db, &index) != 0;
     free(text);
-    return opened;
+    return st;
 }
 
 /*
@@ -234,6 +254,23 @@ static bool shim_v03_reading_shadow_wal(long pid, const char *db)
     return found;
 }
 
+/* Bytes process pid has read so far (rchar in /proc/<pid>/io), or -1. */
+static long long shim_proc_rchar(long pid)
+{
+    char path[64], buf[512];
+    snprintf(path, sizeof(path), "/proc/%ld/io", pid);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    ssize_t n = read(fd, buf, sizeof(buf) - 1);
+    close(fd);
+    if (n <= 0)
+        return -1;
+    buf[n] = '\0';
+    const char *p = strstr(buf, "rchar:");
+    return p != NULL ? strtoll(p + 6, NULL, 10) : -1;
+}
+
 /*
  * Litestream 0.3: wait for exactly what its shutdown's final sync needs, and
  * nothing else — in particular not for the next sync tick: the shutdown
@@ -244,11 +281,14 @@ static bool shim_v03_reading_shadow_wal(long pid, const char *db)
  *  2. No upload may be in flight: v0.3's DB.Close runs Replica.Sync without
  *     stopping the replica goroutine first; if that goroutine is uploading,
  *     both write the same WAL segment ("client write: stat ....wal.lz4.tmp:
- *     no such file or directory") and litestream exits 1. An upload holds a
- *     shadow WAL file open: wait until Litestream has none open on two
- *     looks in a row (it reopens one per segment).
- * A snapshot upload in flight (after a restore) is not seen this way; if
- * the shutdown races with one, lsinit's second sync pass covers it.
+ *     no such file or directory") and litestream exits 1. The first sync of
+ *     a database wakes the replica goroutine for its first upload at once
+ *     (whatever the sync interval): wait for its first segment. Later, a
+ *     WAL upload holds a shadow WAL file open; a snapshot upload reads the
+ *     database fast.
+ *     Wait until Litestream shows neither on two looks in a row (it reopens
+ *     a shadow WAL per segment). Should a race still happen (an upload that
+ *     starts right after the last look), lsinit's second sync pass covers it.
  * Returns the milliseconds waited.
  */
 static int64_t shim_wait_v03(const struct shim *s, int64_t deadline)
@@ -259,17 +299,31 @@ static int64_t shim_wait_v03(const struct shim *s, int64_t deadline)
     for (size_t i = 0; i < s->db_count; i++) {
         const char *db = s->dbs[i].path;
         const char *waiting_for = NULL;
-        if (shim_db_changed(&s->dbs[i])) {
-            while (!shim_v03_opened(s->metrics_addr, db) && clock_now_ms() < deadline) {
+        bool changed = shim_db_changed(&s->dbs[i]);
+        for (;;) {
+            struct shim_v03_state st = shim_v03_read(s->metrics_addr, db);
+            if (changed && !st.opened)
                 waiting_for = "litestream to open it (its first monitor tick)";
-                shim_sleep_ms(SHIM_POLL_MS);
-            }
-            if (clock_now_ms() < deadline)
+            else if (st.first_upload_pending)
+                waiting_for = "its first upload to finish";
+            else
                 waiting_for = NULL;
+            if (waiting_for == NULL || clock_now_ms() >= deadline)
+                break;
+            shim_sleep_ms(SHIM_POLL_MS);
         }
         int quiet = 0;
+        long long rchar = shim_proc_rchar(litestream);
         while (waiting_for == NULL && under_litestream && quiet < 2) {
-            if (shim_v03_reading_shadow_wal(litestream, db)) {
+            /*
+             * A snapshot upload (the first of a generation) reads the whole
+             * database through a file Litestream keeps open: it shows as a
+             * read rate, not as a new open file.
+             */
+            long long now_rchar = shim_proc_rchar(litestream);
+            bool reading = rchar >= 0 && now_rchar - rchar >= SHIM_BUSY_READ_BYTES;
+            rchar = now_rchar;
+            if (reading || shim_v03_reading_shadow_wal(litestream, db)) {
                 quiet = 0;
                 if (clock_now_ms() >= deadline) {
                     waiting_for = "the upload in progress to finish";

@@ -19,6 +19,8 @@ Roles (every app talks to the test through files in a state directory):
 * ``argv OUT ARGS...``: writes the hex of every byte string in ARGS to OUT.
 * ``env OUT``: writes its environment (JSON, hex-encoded bytes) to OUT.
 * ``marker OUT``: creates OUT and exits 0 (proves an app was started).
+* ``once DB``: creates DB (WAL), commits one 'once' row and exits 0 at once,
+  long before Litestream's first monitor tick (litestream #436).
 """
 import contextlib
 import http.client
@@ -125,6 +127,17 @@ def app_env(out):
     _atomic_write(out, json.dumps(env))
 
 
+def app_once(db):
+    db = pathlib.Path(db)
+    db.parent.mkdir(parents=True, exist_ok=True)
+    con = sqlite3.connect(str(db))
+    con.execute("PRAGMA journal_mode=WAL")
+    con.execute("CREATE TABLE IF NOT EXISTS rows (id INTEGER PRIMARY KEY, kind TEXT, pid INTEGER)")
+    con.execute("INSERT INTO rows (kind, pid) VALUES ('once', ?)", (os.getpid(),))
+    con.commit()
+    con.close()
+
+
 def main(argv):
     role = argv[1]
     if role == "writer":
@@ -135,6 +148,8 @@ def main(argv):
         app_env(argv[2])
     elif role == "marker":
         pathlib.Path(argv[2]).touch()
+    elif role == "once":
+        app_once(argv[2])
     else:
         sys.exit(f"apps.py: unknown role {role!r}")
 
@@ -145,6 +160,10 @@ def writer_cmd(db, state, exit_mode="0", bulk_kb=0):
 
 def marker_cmd(path):
     return [PY, APPS, "marker", str(path)]
+
+
+def once_cmd(db):
+    return [PY, APPS, "once", str(db)]
 
 
 # ---------------------------------------------------------------- /proc

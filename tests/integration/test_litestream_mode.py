@@ -25,7 +25,7 @@ import uuid
 import pytest
 
 import apps
-from apps import LAST_WRITE, LsinitRun, alive, marker_cmd, replica_progress, wait_for, writer_cmd
+from apps import LAST_WRITE, LsinitRun, alive, marker_cmd, once_cmd, replica_progress, wait_for, writer_cmd
 from servers import LITESTREAM_TEST_VERSION, LITESTREAM_V05, write_litestream_config
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
@@ -244,6 +244,78 @@ def test_stop_at_first_sync_is_not_reported_as_failed_sync(lsinit_bin, litestrea
     assert bad == [], (
         f"LSINIT BUG: {len(bad)}/{STRESS_RUNS} clean stops exited non-zero: the shim releases litestream's "
         f"shutdown while its replica goroutine is mid-upload (see shim_wait_for_litestream): {bad[:1]}")
+
+
+# The two waits a stop may make before Litestream's shutdown (issue: a stop fits the kill timeout whatever
+# the sync interval). Each test fails when its wait is skipped (a write missing, a second sync pass) and
+# when it is waited out (lsinit's "has not caught up" warning); neither waits for the next sync tick.
+
+@pytest.mark.parametrize("kind", ["file", "s3"])
+def test_stop_waits_for_litestream_to_open_a_new_database(lsinit_bin, litestream_bin, base_env, request, tmp_path,
+                                                          kind):
+    """litestream #436: the app creates the database, commits and exits long before Litestream's first
+    monitor tick; Litestream skips the final sync of a database it never opened. The shim waits for that
+    tick (0.3: litestream_sync_count; 0.5: the control socket answers "not open" until then), with a 60 s
+    sync interval that must not matter."""
+    replica = make_replica(kind, request, tmp_path)
+    db = tmp_path / "data" / "app.db"
+    env = lsinit_env(base_env, replica, db, LSINIT_SYNC_INTERVAL="60s", LSINIT_GRACE="4s", LSINIT_LOG_LEVEL="debug")
+    with LsinitRun(lsinit_bin, ["--", *once_cmd(db)], env, tmp_path) as run:
+        rc = run.wait(30)
+    assert rc == 0, run.stderr
+    assert "has not caught up" not in run.stderr and "could not confirm" not in run.stderr, run.stderr
+    assert "second sync pass" not in run.stderr and "one more sync pass" not in run.stderr, run.stderr
+    restored = restore_with_litestream(litestream_bin, replica, db, tmp_path / "restored.db", tmp_path)
+    assert "once" in kinds(restored), f"the app's only write is missing from the replica:\n{run.stderr}"
+
+
+def _reads_shadow_wal(pid, db):
+    marker = f"/.{db.name}-litestream/generations/"
+    try:
+        fds = os.listdir(f"/proc/{pid}/fd")
+    except OSError:
+        return False
+    for fd in fds:
+        try:
+            target = os.readlink(f"/proc/{pid}/fd/{fd}")
+        except OSError:
+            continue
+        if marker in target and target.endswith(".wal"):
+            return True
+    return False
+
+
+@pytest.mark.skipif(LITESTREAM_V05, reason="0.5 serialises its shutdown sync with the replica goroutine "
+                    "(Replica.syncSem): there is no upload race to wait for (docs/litestream-versions.md)")
+def test_stop_waits_for_an_upload_in_flight(lsinit_bin, litestream_bin, base_env, request, tmp_path):
+    """Litestream 0.3's DB.Close runs Replica.Sync while the replica goroutine may be uploading; both
+    write the same segment and the shutdown fails. The app commits ~3.8 MB and is stopped while
+    Litestream uploads it: the shim must see the upload (an open shadow WAL file) and wait for it, so the
+    shutdown succeeds on its own (no second pass)."""
+
+    def one(i):
+        d = tmp_path / f"run{i}"
+        replica = make_replica("file", request, d)
+        db = d / "data" / "app.db"
+        state = d / "state"
+        state.mkdir(parents=True)
+        env = lsinit_env(base_env, replica, db, LSINIT_SYNC_INTERVAL="1s", LSINIT_GRACE="8s")
+        with LsinitRun(lsinit_bin, ["--", *writer_cmd(db, state, "0", bulk_kb=3800)], env, d) as run:
+            wait_ready(run, state)
+            ls = wait_for(run.litestream_pid, 10, "litestream replicate")
+            # TERM the moment Litestream holds the shadow WAL open: its first upload of the 3.8 MB.
+            wait_for(lambda: _reads_shadow_wal(ls, db) or run.proc.poll() is not None, 15, "the upload to start",
+                     interval=0.001)
+            run.signal(TERM)
+            rc = run.wait(30)
+        restored = restore_with_litestream(litestream_bin, replica, db, d / "restored.db", d)
+        return rc, LAST_WRITE in kinds(restored), run.stderr
+
+    with concurrent.futures.ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(one, range(8)))
+    assert all(found for _, found, _ in results), "a last write is missing from its replica"
+    bad = [err[-1500:] for rc, _, err in results if rc != 0 or "one more sync pass" in err or "has not caught up" in err]
+    assert bad == [], f"{len(bad)}/8 stops raced with an upload or waited it out:\n{bad[0]}"
 
 
 # ---------------------------------------------------------------- 2. restore on boot

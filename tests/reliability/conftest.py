@@ -38,7 +38,7 @@ _spec.loader.exec_module(_integration)
 lsinit_bin = _integration.lsinit_bin
 require_root = _integration.require_root  # these tests need root too: they fail loudly without it
 
-from rel import SOAK  # noqa: E402
+from rel import LITESTREAM_TEST_VERSION, SOAK  # noqa: E402
 _FIGURES = {}
 _STARTED = time.time()
 
@@ -79,10 +79,10 @@ def figures(request):
 def pytest_sessionfinish(session, exitstatus):
     if not _FIGURES:
         return
-    default = ROOT / "build" / "reliability" / f"figures-{'soak' if SOAK else 'short'}.json"
+    default = ROOT / "build" / "reliability" / f"figures-{'soak' if SOAK else 'short'}-{LITESTREAM_TEST_VERSION}.json"
     out = pathlib.Path(os.environ.get("LSINIT_FIGURES", default))
     out.parent.mkdir(parents=True, exist_ok=True)
-    doc = {"soak": SOAK, "lsinit_bin": os.environ.get("LSINIT_BIN", str(ROOT / "build" / "lsinit")),
+    doc = {"soak": SOAK, "litestream": LITESTREAM_TEST_VERSION, "lsinit_bin": os.environ.get("LSINIT_BIN", str(ROOT / "build" / "lsinit")),
            "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(_STARTED)),
            "duration_s": round(time.time() - _STARTED, 1), "tests": _FIGURES}
     old = {}

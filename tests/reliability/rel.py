@@ -14,8 +14,8 @@ import subprocess
 import time
 import uuid
 
-from apps import LsinitRun, wait_for  # noqa: F401  (re-exported)
-from servers import write_litestream_config
+from apps import LsinitRun, replica_progress, wait_for  # noqa: F401  (re-exported)
+from servers import LITESTREAM_TEST_VERSION, LITESTREAM_V05, write_litestream_config  # noqa: F401
 
 HERE = pathlib.Path(__file__).resolve().parent
 PY = "/usr/bin/python3"
@@ -39,7 +39,7 @@ def base_env(litestream_bin, **extra):
         "HOME": "/root",
         "LANG": "C.UTF-8",
         "LSINIT_LITESTREAM": litestream_bin,
-        "LSINIT_LITESTREAM_VERSION": "0.3.13",
+        "LSINIT_LITESTREAM_VERSION": LITESTREAM_TEST_VERSION,
         "LSINIT_SYNC_INTERVAL": "200ms",
         "LSINIT_RESTORE_TIMEOUT": "20s",
         "LSINIT_HEALTH_ADDR": "127.0.0.1:0",
@@ -160,8 +160,9 @@ def wait_ready(run, state, timeout=30):
     return wait_for(check, timeout, lambda: f"the app to be ready; lsinit stderr:\n{run.stderr[-3000:]}")
 
 
-def segments(run):
-    return run.stdout.count(SEGMENT_WRITTEN)
+def segments(run, db=None):
+    """Upload progress (apps.replica_progress): WAL segments on 0.3, the replica's TXID on 0.5."""
+    return replica_progress(run.stdout, db if db is not None else run.env.get("LSINIT_DB"))
 
 
 def wait_segments(run, more_than, timeout=30):

@@ -37,7 +37,37 @@ def _flip(path, rng, count=16, skip=16):
     path.write_bytes(bytes(data))
 
 
+def _ltx_files(folder):
+    """Litestream 0.5's replica files, biggest (the snapshot-bearing one) first."""
+    files = sorted(folder.rglob("*.ltx"), key=lambda p: (-p.stat().st_size, str(p)))
+    assert files, list(folder.rglob("*"))
+    return files
+
+
+def _l0_after_snapshots(folder):
+    """0.5: level-0 files whose TXIDs start after the newest file of every higher level."""
+    def txids(p):
+        lo, hi = p.stem.split("-")
+        return int(lo, 16), int(hi, 16)
+    covered = max((txids(p)[1] for p in folder.rglob("*.ltx") if p.parent.name != "0"), default=0)
+    return sorted((p for p in folder.rglob("ltx/0/*.ltx") if txids(p)[0] > covered and p.stat().st_size > 150),
+                  key=lambda p: p.name)
+
+
+def _snapshot_copies(folder):
+    """0.5 keeps the full database in more than one file (the first L0 file, the level-9
+    snapshot, compactions): damage every one a restore could start from."""
+    files = _ltx_files(folder)
+    biggest = files[0].stat().st_size
+    return [p for p in files if p.stat().st_size * 2 >= biggest]
+
+
 def flip_snapshot(folder, rng):
+    if rel.LITESTREAM_V05:
+        targets = _snapshot_copies(folder)
+        for t in targets:
+            _flip(t, rng, skip=100)  # past the LTX header: the page data and trailer
+        return ", ".join(str(t.relative_to(folder)) for t in targets)
     snaps = sorted(folder.rglob("*.snapshot.lz4"))
     assert snaps, list(folder.rglob("*"))
     _flip(snaps[-1], rng)
@@ -45,6 +75,11 @@ def flip_snapshot(folder, rng):
 
 
 def flip_wal(folder, rng):
+    if rel.LITESTREAM_V05:
+        # a level-0 file past every snapshot and compaction: every restore of the latest state applies it
+        target = (_l0_after_snapshots(folder) or sorted(folder.rglob("ltx/0/*.ltx"), key=lambda p: p.name))[-1]
+        _flip(target, rng, count=4, skip=100)
+        return str(target.relative_to(folder))
     wals = sorted(p for p in folder.rglob("*.wal.lz4") if p.stat().st_size > 64)
     assert wals, list(folder.rglob("*"))
     target = wals[0]
@@ -53,6 +88,14 @@ def flip_wal(folder, rng):
 
 
 def garbage_pages(folder, rng):
+    if rel.LITESTREAM_V05:
+        # LTX files carry a CRC-64: page garbage is refused by the restore itself.
+        targets = _snapshot_copies(folder)
+        for t in targets:
+            content = bytearray(t.read_bytes())
+            content[150:len(content) - 200] = rng.randbytes(len(content) - 350)
+            t.write_bytes(bytes(content))
+        return ", ".join(str(t.relative_to(folder)) for t in targets)
     snaps = sorted(folder.rglob("*.snapshot.lz4"))
     content = bytearray(hh.lz4_decompress(snaps[-1].read_bytes()))
     page = 4096
@@ -137,6 +180,12 @@ def _verify_case(lsinit, litestream_bin, tmp_path, case):
     with rel.LsinitRun(lsinit, ["--", *apps.writer_cmd(db, state, "0")], env, d) as run:
         rel.wait_ready(run, state)
         rel.wait_segments(run, 1)
+        if rel.LITESTREAM_V05:
+            # 0.5 writes its level-9 snapshot from the local database about a second after start: damage
+            # the replica after that, or the fresh snapshot replaces what was damaged.
+            rel.wait_for(lambda: list(replica.folder.rglob("ltx/9/*.ltx")), 30, "litestream's first snapshot")
+            if case == "wal-bytes-flipped":
+                rel.wait_for(lambda: _l0_after_snapshots(replica.folder), 30, "an upload past the snapshot")
         damaged = DAMAGE[case](replica.folder, random.Random(case))
         r = subprocess.run([lsinit, "verify", "--json"], env=env, capture_output=True, text=True, timeout=120,
                            stdin=subprocess.DEVNULL)

@@ -2,7 +2,7 @@
 
 Distinctive values for the S3 secret key and the SFTP password; lsinit is
 started WITHOUT any AWS_* variable and with LITESTREAM_* credentials. Every
-subcommand runs (config, databases, restore, generations, snapshots, wal,
+subcommand runs (config, databases, restore, generations/snapshots/wal or ltx/status/sync,
 version, verify, health) and a full lifecycle (start, writes, a verification
 cycle on LSINIT_VERIFY_INTERVAL, /healthz, /metrics, litestream's metrics,
 stop), for S3 and for SFTP. Searched for the secrets: every stdout/stderr
@@ -127,9 +127,14 @@ def test_secrets_audit(lsinit, litestream_bin, fauxqs, sftp_server, tmp_path, fi
             }
             # the subcommands that read the replica or talk to the running lsinit (all of them on S3;
             # on SFTP the ones that read the replica, and all of them in the long version)
-            sub("generations", "generations", "app.db")
-            sub("snapshots", "snapshots", "app.db")
-            sub("wal", "wal", "app.db")
+            if rel.LITESTREAM_V05:
+                sub("ltx", "ltx", "-level", "all", "app.db")
+                sub("status", "status", "app.db")
+                sub("sync", "sync", "app.db")  # through the running Litestream's control socket
+            else:
+                sub("generations", "generations", "app.db")
+                sub("snapshots", "snapshots", "app.db")
+                sub("wal", "wal", "app.db")
             sub("restore", "restore", "-o", str(d / "restored.db"), "app.db")
             if kind == "s3" or rel.SOAK:
                 sub("verify", "verify", "--json")

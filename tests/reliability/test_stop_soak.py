@@ -177,9 +177,13 @@ def test_bare_litestream_exec_for_comparison(litestream_bin, tmp_path, figures):
                                 start_new_session=True)
         try:
             rel.wait_for(lambda: (state / "ready").exists(), 30, "the app under bare litestream")
-            before = (state / "litestream.log").read_text().count(rel.SEGMENT_WRITTEN)
-            rel.wait_for(lambda: (state / "litestream.log").read_text().count(rel.SEGMENT_WRITTEN) > before, 30,
-                         "bare litestream to upload a WAL segment")
+            # 0.3 logs each uploaded WAL segment; 0.5 logs uploads at DEBUG only: count its LTX files.
+            def uploads():
+                if rel.LITESTREAM_V05:
+                    return len(list(replica.folder.rglob("*.ltx"))) if replica.folder.exists() else 0
+                return (state / "litestream.log").read_text().count(rel.SEGMENT_WRITTEN)
+            before = uploads()
+            rel.wait_for(lambda: uploads() > before, 30, "bare litestream to upload")
             time.sleep(0.3)
             proc.send_signal(sig)
             rc = proc.wait(60)
@@ -251,6 +255,8 @@ def test_clean_stop_with_a_big_wal_exits_0(lsinit, litestream_bin, tmp_path, fig
 
 # ---------------------------------------------------------------- a stop after the WAL rolled over
 
+@pytest.mark.skipif(rel.LITESTREAM_V05, reason="0.5 has no shadow WAL to roll over (it writes LTX files); "
+                    "test_stop_budget.py covers a 4 s grace on 0.5 (docs/litestream-versions.md)")
 def test_stop_after_a_wal_rollover_within_a_4s_grace(lsinit, litestream_bin, tmp_path, figures):
     """docs/operations.md suggests LSINIT_GRACE=4s on Fly.io. Once Litestream
     has rolled its shadow WAL to index 1 (any database with ~4 MB written since
