@@ -697,8 +697,9 @@ static void decide_app_code(struct supervisor *sup)
 
 static void final_sync_failed(struct supervisor *sup, const char *what, int code)
 {
-    log_error("%s (litestream exit code %d): the app's last writes may be missing from the replica (the local "
-              "database is intact; the next start replicates them); exiting %d", what, code, EXIT_SYNC);
+    log_error("the final sync failed: %s (litestream exit code %d), so the app's last writes may be missing from "
+              "the replica (the local database is intact; the next start replicates them); exiting %d", what, code,
+              EXIT_SYNC);
     snprintf(sup->health.final_sync, sizeof(sup->health.final_sync), "failed: %s", what);
     supervisor_decide_exit(sup, EXIT_SYNC);
 }
@@ -753,7 +754,7 @@ static void final_sync_on_exit_v05(struct supervisor *sup, int code, int64_t now
         if (final_pass_start(sup, REPLICATE_ONCE, now))
             return;
     }
-    final_sync_failed(sup, "litestream could not confirm the final sync", code);
+    final_sync_failed(sup, "the replica did not confirm the app's last writes", code);
 }
 
 /*
@@ -776,7 +777,7 @@ static void final_sync_on_exit_v03(struct supervisor *sup, int code, int64_t now
         if (final_pass_start(sup, REPLICATE_SIBLING, now))
             return;
     }
-    final_sync_failed(sup, "litestream's final sync failed", code);
+    final_sync_failed(sup, "litestream's shutdown reported an error", code);
 }
 
 /*

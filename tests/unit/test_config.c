@@ -956,8 +956,16 @@ static void test_plan_v05(void **state)
     assert_str_at(p->config, R05("bucket"), "gb");
     assert_str_at(p->config, R05("path"), "p");
     assert_str_at(p->config, P("socket", "enabled"), "true");
-    assert_str_at(p->config, P("socket", "path"), "/tmp/lsinit-litestream.sock");
-    assert_string_equal(p->socket_path, "/tmp/lsinit-litestream.sock");
+    /* Named after the databases (FNV-1a of "/data/app.db"), so lsinit's subcommands find PID 1's. */
+    assert_true(strncmp(p->socket_path, "/", 1) == 0 && strstr(p->socket_path, "/.lsinit-") != NULL);
+    assert_str_at(p->config, P("socket", "path"), p->socket_path);
+    char first[PATH_MAX];
+    snprintf(first, sizeof(first), "%s", p->socket_path);
+    p = build_ok("0.5.16", "/", E("LSINIT_DB=/data/app.db", "LSINIT_REPLICA_URL=gs://gb/p"));
+    assert_string_equal(p->socket_path, first);
+    p = build_ok("0.5.16", "/", E("LSINIT_DB=/data/other.db", "LSINIT_REPLICA_URL=gs://gb/p"));
+    assert_string_not_equal(p->socket_path, first);
+    p = build_ok("0.5.16", "/", E("LSINIT_DB=/data/app.db", "LSINIT_REPLICA_URL=gs://gb/p"));
     char *text = plan_render(p, false);
     struct ynode *back = parse_ok(text);
     char err[512] = "";
