@@ -204,6 +204,17 @@ static void remove_partial_restore(const char *db_path)
     remove_siblings(db_path, suffixes, false);
 }
 
+/* A 0-byte database file with no WAL beside it (or an empty one): no data at all. */
+static bool empty_database_file(const char *db_path, const struct stat *st)
+{
+    if (!S_ISREG(st->st_mode) || st->st_size != 0)
+        return false;
+    char wal[PATH_MAX + 8];
+    snprintf(wal, sizeof(wal), "%s-wal", db_path);
+    struct stat ws;
+    return stat(wal, &ws) != 0 || ws.st_size == 0;
+}
+
 int replication_check_folders(const struct plan *plan)
 {
     for (size_t i = 0; i < plan->db_count; i++) {
@@ -268,6 +279,16 @@ int replication_attach(struct supervisor *sup, const struct plan *plan, char **s
     bool any = false;
     for (size_t i = 0; i < plan->db_count; i++) {
         struct stat st;
+        if (stat(plan->dbs[i].path, &st) == 0 && empty_database_file(plan->dbs[i].path, &st)) {
+            /*
+             * A 0-byte file holds no data: SQLite opens it as an empty
+             * database, and Litestream would replicate that emptiness as the
+             * newest state (0.5 adopts the replica's TXID and snapshots it).
+             * It is treated as missing: removed, then restored.
+             */
+            log_warn("%s is an empty (0-byte) file: treating it as missing", plan->dbs[i].path);
+            (void)unlink(plan->dbs[i].path);
+        }
         if (stat(plan->dbs[i].path, &st) == 0) {
             r->restores[i].state = RESTORE_DONE;
             log_debug("%s exists: no restore needed", plan->dbs[i].path);

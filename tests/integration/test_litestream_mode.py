@@ -446,6 +446,70 @@ def test_replica_back_within_timeout(lsinit_bin, base_env, request, tmp_path, ki
         assert "retrying" in run.stderr, run.stderr
 
 
+def test_empty_database_file_is_restored(lsinit_bin, base_env, request, tmp_path):
+    """A 0-byte file at the database path (an app or an entrypoint that touched it) holds no data: lsinit
+    treats it as missing and restores the backup (Litestream 0.5 would otherwise adopt the replica's TXID
+    and snapshot the empty database as the newest state; 0.3 would start a new generation)."""
+    replica = make_replica("file", request, tmp_path)
+    db = tmp_path / "data" / "app.db"
+    env = lsinit_env(base_env, replica, db)
+    _, before = _run_writer_once(lsinit_bin, env, db, tmp_path, "state1", writes=["precious"])
+    _wipe_local(db)
+    db.write_bytes(b"")
+    state = tmp_path / "state2"
+    state.mkdir()
+    with LsinitRun(lsinit_bin, ["--", *writer_cmd(db, state, "0")], env, tmp_path) as run:
+        wait_ready(run, state)
+        seen = json.loads((state / "count").read_text())
+        run.signal(TERM)
+        assert run.wait(30) == 0, run.stderr
+    assert seen["count"] == len(before), run.stderr
+    assert "empty (0-byte) file" in run.stderr and f"restored {db}" in run.stderr, run.stderr
+
+
+def test_replica_unreachable_when_litestream_starts(lsinit_bin, base_env, request, tmp_path):
+    """The database exists (no restore), the SFTP replica is down when Litestream starts. 0.3 starts the
+    app and retries in the background; 0.5.16+ connects first and exits 1 before starting the app: lsinit
+    retries replicate with backoff (/readyz 503, /livez 200), the app starts once the server is back, and
+    after LSINIT_RESTORE_TIMEOUT it gives up with one line and 69, never a silent 70."""
+    replica = make_replica("sftp", request, tmp_path)
+    sftp = request.getfixturevalue("sftp_server")
+    db = tmp_path / "data" / "app.db"
+    env = lsinit_env(base_env, replica, db, LSINIT_RESTORE_TIMEOUT="30s")
+    _run_writer_once(lsinit_bin, env, db, tmp_path, "state1")
+    state = tmp_path / "state2"
+    state.mkdir()
+    import health_helpers as hh
+    sftp.stop()
+    try:
+        with LsinitRun(lsinit_bin, ["--", *writer_cmd(db, state, "0")], env, tmp_path) as run:
+            if LITESTREAM_V05:
+                wait_for(lambda: "before starting the app" in run.stderr, 20, lambda: run.stderr)
+                port = hh.health_port(run)
+                assert hh.request(port, "/readyz").status == 503
+                assert hh.request(port, "/livez").status == 200
+                assert not (state / "ready").exists()
+            sftp.start()
+            wait_ready(run, state, timeout=40)
+            run.signal(TERM)
+            rc = run.wait(30)
+    finally:
+        sftp.ensure_running()
+    assert rc == 0, run.stderr
+    # ... and when it never comes back: 69 with one line.
+    marker = tmp_path / "app-started"
+    env = dict(env, LSINIT_RESTORE_TIMEOUT="3s")
+    with sftp.outage():
+        with LsinitRun(lsinit_bin, ["--", *marker_cmd(marker)], env, tmp_path) as run:
+            rc = run.wait(60)
+    if LITESTREAM_V05:
+        assert rc == 69 and not marker.exists(), run.stderr
+        errors = run.lsinit_lines("ERROR")
+        assert len(errors) == 1 and "LSINIT_RESTORE_TIMEOUT" in errors[0] and "unreachable" in errors[0], run.stderr
+    else:
+        assert marker.exists(), f"0.3 starts the app and retries the replica in the background:\n{run.stderr}"
+
+
 def test_stale_wal_and_shm_removed_before_restore(lsinit_bin, base_env, request, tmp_path):
     """A -wal/-shm left next to a missing database belongs to another database:
     it is removed before the restore, so it cannot be replayed into it."""
