@@ -33,6 +33,7 @@
 #define EXEC_STRING_MAX 65536
 #define LITESTREAM_HANG_MS 30000
 #define ONCE_PASS_MIN_MS 500
+#define RESTORE_PROGRESS_CHECK_MS 10000
 
 /* CHECKING: a child of ours runs PRAGMA quick_check on the restored file (Litestream < 0.5.10 checks nothing). */
 enum restore_state { RESTORE_PENDING, RESTORE_RUNNING, RESTORE_CHECKING, RESTORE_DONE };
@@ -43,6 +44,8 @@ struct restore_job {
     int attempts;
     int64_t retry_at; /* 0: not waiting */
     bool deadline_killed;
+    int64_t progress_check_at; /* past the deadline: when to look at <db>.tmp again */
+    long long tmp_size;        /* its size at the last look, -1: none */
 };
 
 struct replication {
@@ -50,38 +53,38 @@ struct replication {
     char **litestream_env;     /* lsinit's environment without what would change Litestream's behaviour */
     char self_exe[PATH_MAX];
     struct restore_job restores[PLAN_MAX_DBS];
-    int64_t restore_deadline;
-    bool restores_finished;
-
-    int report_read;
-    int report_write;
     char report_buf[512];
     size_t report_len;
 
-    pid_t litestream_pid;
+    /* deadlines and times (ms, monotonic; 0: none) */
+    int64_t restore_deadline;
     int64_t litestream_started_ms;
-    bool litestream_has_app;   /* started with -exec: the shim is its child */
-    int restarts;
     int64_t restart_at;
     int64_t sibling_term_at;   /* app gone, replication restarted: TERM after its first tick */
+    int64_t start_deadline;    /* replica unreachable at start (0.5.16+): retry replicate until then */
+    int64_t start_retry_at;
 
+    int report_read;
+    int report_write;
+    pid_t litestream_pid;
     pid_t shim_pid;
     pid_t app_pid;
+    int restarts;
+    int app_status;
+    int app_exec_errno;
+    int start_attempts;
+    int stop_routed;
+
+    bool restores_finished;
+    bool litestream_has_app;   /* started with -exec: the shim is its child */
     bool app_started;
     bool app_exited;
-    int app_status;
     bool app_execfail;
-    int app_exec_errno;
     bool shim_gone;
     bool sync_reported;        /* 0.5: the shim asked Litestream to upload the app's last writes */
     bool sync_confirmed;       /* ... and the replica has them */
     bool once_pass;            /* 0.5: the second pass is `replicate -once` */
-    int64_t start_deadline;    /* replica unreachable at start (0.5.16+): retry replicate until then */
-    int start_attempts;
-    int64_t start_retry_at;    /* 0: not waiting */
-
     bool stop_forwarded;       /* the one TERM/INT went to litestream or the shim */
-    int stop_routed;
     bool final_term_sent;      /* sibling mode: TERM to litestream after the app exited */
     bool second_pass;          /* the final sync failed once: one more replicate run */
 };
@@ -334,6 +337,9 @@ static void restore_start(struct supervisor *sup, size_t i, int64_t now)
     };
     job->attempts++;
     job->retry_at = 0;
+    job->progress_check_at = 0;
+    job->tmp_size = -1;
+    job->deadline_killed = false;
     pid_t pid = spawn_process(&req, &exec_errno);
     if (pid < 0) {
         errno = exec_errno != 0 ? exec_errno : errno;
@@ -501,6 +507,35 @@ static void restore_on_exit(struct supervisor *sup, size_t i, int status, int64_
         return;
     }
     restores_maybe_finished(sup, now);
+}
+
+/*
+ * Past LSINIT_RESTORE_TIMEOUT, a restore that is still downloading (its
+ * <db>.tmp grows) goes on: a large database takes as long as it takes. One
+ * that has written nothing, or stopped growing, is stuck — Litestream 0.5's
+ * S3 client retries a dead endpoint 10 times with backoff, for minutes — and
+ * is stopped; its exit is then the last attempt (69).
+ */
+static void restore_check_progress(struct replication *r, size_t i, int64_t now)
+{
+    struct restore_job *job = &r->restores[i];
+    char tmp[PATH_MAX + 8];
+    snprintf(tmp, sizeof(tmp), "%s.tmp", r->plan->dbs[i].path);
+    struct stat st;
+    long long size = stat(tmp, &st) == 0 ? (long long)st.st_size : -1;
+    bool first_look = job->progress_check_at == 0;
+    if (size >= 0 && (first_look || size > job->tmp_size)) {
+        job->tmp_size = size;
+        job->progress_check_at = now + RESTORE_PROGRESS_CHECK_MS;
+        if (first_look)
+            log_info("restore of %s still downloads at LSINIT_RESTORE_TIMEOUT (%lld bytes so far): letting it "
+                     "finish while it progresses", r->plan->dbs[i].path, size);
+        return;
+    }
+    log_warn("restore of %s %s at LSINIT_RESTORE_TIMEOUT: stopping it", r->plan->dbs[i].path,
+             size < 0 ? "has downloaded nothing" : "stopped progressing");
+    (void)kill(job->pid, SIGKILL);
+    job->deadline_killed = true;
 }
 
 /* ---- replicate ---------------------------------------------------------- */
@@ -1054,7 +1089,8 @@ int64_t replication_next_deadline(const struct supervisor *sup)
     for (size_t i = 0; i < r->plan->db_count; i++) {
         int64_t t = r->restores[i].retry_at;
         if (r->restores[i].state == RESTORE_RUNNING && !r->restores[i].deadline_killed)
-            t = r->restore_deadline;
+            t = r->restores[i].progress_check_at > r->restore_deadline ? r->restores[i].progress_check_at
+                                                                       : r->restore_deadline;
         if (t != 0 && (next == 0 || t < next))
             next = t;
     }
@@ -1099,16 +1135,9 @@ void replication_on_timer(struct supervisor *sup, int64_t now)
         struct restore_job *job = &r->restores[i];
         if (job->state == RESTORE_PENDING && job->retry_at != 0 && now >= job->retry_at && !r->restores_finished)
             restore_start(sup, i, now);
-        /*
-         * Litestream 0.5's S3 client retries a dead endpoint 10 times with
-         * backoff: a restore can outlast LSINIT_RESTORE_TIMEOUT by minutes.
-         * Past the deadline it is stopped; its exit is then the last attempt.
-         */
-        if (job->state == RESTORE_RUNNING && now >= r->restore_deadline && !job->deadline_killed) {
-            log_warn("restore of %s still runs at LSINIT_RESTORE_TIMEOUT: stopping it", r->plan->dbs[i].path);
-            (void)kill(job->pid, SIGKILL);
-            job->deadline_killed = true;
-        }
+        if (job->state == RESTORE_RUNNING && now >= r->restore_deadline && !job->deadline_killed &&
+            now >= job->progress_check_at)
+            restore_check_progress(r, i, now);
     }
     if (r->start_retry_at != 0 && now >= r->start_retry_at && r->litestream_pid <= 0 && sup->stop_signal == 0) {
         r->start_retry_at = 0;

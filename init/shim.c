@@ -33,7 +33,7 @@
 /* 0.3: monitor ticks after which a database's first upload is over (or had nothing to send). */
 #define SHIM_FIRST_UPLOAD_TICKS 3
 /* 0.3: Litestream reading this much within one look is uploading (a snapshot reads the whole database). */
-#define SHIM_BUSY_READ_BYTES (64 * 1024)
+#define SHIM_BUSY_READ_BYTES (64LL * 1024)
 #define SHIM_ENV_MAX ((size_t)4 * 1024 * 1024)
 
 struct shim_db {
