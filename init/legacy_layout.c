@@ -239,6 +239,72 @@ int legacy_split_host_port(const char *text, char *host, size_t host_size, long 
     return 0;
 }
 
+/* Checks and copies the merged settings into out. */
+static int fill_target(struct legacy_sftp_target *out, const char *host, const char *user, const char *password,
+                       const char *path, const char *key_path, const char *host_key, char *why, size_t why_size)
+{
+    if (!set(host))
+        return fail(why, why_size, "the sftp replica has no host");
+    if (!set(user))
+        return fail(why, why_size, "the sftp replica has no user");
+    if (legacy_split_host_port(host, out->host, sizeof(out->host), &out->port, why, why_size) != 0)
+        return -1;
+    if (copy_str(out->user, sizeof(out->user), user) != 0)
+        return fail(why, why_size, "the sftp replica's user name is too long");
+    if (strpbrk(out->user, "\r\n") != NULL)
+        return fail(why, why_size, "the sftp replica's user name holds a line break");
+    if (set(password) && copy_str(out->password, sizeof(out->password), password) != 0)
+        return fail(why, why_size, "the sftp replica's password is too long");
+    if (set(key_path) && copy_str(out->key_path, sizeof(out->key_path), key_path) != 0)
+        return fail(why, why_size, "the sftp replica's key-path is too long");
+    if (set(path) && copy_str(out->path, sizeof(out->path), path) != 0)
+        return fail(why, why_size, "the sftp replica's path is too long");
+    if (set(host_key) && copy_str(out->host_key, sizeof(out->host_key), host_key) != 0)
+        return fail(why, why_size, "the sftp replica's host-key is too long");
+    if (out->password[0] == '\0' && out->key_path[0] == '\0')
+        return fail(why, why_size, "the sftp replica has neither password nor key-path");
+    return 0;
+}
+
+/* The settings a replica's url: gives, for the fields the replica leaves unset (Litestream's merge). */
+struct url_parts {
+    struct replica_url u;
+    char user[REPLICA_FIELD];
+    char password[REPLICA_FIELD];
+    char path[REPLICA_PATH];
+};
+
+static int url_fill(const char *url, struct url_parts *p, const char **host, const char **user, const char **password,
+                    const char **path, char *why, size_t why_size)
+{
+    char err[256];
+    if (replica_url_parse(url, &p->u, err, sizeof(err)) != 0) {
+        char shown[512];
+        replica_url_redact(url, shown, sizeof(shown));
+        return fail(why, why_size, "the replica's url %.300s %.200s", shown, err);
+    }
+    if (p->u.type != REPLICA_SFTP)
+        return fail(why, why_size, "the replica's url is not an sftp:// URL");
+    if (!set(*host))
+        *host = p->u.host; /* replica_url_parse appended :22 when the URL has no port: the same default */
+    if (!set(*user)) {
+        if (pct_decode(p->u.user, p->user, sizeof(p->user)) != 0)
+            return fail(why, why_size, "the replica's url has a badly escaped user name");
+        *user = p->user;
+    }
+    if (!set(*password) && p->u.password[0] != '\0') {
+        if (pct_decode(p->u.password, p->password, sizeof(p->password)) != 0)
+            return fail(why, why_size, "the replica's url has a badly escaped password");
+        *password = p->password;
+    }
+    if (!set(*path)) {
+        if (pct_decode(p->u.path, p->path, sizeof(p->path)) != 0)
+            return fail(why, why_size, "the replica's url has a badly escaped path");
+        *path = p->path;
+    }
+    return 0;
+}
+
 int legacy_sftp_target_from_replica(const struct ynode *replica, struct legacy_sftp_target *out, char *why,
                                     size_t why_size)
 {
@@ -250,65 +316,15 @@ int legacy_sftp_target_from_replica(const struct ynode *replica, struct legacy_s
     const char *password = field(replica, "password");
     const char *path = field(replica, "path");
     const char *url = field(replica, "url");
-    char host_buf[REPLICA_FIELD], user_buf[REPLICA_FIELD], pass_buf[REPLICA_FIELD], path_buf[REPLICA_PATH];
-    if (set(url)) {
-        /* Like Litestream: the url fills in only what the fields leave unset. */
-        struct replica_url u;
-        char err[256];
-        if (replica_url_parse(url, &u, err, sizeof(err)) != 0) {
-            char shown[512];
-            replica_url_redact(url, shown, sizeof(shown));
-            return fail(why, why_size, "the replica's url %.300s %.200s", shown, err);
-        }
-        if (u.type != REPLICA_SFTP)
-            return fail(why, why_size, "the replica's url is not an sftp:// URL");
-        if (!set(host)) {
-            /* replica_url_parse appended :22 when the URL has no port: the same default. */
-            memcpy(host_buf, u.host, sizeof(host_buf));
-            host = host_buf;
-        }
-        if (!set(user)) {
-            if (pct_decode(u.user, user_buf, sizeof(user_buf)) != 0)
-                return fail(why, why_size, "the replica's url has a badly escaped user name");
-            user = user_buf;
-        }
-        if (!set(password) && u.password[0] != '\0') {
-            if (pct_decode(u.password, pass_buf, sizeof(pass_buf)) != 0)
-                return fail(why, why_size, "the replica's url has a badly escaped password");
-            password = pass_buf;
-        }
-        explicit_bzero(u.password, sizeof(u.password));
-        if (!set(path)) {
-            if (pct_decode(u.path, path_buf, sizeof(path_buf)) != 0)
-                return fail(why, why_size, "the replica's url has a badly escaped path");
-            path = path_buf;
-        }
-    }
-    int rc = -1;
-    if (!set(host))
-        fail(why, why_size, "the sftp replica has no host");
-    else if (!set(user))
-        fail(why, why_size, "the sftp replica has no user");
-    else if (legacy_split_host_port(host, out->host, sizeof(out->host), &out->port, why, why_size) != 0)
-        ;
-    else if (copy_str(out->user, sizeof(out->user), user) != 0)
-        fail(why, why_size, "the sftp replica's user name is too long");
-    else if (strpbrk(out->user, "\r\n") != NULL)
-        fail(why, why_size, "the sftp replica's user name holds a line break");
-    else if (set(password) && copy_str(out->password, sizeof(out->password), password) != 0)
-        fail(why, why_size, "the sftp replica's password is too long");
-    else if (set(field(replica, "key-path")) && copy_str(out->key_path, sizeof(out->key_path), field(replica, "key-path")) != 0)
-        fail(why, why_size, "the sftp replica's key-path is too long");
-    else if (set(path) && copy_str(out->path, sizeof(out->path), path) != 0)
-        fail(why, why_size, "the sftp replica's path is too long");
-    else if (set(field(replica, "host-key")) &&
-             copy_str(out->host_key, sizeof(out->host_key), field(replica, "host-key")) != 0)
-        fail(why, why_size, "the sftp replica's host-key is too long");
-    else if (out->password[0] == '\0' && out->key_path[0] == '\0')
-        fail(why, why_size, "the sftp replica has neither password nor key-path");
-    else
-        rc = 0;
-    explicit_bzero(pass_buf, sizeof(pass_buf));
+    struct url_parts *parts = calloc(1, sizeof(*parts));
+    if (parts == NULL)
+        return fail(why, why_size, "out of memory");
+    int rc = set(url) ? url_fill(url, parts, &host, &user, &password, &path, why, why_size) : 0;
+    if (rc == 0)
+        rc = fill_target(out, host, user, password, path, field(replica, "key-path"), field(replica, "host-key"), why,
+                         why_size);
+    explicit_bzero(parts, sizeof(*parts));
+    free(parts);
     if (rc != 0)
         explicit_bzero(out->password, sizeof(out->password));
     return rc;
@@ -642,29 +658,32 @@ static int sftp_list(const struct legacy_sftp_target *t, const struct legacy_hos
     return result;
 }
 
+static int probe_sftp_with(const struct ynode *replica, struct legacy_sftp_target *t, struct legacy_host_key *key,
+                           char *url, char *why, size_t why_size)
+{
+    if (legacy_sftp_target_from_replica(replica, t, why, why_size) != 0)
+        return -1;
+    bool have_key = t->host_key[0] != '\0';
+    if (have_key && legacy_host_key_parse(t->host_key, key, why, why_size) != 0)
+        return -1;
+    if (legacy_sftp_listing_url(t, url, LEGACY_URL_MAX) != 0)
+        return fail(why, why_size, "the sftp replica's path is too long for a URL");
+    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+        return fail(why, why_size, "curl_global_init failed");
+    int rc = curl_has_sftp()
+                 ? sftp_list(t, have_key ? key : NULL, url, why, why_size)
+                 : fail(why, why_size, "this lsinit's libcurl has no SFTP support, so it cannot look for Litestream 0.3 backups");
+    curl_global_cleanup();
+    return rc;
+}
+
 static int probe_sftp(const struct ynode *replica, char *why, size_t why_size)
 {
     struct legacy_sftp_target *t = calloc(1, sizeof(*t));
     struct legacy_host_key *key = calloc(1, sizeof(*key));
     char *url = malloc(LEGACY_URL_MAX);
-    int rc = -1;
-    if (t == NULL || key == NULL || url == NULL) {
-        fail(why, why_size, "out of memory");
-    } else if (legacy_sftp_target_from_replica(replica, t, why, why_size) != 0) {
-        ;
-    } else if (t->host_key[0] != '\0' && legacy_host_key_parse(t->host_key, key, why, why_size) != 0) {
-        ;
-    } else if (legacy_sftp_listing_url(t, url, LEGACY_URL_MAX) != 0) {
-        fail(why, why_size, "the sftp replica's path is too long for a URL");
-    } else if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
-        fail(why, why_size, "curl_global_init failed");
-    } else {
-        if (!curl_has_sftp())
-            fail(why, why_size, "this lsinit's libcurl has no SFTP support, so it cannot look for Litestream 0.3 backups");
-        else
-            rc = sftp_list(t, t->host_key[0] != '\0' ? key : NULL, url, why, why_size);
-        curl_global_cleanup();
-    }
+    int rc = t == NULL || key == NULL || url == NULL ? fail(why, why_size, "out of memory")
+                                                      : probe_sftp_with(replica, t, key, url, why, why_size);
     if (t != NULL)
         explicit_bzero(t->password, sizeof(t->password));
     free(t);
@@ -705,6 +724,17 @@ int legacy_layout_probe(const struct ynode *replica, char *why, size_t why_size)
         return fail(why, why_size, "cannot look for Litestream 0.3 backups on an abs replica: listing Azure Blob Storage "
                                    "needs SharedKey request signing, which lsinit does not do");
     return fail(why, why_size, "cannot look for Litestream 0.3 backups on a %.40s replica", type);
+}
+
+bool legacy_layout_is_sftp(const struct ynode *replica)
+{
+    if (replica == NULL || replica->kind != YNODE_MAP)
+        return false;
+    const char *type = field(replica, "type");
+    if (set(type))
+        return strcmp(type, "sftp") == 0;
+    const char *url = field(replica, "url");
+    return url != NULL && strncmp(url, "sftp://", 7) == 0;
 }
 
 const struct ynode *legacy_layout_replica_of(const struct ynode *config, const char *db_path)

@@ -54,6 +54,9 @@
  */
 int legacy_layout_probe(const struct ynode *replica, char *why, size_t why_size);
 
+/* True for an sftp replica (type: sftp, or no type and an sftp:// url): the one lsinit must probe under 0.5. */
+bool legacy_layout_is_sftp(const struct ynode *replica);
+
 /*
  * The replica node of db_path in a whole Litestream config (0.5 `replica:`, or
  * the first item of `replicas:`), or NULL.

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "exit_codes.h"
+#include "legacy_layout.h"
 #include "litestream.h"
 #include "log.h"
 #include "parse.h"
@@ -35,8 +36,9 @@
 #define ONCE_PASS_MIN_MS 500
 #define RESTORE_PROGRESS_CHECK_MS 10000
 
-/* CHECKING: a child of ours runs PRAGMA quick_check on the restored file (Litestream < 0.5.10 checks nothing). */
-enum restore_state { RESTORE_PENDING, RESTORE_RUNNING, RESTORE_CHECKING, RESTORE_DONE };
+/* CHECKING: a child of ours runs PRAGMA quick_check on the restored file (Litestream < 0.5.10 checks nothing).
+ * PROBING: 0.5 found no backup on an sftp replica; a child of ours looks for a 0.3 layout (legacy_layout.h). */
+enum restore_state { RESTORE_PENDING, RESTORE_RUNNING, RESTORE_CHECKING, RESTORE_PROBING, RESTORE_DONE };
 
 struct restore_job {
     enum restore_state state;
@@ -127,6 +129,8 @@ static int64_t backoff_ms(int attempt, int64_t first, int64_t max)
 }
 
 static void restore_start(struct supervisor *sup, size_t i, int64_t now);
+static void restore_failed(struct supervisor *sup, size_t i, int code, int64_t now);
+static int legacy_probe_child(const char *db, const struct ynode *rep);
 /* How litestream replicate runs: with the app as its -exec child, beside an app it no longer owns, or one pass. */
 enum replicate_mode { REPLICATE_WITH_APP, REPLICATE_SIBLING, REPLICATE_ONCE };
 static void replicate_start(struct supervisor *sup, enum replicate_mode mode, int64_t now);
@@ -365,7 +369,8 @@ static bool restores_all_done(const struct replication *r)
 static bool restores_any_running(const struct replication *r)
 {
     for (size_t i = 0; i < r->plan->db_count; i++) {
-        if (r->restores[i].state == RESTORE_RUNNING || r->restores[i].state == RESTORE_CHECKING)
+        if (r->restores[i].state == RESTORE_RUNNING || r->restores[i].state == RESTORE_CHECKING ||
+            r->restores[i].state == RESTORE_PROBING)
             return true;
     }
     return false;
@@ -378,7 +383,7 @@ static void restores_abort(struct supervisor *sup)
         struct restore_job *job = &r->restores[i];
         if (job->state == RESTORE_RUNNING)
             (void)kill(job->pid, SIGTERM);
-        else if (job->state == RESTORE_CHECKING)
+        else if (job->state == RESTORE_CHECKING || job->state == RESTORE_PROBING)
             (void)kill(job->pid, SIGKILL);
         else
             job->state = RESTORE_DONE;
@@ -481,11 +486,40 @@ static void restore_on_exit(struct supervisor *sup, size_t i, int status, int64_
         if (stat(db, &st) == 0) {
             sup->health.restores++;
             log_info("restored %s from its replica (%lld bytes)", db, (long long)st.st_size);
-        }
-        else
+        } else {
+            /* 0.5 sees an sftp replica holding only 0.3 backups as empty: look for the 0.3 layout first. */
+            const struct ynode *rep = legacy_layout_replica_of(r->plan->config, db);
+            if (ls_version_is_v05(&r->plan->version) && legacy_layout_is_sftp(rep)) {
+                pid_t pid = fork();
+                if (pid == 0)
+                    _exit(legacy_probe_child(db, rep));
+                if (pid > 0) {
+                    job->pid = pid;
+                    job->state = RESTORE_PROBING;
+                    return;
+                }
+                log_warn("cannot fork to look for Litestream 0.3 backups of %s: %m", db);
+                job->state = RESTORE_PENDING;
+                restore_failed(sup, i, 2, now);
+                return;
+            }
             log_info("no backup of %s exists yet: starting with a fresh database", db);
+        }
     } else {
         remove_partial_restore(db);
+        restore_failed(sup, i, code, now);
+        return;
+    }
+    restores_maybe_finished(sup, now);
+}
+
+/* A failed attempt: retried with backoff until LSINIT_RESTORE_TIMEOUT, then exit 69. */
+static void restore_failed(struct supervisor *sup, size_t i, int code, int64_t now)
+{
+    struct replication *r = rep_of(sup);
+    const char *db = r->plan->dbs[i].path;
+    struct restore_job *job = &r->restores[i];
+    {
         int64_t wait = backoff_ms(job->attempts, RESTORE_BACKOFF_FIRST_MS, RESTORE_BACKOFF_MAX_MS);
         if (now + wait > r->restore_deadline) {
             char limit[32];
@@ -504,9 +538,51 @@ static void restore_on_exit(struct supervisor *sup, size_t i, int status, int64_
         log_warn("restore of %s failed (exit code %d); retrying in %lldms", db, code, (long long)wait);
         job->state = RESTORE_PENDING;
         job->retry_at = now + wait;
+    }
+}
+
+/* In a forked child: 0 no 0.3 layout, 1 found (the refusal logged), 2 cannot tell (logged). */
+static int legacy_probe_child(const char *db, const struct ynode *rep)
+{
+    char why[1024], line[1024];
+    int rc = legacy_layout_probe(rep, why, sizeof(why));
+    if (rc == 1) {
+        legacy_layout_refusal(db, why, line, sizeof(line));
+        log_error("%s", line);
+        return 1;
+    }
+    if (rc < 0) {
+        log_warn("cannot tell whether the replica of %s holds Litestream 0.3 backups: %s", db, why);
+        return 2;
+    }
+    log_debug("no Litestream 0.3 backup of %s either: %s", db, why);
+    return 0;
+}
+
+static void restore_probe_on_exit(struct supervisor *sup, size_t i, int status, int64_t now)
+{
+    struct replication *r = rep_of(sup);
+    const char *db = r->plan->dbs[i].path;
+    struct restore_job *job = &r->restores[i];
+    job->pid = -1;
+    int code = WIFEXITED(status) ? WEXITSTATUS(status) : 2;
+    job->state = RESTORE_DONE;
+    if (sup->stop_signal != 0 || r->restores_finished) {
+        restores_maybe_finished(sup, now);
         return;
     }
-    restores_maybe_finished(sup, now);
+    if (code == 0) {
+        log_info("no backup of %s exists yet: starting with a fresh database", db);
+        restores_maybe_finished(sup, now);
+    } else if (code == 1) {
+        supervisor_decide_exit(sup, EXIT_RESTORE);
+        restores_abort(sup);
+        if (!restores_any_running(r))
+            supervisor_begin_draining(sup, now);
+    } else {
+        job->state = RESTORE_PENDING;
+        restore_failed(sup, i, code, now);
+    }
 }
 
 /*
@@ -953,6 +1029,12 @@ bool replication_on_child_exit(struct supervisor *sup, pid_t pid, int status, in
     for (size_t i = 0; i < r->plan->db_count; i++) {
         if (r->restores[i].state == RESTORE_CHECKING && r->restores[i].pid == pid) {
             restore_check_on_exit(sup, i, status, now);
+            if (r->restores_finished && sup->exit_decided && !restores_any_running(r) && sup->main_pid < 0)
+                supervisor_begin_draining(sup, now);
+            return true;
+        }
+        if (r->restores[i].state == RESTORE_PROBING && r->restores[i].pid == pid) {
+            restore_probe_on_exit(sup, i, status, now);
             if (r->restores_finished && sup->exit_decided && !restores_any_running(r) && sup->main_pid < 0)
                 supervisor_begin_draining(sup, now);
             return true;

@@ -2,11 +2,14 @@
 # SPDX-License-Identifier: MIT
 #
 # Builds the libraries that the static lsinit links (sqlite3, libyaml, mbedtls,
-# libcurl with HTTP and HTTPS only, zlib) as static musl archives, from Debian
-# *source* packages fetched with `apt-get source` (Debian's patches applied).
+# libcurl with HTTP, HTTPS and SFTP, libssh for curl's SFTP, zlib) as static
+# musl archives, from Debian *source* packages fetched with `apt-get source`
+# (Debian's patches applied).
 #
 #   scripts/build-static-deps.sh          # what `make static` runs
 #   LSINIT_DEPS_FORCE=1 scripts/...       # rebuild every library
+#   LSINIT_STATIC_SSH=libssh2 scripts/... # curl's SFTP from libssh2 instead of
+#       # libssh (see build_libssh below for why libssh is the default)
 #   LSINIT_DEPS_SKIP_VERSIONS="zlib=1:1.2.13.dfsg-1 curl=*" scripts/...
 #       # treat those PKG=VERSION (globs allowed) as neither cached nor
 #       # downloadable: proves the fallback below without a broken mirror
@@ -97,10 +100,12 @@ enable_deb_src() {
 
 # command -> Debian package that provides it
 ensure_tools() {
-    local missing=() pair cmd pkg
+    local missing=() pair cmd pkg extra=""
+    # libssh builds with CMake.
+    [ "$STATIC_SSH" = libssh ] && extra=cmake:cmake
     for pair in musl-gcc:musl-tools gcc:gcc make:make ar:binutils \
                 dpkg-source:dpkg-dev patch:patch xz:xz-utils tclsh:tcl \
-                file:file; do
+                file:file $extra; do
         cmd=${pair%%:*} pkg=${pair#*:}
         command -v "$cmd" >/dev/null 2>&1 || missing+=("$pkg")
     done
@@ -394,8 +399,117 @@ build_mbedtls() {
     log "mbedtls: done in $((SECONDS - t0))s"
 }
 
-# libcurl: HTTP and HTTPS (plus proxies and unix sockets), nothing else.
-# The CA bundle default is Debian's; override per handle with CURLOPT_CAINFO.
+# SFTP for libcurl: lsinit lists <replica path>/generations/ on an sftp
+# replica to find Litestream 0.3 backups that Litestream 0.5 cannot see
+# (init/legacy_layout.c). One SSH library, on the Mbed TLS above, picked by
+# LSINIT_STATIC_SSH:
+#
+#   libssh (default; LGPL-2.1): brings its own Ed25519, Curve25519,
+#     ChaCha20-Poly1305 and bcrypt_pbkdf, so it logs in with ed25519, ecdsa
+#     and RSA (rsa-sha2-256/512) keys and reads OpenSSH-format private keys;
+#     0.10.6 has the Terrapin (CVE-2023-48795) strict-kex fix. LGPL: whoever
+#     ships the static binary must let users relink it against a modified
+#     libssh (e.g. by offering lsinit's object files).
+#   libssh2 (BSD-3): its Mbed TLS backend has no Ed25519 at all (neither host
+#     nor user keys), and 1.10 signs with ssh-rsa (SHA-1) only, which OpenSSH
+#     8.8+ refuses: it logs in to a stock OpenSSH 9 with an ecdsa key only,
+#     and fails against a server that has only an ed25519 host key.
+#     bookworm's 1.10.0-3+deb12u1 (the Terrapin fix) also answers 404 here, so
+#     the fallback takes 1.10.0-3.
+#
+# Either library's objects are added to libcurl.a, so mk/static.mk's link line
+# (libcurl.a before the Mbed TLS archives) needs no change.
+STATIC_SSH=${LSINIT_STATIC_SSH:-libssh}
+case "$STATIC_SSH" in
+    libssh) CURL_SSH="--without-libssh2 --with-libssh=$PREFIX" ;;
+    libssh2) CURL_SSH="--with-libssh2=$PREFIX --without-libssh" ;;
+    *) die "LSINIT_STATIC_SSH=$STATIC_SSH: use libssh or libssh2" ;;
+esac
+
+# libssh 0.10, client only: no server, GSSAPI, zlib, pcap, DSA, examples.
+# No threads: libssh's pthread glue needs an Mbed TLS built with
+# MBEDTLS_THREADING_C (ssh_init fails otherwise), and lsinit uses one SSH
+# session in one thread; the noop glue is what libssh then uses.
+LIBSSH_CMAKE="-DCMAKE_BUILD_TYPE=None -DBUILD_SHARED_LIBS=OFF -DBUILD_STATIC_LIB=ON \
+-DWITH_MBEDTLS=ON -DWITH_GCRYPT=OFF -DWITH_SERVER=OFF -DWITH_GSSAPI=OFF -DWITH_ZLIB=OFF \
+-DWITH_PCAP=OFF -DWITH_EXAMPLES=OFF -DWITH_NACL=OFF -DWITH_SYMBOL_VERSIONING=OFF \
+-DWITH_DEBUG_CALLTRACE=OFF -DUNIT_TESTING=OFF -DCLIENT_TESTING=OFF \
+-DCMAKE_DISABLE_FIND_PACKAGE_Threads=ON -DCMAKE_DISABLE_FIND_PACKAGE_Argp=ON \
+-DCMAKE_DISABLE_FIND_PACKAGE_ABIMap=ON -DCMAKE_DISABLE_FIND_PACKAGE_GSSAPI=ON \
+-DCMAKE_DISABLE_FIND_PACKAGE_NaCl=ON -DCMAKE_DISABLE_FIND_PACKAGE_OpenSSL=ON \
+-DCMAKE_DISABLE_FIND_PACKAGE_GCrypt=ON -DCMAKE_DISABLE_FIND_PACKAGE_ZLIB=ON"
+
+build_libssh() {
+    # Compiled against mbedtls' config.h: rebuilt with mbedtls.
+    local key
+    key="libssh ${VERSION[libssh]} $TOOLCHAIN rev$SCRIPT_REV $OPT_CFLAGS $LIBSSH_CMAKE
+internal globals renamed lsinit_libssh_*
+with: $(cat "$STAMPS/mbedtls")"
+    if is_fresh libssh "$key" "$PREFIX/lib/libssh.a" "$PREFIX/include/libssh/libssh.h"; then
+        log "libssh ${VERSION[libssh]}: up to date"; return 0
+    fi
+    local t0=$SECONDS dir
+    dir=$(fetch_and_extract libssh)
+    log "libssh: cmake"
+    mkdir -p "$dir/obj"
+    # shellcheck disable=SC2086
+    (cd "$dir/obj" && cmake .. -DCMAKE_C_COMPILER="$CC" -DCMAKE_C_FLAGS="$OPT_CFLAGS" \
+        -DCMAKE_INSTALL_PREFIX="$PREFIX" -DMBEDTLS_ROOT_DIR="$PREFIX" $LIBSSH_CMAKE \
+        >cmake.log 2>&1) || { tail -40 "$dir/obj/cmake.log" >&2; die "libssh cmake failed"; }
+    grep -q '^#define HAVE_LIBMBEDCRYPTO 1' "$dir/obj/config.h" \
+        || die "libssh: cmake did not pick Mbed TLS (see $dir/obj/cmake.log)"
+    log "libssh: compiling"
+    make -C "$dir/obj" -j"$JOBS" ssh-static >"$dir/make.log" 2>&1 \
+        || { tail -30 "$dir/make.log" >&2; die "libssh build failed"; }
+    # libssh's internal names carry no prefix (sha256_final, md5_init,
+    # bcrypt_pbkdf, ...), and lsinit has a sha256_final of its own: every
+    # global libssh defines outside its API (ssh_*, sftp_*, _ssh_*) is renamed
+    # lsinit_libssh_*, in its definition and in every use.
+    nm -g --defined-only "$dir/obj/src/libssh.a" \
+        | awk 'NF == 3 && $3 !~ /^(ssh_|sftp_|_ssh_)/ {print $3, "lsinit_libssh_" $3}' \
+        | sort -u >"$dir/obj/renamed-symbols"
+    objcopy --redefine-syms="$dir/obj/renamed-symbols" "$dir/obj/src/libssh.a" \
+        || die "libssh: objcopy --redefine-syms failed"
+    rm -rf "$PREFIX/include/libssh"
+    mkdir -p "$PREFIX/include/libssh"
+    install -m 644 "$dir"/include/libssh/{libssh,sftp,callbacks,legacy}.h "$dir/obj/include/libssh/libssh_version.h" \
+        "$PREFIX/include/libssh/"
+    install -m 644 "$dir/obj/src/libssh.a" "$PREFIX/lib/libssh.a"
+    mark_done libssh "$key"
+    log "libssh: done in $((SECONDS - t0))s"
+}
+
+# libssh2 1.10 with its Mbed TLS backend (see above for its limits).
+LIBSSH2_CONFIGURE="--disable-shared --enable-static --disable-examples-build --disable-debug \
+--with-crypto=mbedtls --without-libz"
+
+build_libssh2() {
+    local key
+    key="libssh2 ${VERSION[libssh2]} $TOOLCHAIN rev$SCRIPT_REV $OPT_CFLAGS $LIBSSH2_CONFIGURE
+with: $(cat "$STAMPS/mbedtls")"
+    if is_fresh libssh2 "$key" "$PREFIX/lib/libssh2.a" "$PREFIX/include/libssh2.h"; then
+        log "libssh2 ${VERSION[libssh2]}: up to date"; return 0
+    fi
+    local t0=$SECONDS dir
+    dir=$(fetch_and_extract libssh2)
+    log "libssh2: configure"
+    # shellcheck disable=SC2086
+    (cd "$dir" && ./configure --prefix="$PREFIX" $LIBSSH2_CONFIGURE \
+        --with-libmbedcrypto-prefix="$PREFIX" CC="$CC" CFLAGS="$OPT_CFLAGS" \
+        CPPFLAGS="-I$PREFIX/include" LDFLAGS="-L$PREFIX/lib" >configure.out 2>&1) \
+        || { tail -40 "$dir/configure.out" >&2; die "libssh2 configure failed (see $dir/config.log)"; }
+    log "libssh2: compiling"
+    make -C "$dir/src" -j"$JOBS" >"$dir/make.log" 2>&1 \
+        || { tail -30 "$dir/make.log" >&2; die "libssh2 build failed"; }
+    install -D -m 644 "$dir/src/.libs/libssh2.a" "$PREFIX/lib/libssh2.a"
+    install -m 644 "$dir"/include/libssh2{,_sftp,_publickey}.h "$PREFIX/include/"
+    mark_done libssh2 "$key"
+    log "libssh2: done in $((SECONDS - t0))s"
+}
+
+# libcurl: HTTP and HTTPS (plus proxies and unix sockets) and SFTP (SCP comes
+# with it), nothing else. The CA bundle default is Debian's; override per
+# handle with CURLOPT_CAINFO.
 CURL_CONFIGURE="--disable-shared --enable-static --without-pic \
 --disable-dependency-tracking --disable-silent-rules \
 --with-mbedtls --without-openssl --without-gnutls --without-wolfssl \
@@ -414,7 +528,7 @@ CURL_CONFIGURE="--disable-shared --enable-static --without-pic \
 --enable-threaded-resolver --enable-ipv6 --enable-proxy --enable-unix-sockets \
 --without-zlib --without-brotli --without-zstd --without-libpsl \
 --without-libidn2 --without-nghttp2 --without-ngtcp2 --without-nghttp3 \
---without-quiche --without-msh3 --without-libssh2 --without-libssh \
+--without-quiche --without-msh3 $CURL_SSH \
 --without-wolfssh --without-librtmp --without-gssapi --without-libgsasl \
 --without-hyper"
 
@@ -422,7 +536,8 @@ build_curl() {
     # curl is compiled against mbedtls' config.h: rebuild it with mbedtls.
     local key
     key="curl ${VERSION[curl]} $TOOLCHAIN rev$SCRIPT_REV $OPT_CFLAGS $CURL_CONFIGURE
-with: $(cat "$STAMPS/mbedtls")"
+with: $(cat "$STAMPS/mbedtls")
+with: $(cat "$STAMPS/$STATIC_SSH")"
     if is_fresh curl "$key" "$PREFIX/lib/libcurl.a" "$PREFIX/include/curl/curl.h"; then
         log "curl ${VERSION[curl]}: up to date"; return 0
     fi
@@ -449,6 +564,13 @@ with: $(cat "$STAMPS/mbedtls")"
         make -C "$dir/include" install >>"$dir/make.log" 2>&1) \
         || { tail -30 "$dir/make.log" >&2; die "curl build failed"; }
     rm -f "$PREFIX/lib/libcurl.la"
+    grep -q "^#define USE_$(tr a-z A-Z <<<"$STATIC_SSH") 1" "$dir/lib/curl_config.h" \
+        || die "curl: configure did not enable $STATIC_SSH (see $dir/config.log)"
+    # The SSH library's objects join libcurl.a (an ar MRI script keeps members
+    # whose names repeat), so the final link line stays as it is.
+    printf 'OPEN %s\nADDLIB %s\nSAVE\nEND\n' "$PREFIX/lib/libcurl.a" "$PREFIX/lib/${STATIC_SSH}.a" \
+        | $AR -M >>"$dir/make.log" 2>&1 || die "curl: could not add ${STATIC_SSH}.a to libcurl.a"
+    $RANLIB "$PREFIX/lib/libcurl.a"
     mark_done curl "$key"
     log "curl: done in $((SECONDS - t0))s"
 }
@@ -502,12 +624,13 @@ main() {
     enable_deb_src
     ensure_tools
     TOOLCHAIN="gcc-$(gcc -dumpfullversion) musl-$(dpkg-query -W -f='${Version}' musl-dev 2>/dev/null || echo unknown)"
-    resolve_versions sqlite3 libyaml mbedtls curl zlib
+    resolve_versions sqlite3 libyaml mbedtls "$STATIC_SSH" curl zlib
     mkdir -p "$PREFIX/lib" "$PREFIX/include"
     build_kheaders
     build_sqlite3
     build_libyaml
     build_mbedtls
+    "build_$STATIC_SSH"
     build_curl
     build_zlib
     if [ "$REBUILT" = 1 ] || [ ! -f "$PREFIX/.stamp" ]; then
