@@ -296,6 +296,7 @@ struct ls_flag {
     const char *name;
     bool takes_value;
     enum ls_since versions;
+    int since05;           /* on 0.5: the first 0.5.N that has it (0: every 0.5) */
 };
 
 struct ls_command_def {
@@ -307,34 +308,35 @@ struct ls_command_def {
     int positional_max;
     const struct ls_flag *flags;
     const char *instead;   /* what to use on the other version */
+    int since05;           /* on 0.5: the first 0.5.N that has it (0: every 0.5) */
 };
 
 static const struct ls_flag restore_flags[] = {
-    {"o", true, BOTH},          {"replica", true, V03},      {"generation", true, V03},   {"index", true, V03},
-    {"txid", true, V05},        {"timestamp", true, BOTH},   {"parallelism", true, BOTH}, {"if-db-not-exists", false, BOTH},
-    {"if-replica-exists", false, BOTH}, {"f", false, V05},   {"follow-interval", true, V05}, {"dry-run", false, V05},
-    {"force", false, V05},      {"integrity-check", true, V05}, {"json", false, V05},     {NULL, false, 0},
+    {"o", true, BOTH, 0},          {"replica", true, V03, 0},      {"generation", true, V03, 0},   {"index", true, V03, 0},
+    {"txid", true, V05, 0},        {"timestamp", true, BOTH, 0},   {"parallelism", true, BOTH, 0}, {"if-db-not-exists", false, BOTH, 0},
+    {"if-replica-exists", false, BOTH, 0}, {"f", false, V05, 9},   {"follow-interval", true, V05, 9}, {"dry-run", false, V05, 12},
+    {"force", false, V05, 12},      {"integrity-check", true, V05, 10}, {"json", false, V05, 12},     {NULL, false, 0, 0},
 };
-static const struct ls_flag databases_flags[] = {{"json", false, V05}, {NULL, false, 0}};
-static const struct ls_flag generations_flags[] = {{"replica", true, V03}, {NULL, false, 0}};
-static const struct ls_flag wal_flags[] = {{"replica", true, V03}, {"generation", true, V03}, {NULL, false, 0}};
-static const struct ls_flag ltx_flags[] = {{"level", true, V05}, {"json", false, V05}, {NULL, false, 0}};
-static const struct ls_flag status_flags[] = {{"json", false, V05}, {NULL, false, 0}};
-static const struct ls_flag sync_flags[] = {{"timeout", true, V05}, {"wait", false, V05}, {"json", false, V05}, {NULL, false, 0}};
-static const struct ls_flag reset_flags[] = {{"dry-run", false, V05}, {NULL, false, 0}};
-static const struct ls_flag no_flags[] = {{NULL, false, 0}};
+static const struct ls_flag databases_flags[] = {{"json", false, V05, 12}, {NULL, false, 0, 0}};
+static const struct ls_flag generations_flags[] = {{"replica", true, V03, 0}, {NULL, false, 0, 0}};
+static const struct ls_flag wal_flags[] = {{"replica", true, V03, 0}, {"generation", true, V03, 0}, {NULL, false, 0, 0}};
+static const struct ls_flag ltx_flags[] = {{"level", true, V05, 8}, {"json", false, V05, 12}, {NULL, false, 0, 0}};
+static const struct ls_flag status_flags[] = {{"json", false, V05, 12}, {NULL, false, 0, 0}};
+static const struct ls_flag sync_flags[] = {{"timeout", true, V05, 0}, {"wait", false, V05, 0}, {"json", false, V05, 12}, {NULL, false, 0, 0}};
+static const struct ls_flag reset_flags[] = {{"dry-run", false, V05, 12}, {NULL, false, 0, 0}};
+static const struct ls_flag no_flags[] = {{NULL, false, 0, 0}};
 
 static const struct ls_command_def ls_commands[] = {
-    {"databases", BOTH, true, false, 0, 0, databases_flags, NULL},
-    {"restore", BOTH, true, false, 1, 1, restore_flags, NULL},
-    {"generations", V03, true, false, 1, 1, generations_flags, "lsinit ltx"},
-    {"snapshots", V03, true, false, 1, 1, generations_flags, "lsinit ltx -level 9"},
-    {"wal", V03, true, false, 1, 1, wal_flags, "lsinit ltx"},
-    {"ltx", V05, true, false, 1, 1, ltx_flags, "lsinit generations, snapshots or wal"},
-    {"status", V05, true, false, 0, 1, status_flags, "lsinit generations"},
-    {"sync", V05, false, true, 1, 1, sync_flags, "nothing: 0.3 syncs continuously; stop the container to force a final sync"},
-    {"reset", V05, true, false, 1, 1, reset_flags, "nothing: 0.3 has no reset command"},
-    {"version", BOTH, false, false, 0, 0, no_flags, NULL},
+    {"databases", BOTH, true, false, 0, 0, databases_flags, NULL, 0},
+    {"restore", BOTH, true, false, 1, 1, restore_flags, NULL, 0},
+    {"generations", V03, true, false, 1, 1, generations_flags, "lsinit ltx", 0},
+    {"snapshots", V03, true, false, 1, 1, generations_flags, "lsinit ltx -level 9", 0},
+    {"wal", V03, true, false, 1, 1, wal_flags, "lsinit ltx", 0},
+    {"ltx", V05, true, false, 1, 1, ltx_flags, "lsinit generations, snapshots or wal", 0},
+    {"status", V05, true, false, 0, 1, status_flags, "lsinit generations", 6},
+    {"sync", V05, false, true, 1, 1, sync_flags, "nothing: 0.3 syncs continuously; stop the container to force a final sync", 9},
+    {"reset", V05, true, false, 1, 1, reset_flags, "nothing: 0.3 has no reset command", 7},
+    {"version", BOTH, false, false, 0, 0, no_flags, NULL, 0},
 };
 
 static const struct ls_command_def *ls_command_find(const char *name)
@@ -410,6 +412,11 @@ int ls_subcommand_argv(const struct ls_version *v, const char *binary, const cha
                  def->versions == V03 ? "0.3.x" : "0.5.x", v->text, def->instead != NULL ? def->instead : "another command");
         return -1;
     }
+    if (mine == V05 && !ls_version_at_least(v, 0, 5, def->since05)) {
+        snprintf(err, err_size, "'%s' needs Litestream 0.5.%d or later; this litestream is %s", command, def->since05,
+                 v->text);
+        return -1;
+    }
     size_t n = 0;
     if ((size_t)user_argc + 8 > out_max) {
         snprintf(err, err_size, "too many arguments for '%s'", command);
@@ -446,6 +453,11 @@ int ls_subcommand_argv(const struct ls_version *v, const char *binary, const cha
             if ((f->versions & mine) == 0) {
                 snprintf(err, err_size, "%s %s needs Litestream %s; this litestream is %s", command, arg,
                          f->versions == V03 ? "0.3.x" : "0.5.x", v->text);
+                return -1;
+            }
+            if (mine == V05 && !ls_version_at_least(v, 0, 5, f->since05)) {
+                snprintf(err, err_size, "%s %s needs Litestream 0.5.%d or later; this litestream is %s", command, arg,
+                         f->since05, v->text);
                 return -1;
             }
             out[n++] = arg;

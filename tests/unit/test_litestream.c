@@ -768,6 +768,28 @@ static void test_v05_only_commands(void **state)
         argv_fails(&V03, cmds[i], ARGS("/data/app.db"), 1, "0.5", "v0.3.13");
 }
 
+/* Commands and flags that appeared mid-series are refused below their 0.5.N, naming it. */
+static void test_v05_minor_gates(void **state)
+{
+    (void)state;
+    struct ls_version v;
+    assert_int_equal(ls_version_parse("0.5.5", &v), 0);
+    argv_fails(&v, "status", NULL, 0, "0.5.6", "v0.5.5");
+    argv_fails(&v, "reset", ARGS("/data/app.db"), 1, "0.5.7", "v0.5.5");
+    argv_fails(&v, "sync", ARGS("/data/app.db"), 1, "0.5.9", "v0.5.5");
+    argv_fails(&v, "ltx", ARGS("-level", "all", "/data/app.db"), 3, "-level", "0.5.8");
+    assert_int_equal(ls_version_parse("0.5.9", &v), 0);
+    argv_is(&v, "restore", ARGS("-f", "/data/app.db"), 2, WANT(BIN, "restore", CONFIG_FLAGS, "-f", "/data/app.db"));
+    argv_fails(&v, "restore", ARGS("-integrity-check", "quick", "/data/app.db"), 3, "-integrity-check", "0.5.10");
+    assert_int_equal(ls_version_parse("0.5.11", &v), 0);
+    argv_fails(&v, "restore", ARGS("-force", "/data/app.db"), 2, "-force", "0.5.12");
+    argv_fails(&v, "databases", ARGS("-json"), 1, "-json", "0.5.12");
+    argv_fails(&v, "reset", ARGS("-dry-run", "/data/app.db"), 2, "-dry-run", "0.5.12");
+    assert_int_equal(ls_version_parse("0.5.12", &v), 0);
+    argv_is(&v, "restore", ARGS("-force", "-json", "/data/app.db"), 3,
+            WANT(BIN, "restore", CONFIG_FLAGS, "-force", "-json", "/data/app.db"));
+}
+
 static void test_version_command(void **state)
 {
     (void)state;
@@ -880,6 +902,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_version_parse),
+        cmocka_unit_test(test_v05_minor_gates),
         cmocka_unit_test(test_version_parse_junk),
         cmocka_unit_test(test_version_supported),
         cmocka_unit_test(test_version_is_v05),
