@@ -9,19 +9,29 @@
 #include <string.h>
 #include <unistd.h>
 
-pid_t proc_parent(pid_t pid)
+ssize_t proc_read(long pid, const char *name, char *buf, size_t size)
 {
     char path[64];
-    char buf[512];
-    snprintf(path, sizeof(path), "/proc/%ld/stat", (long)pid);
+    snprintf(path, sizeof(path), "/proc/%ld/%s", pid, name);
     int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
+    if (fd < 0 || size == 0) {
+        if (fd >= 0)
+            close(fd);
         return -1;
-    ssize_t n = read(fd, buf, sizeof(buf) - 1);
+    }
+    ssize_t n = read(fd, buf, size - 1);
     close(fd);
     if (n <= 0)
         return -1;
     buf[n] = '\0';
+    return n;
+}
+
+pid_t proc_parent(pid_t pid)
+{
+    char buf[512];
+    if (proc_read((long)pid, "stat", buf, sizeof(buf)) < 0)
+        return -1;
     /* The command name may hold spaces and ')': the fields start after the last ')'. */
     char *close_paren = strrchr(buf, ')');
     if (close_paren == NULL)

@@ -9,6 +9,9 @@
 /* Writes up to max pids whose parent is ppid into pids; returns how many. */
 size_t proc_children(pid_t ppid, pid_t *pids, size_t max);
 
+/* Reads up to size-1 bytes of /proc/<pid>/<name> into buf, NUL-terminated. Returns the length, or -1. */
+ssize_t proc_read(long pid, const char *name, char *buf, size_t size);
+
 /* The parent pid of pid, or -1 when it is gone. */
 pid_t proc_parent(pid_t pid);
 

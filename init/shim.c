@@ -22,6 +22,7 @@
 #include "ls_socket.h"
 #include "metrics_client.h"
 #include "parse.h"
+#include "proc.h"
 #include "signals.h"
 #include "spawn.h"
 
@@ -257,16 +258,9 @@ static bool shim_v03_reading_shadow_wal(long pid, const char *db)
 /* Bytes process pid has read so far (rchar in /proc/<pid>/io), or -1. */
 static long long shim_proc_rchar(long pid)
 {
-    char path[64], buf[512];
-    snprintf(path, sizeof(path), "/proc/%ld/io", pid);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
+    char buf[512];
+    if (proc_read(pid, "io", buf, sizeof(buf)) < 0)
         return -1;
-    ssize_t n = read(fd, buf, sizeof(buf) - 1);
-    close(fd);
-    if (n <= 0)
-        return -1;
-    buf[n] = '\0';
     const char *p = strstr(buf, "rchar:");
     return p != NULL ? strtoll(p + 6, NULL, 10) : -1;
 }
