@@ -829,6 +829,8 @@ static void decide_app_code(struct supervisor *sup)
 
 static void final_sync_failed(struct supervisor *sup, const char *what, int code)
 {
+    if (sup->exit_decided && sup->exit_code == EXIT_SYNC)
+        return; /* the grace ran out first, and said so */
     log_error("the final sync failed: %s (litestream exit code %d), so the app's last writes may be missing from "
               "the replica (the local database is intact; the next start replicates them); exiting %d", what, code,
               EXIT_SYNC);

@@ -31,6 +31,8 @@
 #define SHIM_POLL_MS 50
 /* 0.3: how often to look at Litestream's open files for an upload in flight. */
 #define SHIM_FD_POLL_MS 20
+/* 0.5: the longest one sync -wait request may take before lsinit hears "not confirmed yet". */
+#define SHIM_SYNC_ATTEMPT_MS 5000
 /* 0.3: monitor ticks after which a database's first upload is over (or had nothing to send). */
 #define SHIM_FIRST_UPLOAD_TICKS 3
 /* 0.3: Litestream reading this much within one look is uploading (a snapshot reads the whole database). */
@@ -351,11 +353,22 @@ static enum shim_sync shim_sync_v05(const struct shim *s, int64_t deadline)
         const char *db = s->dbs[i].path;
         struct ls_sync_result res;
         for (;;) {
+            /*
+             * One attempt waits at most SHIM_SYNC_ATTEMPT_MS: an upload that
+             * takes longer (a big backlog, an unreachable replica) is left to
+             * Litestream's own shutdown, and lsinit hears "not confirmed" now,
+             * so /healthz can say why the stop is slow.
+             */
             int64_t left = deadline - clock_now_ms();
+            if (left > SHIM_SYNC_ATTEMPT_MS)
+                left = SHIM_SYNC_ATTEMPT_MS;
             if (left < 1000)
                 left = 1000;
+            int64_t asked = clock_now_ms();
             if (ls_socket_sync(s->socket_path, db, true, (long)left, &res) == 0)
                 break;
+            if (res.outcome == LS_SYNC_NO_ANSWER && clock_now_ms() - asked >= left)
+                res.outcome = LS_SYNC_FAILED; /* it took the whole attempt: not "no socket yet" */
             struct stat st;
             bool exists = stat(db, &st) == 0;
             if (res.outcome == LS_SYNC_NOT_OPEN && !exists)

@@ -129,14 +129,27 @@ def test_replica_down_at_stop_exits_75(lsinit, litestream_bin, fauxqs, tmp_path,
     state = tmp_path / "state"
     state.mkdir()
     env = rel.lsinit_env(rel.base_env(litestream_bin), replica, db, LSINIT_GRACE="20s")
+    final_sync_seen = []
     with rel.LsinitRun(lsinit, ["--", *rel.writer_cmd(db, state, "0", 0)], env, tmp_path) as run:
         rel.wait_ready(run, state)
         rel.wait_segments(run, 0)
+        port = rel.health_port(run)
         time.sleep(0.5)
         fauxqs.stop()
         try:
             t0 = time.monotonic()
             run.signal(signal.SIGTERM)
+            # While it still answers, /healthz says where the final sync stands (issue: a stop that
+            # cannot finish its final sync says why).
+            while run.proc.poll() is None and time.monotonic() - t0 < 60:
+                try:
+                    _, doc = hh.healthz(port)
+                    check = doc["checks"].get("replication:final-sync", [{}])[0]
+                    if check.get("output") and check["output"] not in final_sync_seen:
+                        final_sync_seen.append(check["output"])
+                except (OSError, ValueError, KeyError, AssertionError):
+                    pass
+                time.sleep(0.05)
             rc = run.wait(60)
             took = time.monotonic() - t0
         finally:
@@ -146,8 +159,11 @@ def test_replica_down_at_stop_exits_75(lsinit, litestream_bin, fauxqs, tmp_path,
     acked = rel.read_acks(state)
     integrity, local = rel.read_soak_rows(db)
     figures(exit_code=rc, seconds_to_exit=round(took, 1), error_lines=errors, local_integrity=integrity,
-            acknowledged=len(acked), missing_locally=len(acked - local))
+            acknowledged=len(acked), missing_locally=len(acked - local), healthz_final_sync=final_sync_seen)
     assert rc == 75, f"exit {rc}, expected 75 (final sync failed):\n{run.stderr}"
+    assert final_sync_seen, "/healthz never showed replication:final-sync during the stop"
+    assert any(o.startswith(("retrying", "failed")) for o in final_sync_seen), \
+        f"/healthz did not say the final sync was failing: {final_sync_seen}"
     assert any(d in e for e in errors for d in documented), f"no documented error line:\n{run.stderr}"
     assert integrity == "ok"
     assert acked <= local, f"{len(acked - local)} acknowledged rows missing from the local database"
