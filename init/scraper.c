@@ -30,7 +30,9 @@ enum scrape_state { SCRAPE_IDLE, SCRAPE_CONNECTING, SCRAPE_READING };
  * have no replica position) one POST /sync {"wait":false} per database over
  * its control socket, which answers the local txid and the replica's
  * (replicated_txid) and does only the local WAL step Litestream runs every
- * second anyway. step: -1 metrics, 0..n-1 the database being asked.
+ * second anyway, then one GET /list for each database's last_sync_at (the end
+ * of its replica's last successful upload). step: -1 metrics, 0..n-1 the
+ * database being asked, n the list.
  */
 struct scraper {
     struct sockaddr_in addr;
@@ -203,12 +205,60 @@ static void scraper_apply_sync(struct db_health *d, const char *body)
     d->prev_valid = true;
 }
 
+/* "2026-12-02T09:19:37.846550787Z" → seconds since the epoch, or -1. */
+static int64_t parse_rfc3339_utc(const char *t)
+{
+    struct tm tm;
+    memset(&tm, 0, sizeof(tm));
+    int used = 0;
+    if (sscanf(t, "%4d-%2d-%2dT%2d:%2d:%2d%n", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour, &tm.tm_min,
+               &tm.tm_sec, &used) != 6)
+        return -1;
+    const char *rest = t + used;
+    while (*rest == '.' || (*rest >= '0' && *rest <= '9'))
+        rest++;
+    if (*rest != 'Z')
+        return -1; /* Litestream writes UTC */
+    tm.tm_year -= 1900;
+    tm.tm_mon -= 1;
+    return (int64_t)timegm(&tm);
+}
+
+/*
+ * Litestream 0.5's GET /list: {"databases":[{"path":…,"status":…,"last_sync_at":…},…]}.
+ * A database that is behind has its lag counted from its replica's last
+ * successful upload, not from the previous scrape (which would make a busy,
+ * healthy replica look up to two scrape intervals behind).
+ */
+static void scraper_apply_list(struct health_state *h, const char *body)
+{
+    for (size_t i = 0; i < h->db_count; i++) {
+        struct db_health *d = &h->dbs[i];
+        char db_e[PATH_MAX * 2], key[PATH_MAX * 2 + 16];
+        json_escape(d->path, db_e, sizeof(db_e));
+        snprintf(key, sizeof(key), "\"path\":\"%s\"", db_e);
+        const char *at = strstr(body, key);
+        if (at == NULL)
+            continue;
+        const char *end = strchr(at, '}');
+        char when[64];
+        if (end == NULL || json_field(at, "last_sync_at", when, sizeof(when)) != 0)
+            continue;
+        const char *field = strstr(at, "\"last_sync_at\"");
+        if (field == NULL || field > end)
+            continue;
+        int64_t t = parse_rfc3339_utc(when);
+        if (t > 0 && !d->caught_up && t > d->caught_up_unix && t <= (int64_t)time(NULL))
+            d->caught_up_unix = t;
+    }
+}
+
 /* After one answer: the next database's sync request, or the end of this scrape. */
 static void scraper_advance(struct supervisor *sup, int64_t now)
 {
     struct scraper *s = sup->scraper;
     int next = s->step + 1;
-    if (!s->use_socket || (size_t)next >= sup->health.db_count) {
+    if (!s->use_socket || (size_t)next > sup->health.db_count) {
         scraper_close(s, now);
         return;
     }
@@ -246,6 +296,8 @@ void scraper_on_fd(struct supervisor *sup, short revents, int64_t now)
         int n;
         if (s->step < 0) {
             n = snprintf(req, sizeof(req), "GET /metrics HTTP/1.0\r\nHost: %s\r\nAccept: text/plain\r\n\r\n", s->host);
+        } else if ((size_t)s->step == sup->health.db_count) {
+            n = snprintf(req, sizeof(req), "GET /list HTTP/1.0\r\nHost: litestream\r\n\r\n");
         } else {
             char db_e[PATH_MAX * 2 - 64], body[PATH_MAX * 2];
             json_escape(sup->health.dbs[s->step].path, db_e, sizeof(db_e));
@@ -290,6 +342,8 @@ void scraper_on_fd(struct supervisor *sup, short revents, int64_t now)
     if (ok && s->step < 0) {
         scraper_apply(sup, body + 4);
         sup->health.scrape_ok_ms = now;
+    } else if (ok && (size_t)s->step == sup->health.db_count) {
+        scraper_apply_list(&sup->health, body + 4);
     } else if (ok) {
         scraper_apply_sync(&sup->health.dbs[s->step], body + 4);
     } else if (s->step < 0) {
