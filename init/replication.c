@@ -519,26 +519,24 @@ static void restore_failed(struct supervisor *sup, size_t i, int code, int64_t n
     struct replication *r = rep_of(sup);
     const char *db = r->plan->dbs[i].path;
     struct restore_job *job = &r->restores[i];
-    {
-        int64_t wait = backoff_ms(job->attempts, RESTORE_BACKOFF_FIRST_MS, RESTORE_BACKOFF_MAX_MS);
-        if (now + wait > r->restore_deadline) {
-            char limit[32];
-            format_duration(r->plan->restore_timeout_ms, limit, sizeof(limit));
-            log_error("cannot restore %s: litestream restore failed %d time%s within LSINIT_RESTORE_TIMEOUT=%s "
-                      "(last exit code %d); not starting the app, so an empty database never replaces your backups. "
-                      "Check the replica URL, network and credentials",
-                      db, job->attempts, job->attempts == 1 ? "" : "s", limit, code);
-            job->state = RESTORE_DONE;
-            supervisor_decide_exit(sup, EXIT_RESTORE);
-            restores_abort(sup);
-            if (!restores_any_running(r))
-                supervisor_begin_draining(sup, now);
-            return;
-        }
-        log_warn("restore of %s failed (exit code %d); retrying in %lldms", db, code, (long long)wait);
-        job->state = RESTORE_PENDING;
-        job->retry_at = now + wait;
+    int64_t wait = backoff_ms(job->attempts, RESTORE_BACKOFF_FIRST_MS, RESTORE_BACKOFF_MAX_MS);
+    if (now + wait > r->restore_deadline) {
+        char limit[32];
+        format_duration(r->plan->restore_timeout_ms, limit, sizeof(limit));
+        log_error("cannot restore %s: litestream restore failed %d time%s within LSINIT_RESTORE_TIMEOUT=%s "
+                  "(last exit code %d); not starting the app, so an empty database never replaces your backups. "
+                  "Check the replica URL, network and credentials",
+                  db, job->attempts, job->attempts == 1 ? "" : "s", limit, code);
+        job->state = RESTORE_DONE;
+        supervisor_decide_exit(sup, EXIT_RESTORE);
+        restores_abort(sup);
+        if (!restores_any_running(r))
+            supervisor_begin_draining(sup, now);
+        return;
     }
+    log_warn("restore of %s failed (exit code %d); retrying in %lldms", db, code, (long long)wait);
+    job->state = RESTORE_PENDING;
+    job->retry_at = now + wait;
 }
 
 /* In a forked child: 0 no 0.3 layout, 1 found (the refusal logged), 2 cannot tell (logged). */

@@ -231,6 +231,16 @@ def default_signals():
             signal.signal(s, signal.SIG_DFL)
 
 
+def read_rows(db):
+    """(id, kind, pid) of every row of a writer/once database, after checking its integrity."""
+    con = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    try:
+        assert con.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        return con.execute("SELECT id, kind, pid FROM rows ORDER BY id").fetchall()
+    finally:
+        con.close()
+
+
 # ---------------------------------------------------------------- litestream's progress
 
 SEGMENT_WRITTEN = 'msg="wal segment written"'  # Litestream 0.3, INFO, once per uploaded WAL segment

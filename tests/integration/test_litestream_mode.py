@@ -25,7 +25,7 @@ import uuid
 import pytest
 
 import apps
-from apps import LAST_WRITE, LsinitRun, alive, marker_cmd, once_cmd, replica_progress, wait_for, writer_cmd
+from apps import LAST_WRITE, LsinitRun, alive, marker_cmd, once_cmd, read_rows, replica_progress, wait_for, writer_cmd
 from servers import LITESTREAM_TEST_VERSION, LITESTREAM_V05, write_litestream_config
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
@@ -109,15 +109,6 @@ def lsinit_env(base_env, replica, db, **extra):
     env["LSINIT_REPLICA_URL"] = replica.url
     env.update({k: str(v) for k, v in extra.items()})
     return env
-
-
-def read_rows(db):
-    con = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
-    try:
-        assert con.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
-        return con.execute("SELECT id, kind, pid FROM rows ORDER BY id").fetchall()
-    finally:
-        con.close()
 
 
 def restore_with_litestream(litestream_bin, replica, db, out, workdir):

@@ -28,7 +28,7 @@ import uuid
 
 import pytest
 
-from apps import LsinitRun, marker_cmd, wait_for, writer_cmd
+from apps import LsinitRun, marker_cmd, read_rows, wait_for, writer_cmd
 from servers import write_litestream_config
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
@@ -127,15 +127,6 @@ def lsinit_env(replica, db, **extra):
     }
     env.update({k: str(v) for k, v in extra.items()})
     return env
-
-
-def read_rows(db):
-    con = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
-    try:
-        assert con.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
-        return con.execute("SELECT id, kind, pid FROM rows ORDER BY id").fetchall()
-    finally:
-        con.close()
 
 
 def backup_with_03(litestream03, replica, db, workdir):
