@@ -10,6 +10,10 @@ every cycle the replica is restored into a fresh folder with a plain
 `litestream restore` and compared with every write the app ever saw
 acknowledged on that lineage; lsinit's exit code must be the app's.
 
+On Litestream 0.5, a replica that restores corrupt (G2, an upstream bug) is
+recorded and its lineage replaced by a fresh one, so the soak still runs every
+cycle; the test is then an xfail naming each occurrence.
+
 The S3 lineage is restarted (fresh bucket and database) once its database
 passes 3 MiB: fauxqs 2.4.1, the test S3 server, fails every multipart upload
 ("InvalidPart"), which litestream's AWS SDK uses for objects of 5 MiB and more
@@ -105,10 +109,17 @@ def test_stop_soak(lsinit, litestream_bin, fauxqs, tmp_path, figures):
             if not (rel.LITESTREAM_V05 and "fails integrity_check" in str(e)):
                 raise
             # G2 (docs/reliability.md): Litestream 0.5.17 can leave a replica whose restore fails
-            # integrity_check; bare `replicate -exec` does it too. Recorded; any lost write or wrong
-            # exit code still fails this test.
+            # integrity_check (upstream benbjohnson/litestream#1164; bare `replicate -exec` does it too).
+            # Recorded, and the soak goes on with a fresh lineage of the same kind, so every cycle still
+            # counts: a lost write or a wrong exit code anywhere else still fails this test.
             corrupt.append(f"{what}: {str(e)[:160]}")
-            break
+            stats["cycles"] += 1
+            stats["exit_codes_matched"] += matched
+            if not matched:
+                failures.append(f"{what}: exit {rc} (want {want}); lsinit stderr:\n{run.stderr[-2500:]}")
+            lineages[i % 2] = Lineage(lin.kind, rel.make_replica(lin.kind, tmp_path, fauxqs=fauxqs),
+                                      tmp_path / f"{lin.kind}-after-g2-{i}")
+            continue
         lost = lin.acked - got
         stats["cycles"] += 1
         stats["acknowledged"] += len(acked)
@@ -131,8 +142,8 @@ def test_stop_soak(lsinit, litestream_bin, fauxqs, tmp_path, figures):
     assert not failures, "\n\n".join(failures)
     assert stats["lost"] == 0 and stats["exit_codes_matched"] == stats["cycles"]
     if corrupt:
-        pytest.xfail(f"G2, a Litestream 0.5.17 replica that restores corrupt, after {stats['cycles']} clean cycles: "
-                     f"{corrupt[0]}")
+        pytest.xfail(f"G2, a Litestream 0.5.17 replica that restores corrupt, {len(corrupt)} time(s) in "
+                     f"{stats['cycles']} cycles (each followed by a fresh lineage): {corrupt[0]}")
 
 
 def _litestream_errors(run):
