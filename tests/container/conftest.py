@@ -2,7 +2,8 @@
 
 Images come from scripts/container-build (podman, a local stand-in for
 debian:bookworm-slim, a local Litestream mirror); the S3 replica is the fauxqs
-fixture of tests/integration/servers.py; containers run with podman + runc.
+fixture of tests/support/servers.py (registered by tests/conftest.py); containers
+run with podman + runc.
 
 Environment:
   LSINIT_TEST_LITESTREAM=0.3.13|0.5.17  the Litestream baked into the images (default 0.3.13);
@@ -14,22 +15,15 @@ Environment:
   LSINIT_CONTAINER_BUILD_TIMEOUT   seconds for scripts/container-build (default 3600)
 """
 import os
-import pathlib
 import shutil
 import subprocess
-import sys
 import uuid
 
 import pytest
 
-ROOT = pathlib.Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT / "tests" / "integration"))
-sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
-
-from servers import *  # noqa: E402,F401,F403  (fixtures: fauxqs, litestream_bin; free_port, wait_until)
-
-from podman_helpers import (IMAGES, IMAGE, NONROOT, PYTHON_IMAGE, WORKER_IMAGE, PODMAN_RUN, TAG,  # noqa: E402,F401
-                            TEST_LITESTREAM, podman)
+from support import ROOT
+from support.litestream import LITESTREAM_TEST_VERSION as TEST_LITESTREAM
+from support.podman import IMAGE, IMAGES, NONROOT, PODMAN_RUN, PYTHON_IMAGE, TAG, WORKER_IMAGE, podman
 
 
 @pytest.fixture(scope="session")

@@ -18,9 +18,11 @@ import time
 
 import pytest
 
-from podman_helpers import (HARDENED, NONROOT, PODMAN_RUN, TEST_LITESTREAM, Container, descendants,
-                            http_request, podman, proc_status_ids)
-from servers import LITESTREAM_VERSION, free_port, write_litestream_config
+from support.litestream import LITESTREAM_TEST_VERSION as TEST_LITESTREAM
+from support.litestream import LITESTREAM_VERSION, write_litestream_config
+from support.podman import HARDENED, NONROOT, PODMAN_RUN, Container, http_request, podman
+from support.procs import descendants, proc_status_ids
+from support.waiting import free_port
 
 pytestmark = pytest.mark.usefixtures("images")
 

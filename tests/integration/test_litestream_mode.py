@@ -1,9 +1,9 @@
 """lsinit in Litestream mode, end to end: the real litestream v0.3.13, real
 replicas (a folder, fauxqs S3, OpenSSH SFTP), real SQLite apps; no mocks.
 
-The apps live in apps.py (run as ``python3 apps.py ROLE ...``). Every run of
-lsinit has its output in files and is killed with all its descendants when
-the test ends, pass or fail. Replicas are checked the way an operator would:
+The apps live in tests/support/apps.py (run as ``python3 apps.py ROLE ...``).
+Every run of lsinit has its output in files and is killed with all its
+descendants when the test ends, pass or fail. Replicas are checked the way an operator would:
 by restoring them with a plain ``litestream restore`` and its own config
 (or with ``lsinit restore``) and reading the rows back.
 """
@@ -20,17 +20,19 @@ import subprocess
 import tempfile
 import threading
 import time
-import uuid
 
 import pytest
 
-import apps
-from apps import LAST_WRITE, LsinitRun, alive, marker_cmd, once_cmd, read_rows, replica_progress, wait_for, writer_cmd
-from servers import LITESTREAM_TEST_VERSION, LITESTREAM_V05, write_litestream_config
+from support import SYSTEM_PATH, apps, procs
+from support.apps import LAST_WRITE, expected_code, marker_cmd, once_cmd, read_rows, writer_cmd
+from support.litestream import LITESTREAM_TEST_VERSION, LITESTREAM_V05, litestream_restore, replica_progress
+from support.lsinit_run import LsinitRun, lsinit_env, wait_ready
+from support.procs import alive
+from support.replicas import request_replica
+from support.waiting import wait_for
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 TERM, INT = signal.SIGTERM, signal.SIGINT
-SYSTEM_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 GENERATION = re.compile(r"\b[0-9a-f]{16}\b")
 
 pytestmark = pytest.mark.usefixtures("require_root")
@@ -56,94 +58,27 @@ def base_env(litestream_bin):
     }
 
 
-class Replica:
-    """One replica destination: how lsinit is pointed at it (env) and how a
-    plain litestream reads it back (ls_replica + ls_env)."""
-
-    def __init__(self, kind, url, env, ls_replica, ls_env, keys):
-        self.kind, self.url, self.env = kind, url, env
-        self.ls_replica, self.ls_env, self._keys = ls_replica, ls_env, keys
-
-    def keys(self):
-        """What the replica holds (file names / object keys), sorted."""
-        return self._keys()
-
-
-def _tree(path):
-    path = pathlib.Path(path)
-    if not path.exists():
-        return []
-    return sorted(str(p.relative_to(path)) for p in path.rglob("*"))
-
-
 def make_replica(kind, request, tmp_path):
-    name = uuid.uuid4().hex[:10]
-    if kind == "file":
-        d = tmp_path / "replica"
-        return Replica(kind, f"file://{d}", {}, {"type": "file", "path": str(d)}, {}, lambda: _tree(d))
-    if kind == "s3":
-        s3 = request.getfixturevalue("fauxqs")
-        s3.ensure_running()
-        bucket = s3.new_bucket("lsinit")
-        env = {
-            "LITESTREAM_REPLICA_ENDPOINT": s3.endpoint,
-            "LITESTREAM_ACCESS_KEY_ID": s3.access_key_id,
-            "LITESTREAM_SECRET_ACCESS_KEY": s3.secret_access_key,
-        }
-        return Replica(kind, f"s3://{bucket}/{name}", env, s3.litestream_replica(bucket, name), s3.aws_env,
-                       lambda: s3.list_keys(bucket) if s3.running() else [])
-    if kind == "sftp":
-        sftp = request.getfixturevalue("sftp_server")
-        sftp.ensure_running()
-        d = pathlib.Path(sftp.root) / name
-        url = f"sftp://{sftp.user}@{sftp.host}:{sftp.port}{d}"
-        return Replica(kind, url, {"LSINIT_SFTP_KEY_PATH": sftp.key_path}, sftp.litestream_replica(str(d)), {},
-                       lambda: _tree(d))
-    raise ValueError(kind)
-
-
-def lsinit_env(base_env, replica, db, **extra):
-    env = dict(base_env)
-    env.update(replica.env)
-    env["LSINIT_DB"] = str(db)
-    env["LSINIT_REPLICA_URL"] = replica.url
-    env.update({k: str(v) for k, v in extra.items()})
-    return env
+    """A replicas.Replica of kind for this test (file: tmp_path/replica)."""
+    return request_replica(kind, request, tmp_path, bucket_prefix="lsinit")
 
 
 def restore_with_litestream(litestream_bin, replica, db, out, workdir):
     """`litestream restore` with our own litestream.yml for the same replica."""
-    workdir = pathlib.Path(workdir)
-    workdir.mkdir(parents=True, exist_ok=True)
-    cfg = write_litestream_config(workdir / f"restore-{uuid.uuid4().hex[:6]}.yml", db, replica.ls_replica)
-    env = {"PATH": SYSTEM_PATH, "HOME": "/root", **replica.ls_env}
-    r = subprocess.run([litestream_bin, "restore", "-config", cfg, "-o", str(out), str(db)], env=env,
-                       capture_output=True, text=True, timeout=60)
-    assert r.returncode == 0, f"litestream restore failed ({r.returncode}):\n{r.stderr}"
-    assert pathlib.Path(out).exists(), f"litestream restore wrote nothing to {out}:\n{r.stderr}"
+    rc, err = litestream_restore(litestream_bin, replica, db, out, workdir, timeout=60)
+    assert rc == 0, f"litestream restore failed ({rc}):\n{err}"
+    assert pathlib.Path(out).exists(), f"litestream restore wrote nothing to {out}:\n{err}"
     return read_rows(out)
 
 
-def wait_ready(run, state, timeout=20):
-    """The app's pid, once it has committed its first row."""
-    ready = pathlib.Path(state) / "ready"
-
-    def check():
-        if ready.exists():
-            return int(ready.read_text())
-        assert run.proc.poll() is None, f"lsinit exited {run.proc.returncode} before the app was ready:\n{run.stderr}"
-        return None
-    return wait_for(check, timeout, lambda: f"the app to be ready; lsinit stderr:\n{run.stderr[-3000:]}")
-
-
 def uploaded(run):
-    """How far the replica has got (apps.replica_progress) for this run's database."""
+    """How far the replica has got (litestream.replica_progress) for this run's database."""
     return replica_progress(run.stdout, run.env.get("LSINIT_DB"))
 
 
 def wait_synced(run, after=0, timeout=10):
     """Until litestream (its log is lsinit's stdout) has uploaded past `after`
-    (apps.replica_progress); returns the new progress. Stopping only after
+    (litestream.replica_progress); returns the new progress. Stopping only after
     that keeps these tests clear of the shutdown race that
     test_stop_at_first_sync_is_not_reported_as_failed_sync is about."""
     return wait_for(lambda: (n := uploaded(run)) > after and n, timeout,
@@ -158,10 +93,6 @@ def ask_write(state, name, timeout=10):
 
 def kinds(rows):
     return [r[1] for r in rows]
-
-
-def expected_code(exit_mode, sig):
-    return 128 + int(sig) if exit_mode == "signal" else int(exit_mode)
 
 
 # ---------------------------------------------------------------- 1. zero loss
@@ -553,7 +484,7 @@ def test_litestream_killed_is_restarted_and_app_keeps_running(lsinit_bin, litest
         assert alive(app_pid), "the app died with litestream"
         errors = run.lsinit_lines("ERROR")
         assert len(errors) == 1 and "litestream" in errors[0] and "died" in errors[0], run.stderr
-        assert b"-exec" not in apps.cmdline(second), "the restarted litestream must not start a second app"
+        assert b"-exec" not in procs.cmdline(second), "the restarted litestream must not start a second app"
         uploaded_before = uploaded(run)
         ask_write(state, "after-restart")
         wait_synced(run, after=uploaded_before)  # by the restarted litestream
@@ -782,7 +713,7 @@ def test_bad_input_is_refused_before_anything_runs(lsinit_bin, base_env, open_di
     before = {p: p.stat().st_mtime_ns for p in open_dir.rglob("*")}
     cmd = (AS_NOBODY if as_nobody else []) + [lsinit_bin, *args]
     r = subprocess.run(cmd, env=env, cwd=open_dir, stdin=subprocess.DEVNULL, capture_output=True, text=True,
-                       timeout=30, preexec_fn=apps.default_signals)
+                       timeout=30, preexec_fn=procs.default_signals)
     lines = r.stderr.splitlines()
     assert r.returncode == code, f"exit code {r.returncode}, expected {code}; stderr:\n{r.stderr}"
     hint = ""
@@ -835,7 +766,7 @@ def test_secrets_never_leak(lsinit_bin, base_env, request, tmp_path, tmp_path_fa
 
     def run_sub(name, env, args, expect):
         r = subprocess.run([lsinit_bin, *args], env=env, cwd=tmp_path, stdin=subprocess.DEVNULL,
-                           capture_output=True, text=True, timeout=60, preexec_fn=apps.default_signals)
+                           capture_output=True, text=True, timeout=60, preexec_fn=procs.default_signals)
         outputs[name] = r.stdout + r.stderr
         assert r.returncode == expect, f"{name}: exit {r.returncode}\n{r.stderr}"
         return r
@@ -889,7 +820,7 @@ def test_subcommands(lsinit_bin, base_env, request, tmp_path):
 
     def sub(*args):
         return subprocess.run([lsinit_bin, *args], env=env, cwd=elsewhere, stdin=subprocess.DEVNULL,
-                              capture_output=True, text=True, timeout=60, preexec_fn=apps.default_signals)
+                              capture_output=True, text=True, timeout=60, preexec_fn=procs.default_signals)
 
     r = sub("databases")
     assert r.returncode == 0 and str(db) in r.stdout and "file" in r.stdout, r.stdout + r.stderr

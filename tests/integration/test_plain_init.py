@@ -3,7 +3,7 @@
 Ports the behaviour cases of tini (test/run_inner_tests.py, run_outer_tests.py)
 and dumb-init (tests/*.py) and adds lsinit's own (grace ladder, stragglers,
 subreaper without a warning, LSINIT_* variables). Most tests run lsinit as
-the real PID 1 of a new PID namespace (see pid1.py); the rest run it as a
+the real PID 1 of a new PID namespace (see tests/support/pid1.py); the rest run it as a
 plain process, where it must become a child subreaper.
 """
 import collections
@@ -19,8 +19,9 @@ import time
 
 import pytest
 
-import pid1
-from pid1 import PY, Lsinit, Recorder, run, wait_for
+from support import pid1, procs
+from support.pid1 import PY, Lsinit, Recorder, run
+from support.waiting import wait_for
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 SETTINGS_C = ROOT / "init" / "settings.c"
@@ -79,7 +80,7 @@ def test_child_killed_by_own_signal_gives_128_plus_signal(lsinit_bin, tmp_path, 
 def test_signal_to_lsinit_kills_default_child(lsinit_bin, sig):
     """tini's signal case: the child keeps default dispositions, lsinit forwards, rc = 128+sig."""
     with Lsinit(lsinit_bin, ["--", "sleep", "30"]) as ls:
-        wait_for(lambda: any((pid1.exe_of(p) or "").endswith("/sleep") for p in ls.child_pids()),
+        wait_for(lambda: any((procs.exe_of(p) or "").endswith("/sleep") for p in ls.child_pids()),
                  what="sleep to start")
         ls.signal(sig)
         assert ls.wait(timeout=5) == 128 + sig, ls.stderr
@@ -510,7 +511,7 @@ def test_grace_kills_processes_outside_the_app_group(lsinit_bin, tmp_path, as_pi
         assert ls.wait(timeout=4) == 137, ls.stderr
         assert ls.exited_at - start < 1.5 + scan_allowance(as_pid1, scans=4)
     if not as_pid1:
-        assert not any(pid1.alive(pid) for pid in descendants)
+        assert not any(procs.alive(pid) for pid in descendants)
 
 
 # --- stragglers ---------------------------------------------------------------------------
@@ -579,7 +580,7 @@ def test_straggler_ignoring_term_is_killed_at_straggler_grace(lsinit_bin, tmp_pa
     main_exit = float(pathlib.Path(str(out) + ".main-exit").read_text())
     assert 0.4 <= ls.exited_at - main_exit <= 0.7 + scan_allowance(as_pid1, scans=4), ls.exited_at - main_exit
     if not as_pid1:  # as PID 1 the kernel kills the namespace anyway, and the pids are the namespace's
-        assert not any(pid1.alive(pid) for pid in stragglers)
+        assert not any(procs.alive(pid) for pid in stragglers)
 
 
 # --- command line and environment ----------------------------------------------------------

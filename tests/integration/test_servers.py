@@ -11,7 +11,9 @@ import uuid
 
 import pytest
 
-from servers import listening_addresses, wait_until, write_litestream_config
+from support.litestream import write_litestream_config
+from support.servers import listening_addresses
+from support.waiting import wait_for
 
 GENERATION = re.compile(r"^\S+\s+[0-9a-f]{16}\s", re.M)
 
@@ -67,9 +69,9 @@ def _replicate_and_restore(litestream, tmp_path, replica, env=None):
                                 stdout=log, stderr=subprocess.STDOUT, env=env,
                                 start_new_session=True)
     try:
-        wait_until(lambda: proc.poll() is None and _generations(litestream, config, db, env), 30,
-                   lambda: f"a litestream generation (exit={proc.poll()}); log:\n"
-                           f"{log_path.read_text(errors='replace')}")
+        wait_for(lambda: proc.poll() is None and _generations(litestream, config, db, env), 30,
+                 lambda: f"a litestream generation (exit={proc.poll()}); log:\n"
+                         f"{log_path.read_text(errors='replace')}", interval=0.05)
         # a write while litestream runs must travel as WAL, not in the snapshot
         con.execute("INSERT INTO t (v) VALUES ('during-replicate')")
         con.commit()

@@ -22,19 +22,19 @@ import pathlib
 import shlex
 import shutil
 import signal
-import sqlite3
 import subprocess
-import uuid
 
 import pytest
 
-from apps import LsinitRun, marker_cmd, read_rows, wait_for, writer_cmd
-from servers import write_litestream_config
+from support import ROOT, SYSTEM_PATH
+from support.apps import marker_cmd, read_rows, writer_cmd
+from support.litestream import write_litestream_config
+from support.lsinit_run import LsinitRun
+from support.replicas import request_replica
+from support.waiting import wait_for
 
-ROOT = pathlib.Path(__file__).resolve().parents[2]
 LS03 = ROOT / ".deps" / "litestream" / "0.3.13" / "litestream"
 LS05 = ROOT / ".deps" / "litestream" / "0.5.17" / "litestream"
-SYSTEM_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 EXIT_RESTORE = 69
 
 pytestmark = pytest.mark.usefixtures("require_root")
@@ -63,37 +63,10 @@ class Upgrade:
     environment), how lsinit is pointed at it, and what it holds."""
 
     def __init__(self, kind, request, tmp_path):
-        self.kind = kind
-        name = uuid.uuid4().hex[:10]
-        self.ls_env = {}
-        if kind == "file":
-            self.dir = tmp_path / "replica"
-            self.url = f"file://{self.dir}"
-            self.env = {}
-            self.ls_replica = {"type": "file", "path": str(self.dir)}
-        elif kind == "s3":
-            self.s3 = request.getfixturevalue("fauxqs")
-            self.s3.ensure_running()
-            self.bucket = self.s3.new_bucket("upgrade")
-            self.path = name
-            self.url = f"s3://{self.bucket}/{name}"
-            self.env = {
-                "LITESTREAM_REPLICA_ENDPOINT": self.s3.endpoint,
-                "LITESTREAM_ACCESS_KEY_ID": self.s3.access_key_id,
-                "LITESTREAM_SECRET_ACCESS_KEY": self.s3.secret_access_key,
-            }
-            self.ls_replica = self.s3.litestream_replica(self.bucket, name)
-            self.ls_env = self.s3.aws_env
-        elif kind == "sftp":
-            sftp = request.getfixturevalue("sftp_server")
-            sftp.ensure_running()
-            self.dir = pathlib.Path(sftp.root) / name
-            self.url = f"sftp://{sftp.user}@{sftp.host}:{sftp.port}{self.dir}"
-            self.env = {"LSINIT_SFTP_KEY_PATH": sftp.key_path}
-            self.ls_replica = sftp.litestream_replica(str(self.dir))
-        else:
-            raise ValueError(kind)
-        self.ls_replica["sync-interval"] = "200ms"
+        r = request_replica(kind, request, tmp_path, bucket_prefix="upgrade")
+        self.kind, self.url, self.env, self.ls_env = kind, r.url, r.env, r.ls_env
+        self.dir, self.s3, self.bucket, self.path = r.folder, r.s3, r.bucket, r.prefix
+        self.ls_replica = dict(r.ls_replica, **{"sync-interval": "200ms"})
 
     def names(self):
         """What the replica holds, relative to its path (files, or object keys)."""

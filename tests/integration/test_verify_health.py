@@ -24,12 +24,16 @@ import time
 
 import pytest
 
-import health_helpers as hh
-from apps import LsinitRun, alive, wait_for, writer_cmd
-from servers import LITESTREAM_V05, free_port
+from support import SYSTEM_PATH
+from support import health as hh
+from support.apps import busy_cmd, writer_cmd
+from support.litestream import LITESTREAM_V05, lz4_decompress, lz4_frame
+from support.lsinit_run import LsinitRun, sanitizer_env, wait_ready
+from support.procs import alive, proc_stat, zombie_children
+from support.replicas import request_replica
+from support.waiting import free_port, wait_for
 
 TERM = signal.SIGTERM
-SYSTEM_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 VERIFY_TABLE = "_litestream_verification"
 EXIT_USAGE = 64
 
@@ -38,9 +42,9 @@ pytestmark = pytest.mark.usefixtures("require_root")
 
 # ---------------------------------------------------------------- set-up
 
-def sanitizer_env():
-    """tests/run's sanitizer settings, for the ASan+UBSan build under test."""
-    return {k: v for k, v in os.environ.items() if k in ("ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS")}
+def make_replica(kind, request, tmp_path):
+    """A replicas.Replica of kind for this test (file: tmp_path/replica; request may be None then)."""
+    return request_replica(kind, request, tmp_path, bucket_prefix="verify")
 
 
 @pytest.fixture
@@ -99,7 +103,7 @@ class Service:
         if app == "writer":
             cmd = writer_cmd(self.db, self.state, "0", bulk_kb)
         else:
-            cmd = hh.busy_cmd(self.db, self.state, term_sleep)
+            cmd = busy_cmd(self.db, self.state, term_sleep)
         self.run = LsinitRun(lsinit_bin, ["--", *cmd], self.env, self.tmp_path)
         try:
             self.port = hh.health_port(self.run)
@@ -112,14 +116,7 @@ class Service:
 
     # -- state
     def app_pid(self, timeout=20):
-        ready = self.state / "ready"
-
-        def check():
-            if ready.exists():
-                return int(ready.read_text())
-            assert self.run.proc.poll() is None, f"lsinit exited {self.run.proc.returncode}:\n{self.run.stderr}"
-            return None
-        return wait_for(check, timeout, lambda: f"the app to be ready; lsinit stderr:\n{self.run.stderr[-3000:]}")
+        return wait_ready(self.run, self.state, timeout)
 
     def wait_ready(self, timeout=20):
         pid = self.app_pid(timeout)
@@ -193,7 +190,7 @@ def service(lsinit_bin, base_env, tmp_path):
     started = []
 
     def start(kind, request, replica=None, **kw):
-        replica = replica or hh.make_replica(kind, request, tmp_path)
+        replica = replica or make_replica(kind, request, tmp_path)
         svc = Service(lsinit_bin, base_env, replica, tmp_path, **kw)
         started.append(svc)
         return svc
@@ -266,7 +263,7 @@ def test_cli_verify_finds_its_own_litestream(lsinit_bin, base_env, tmp_path):
         for name in ("one", "two"):
             d = tmp_path / name
             d.mkdir()
-            svcs.append(Service(lsinit_bin, base_env, hh.make_replica("file", None, d), d, pin_metrics=False,
+            svcs.append(Service(lsinit_bin, base_env, make_replica("file", None, d), d, pin_metrics=False,
                                 LSINIT_VERIFY_CATCHUP_TIMEOUT="2s"))
         for svc in svcs:
             svc.wait_ready()
@@ -285,7 +282,7 @@ def test_timer_survives_binary_replacement(lsinit_bin, base_env, tmp_path):
     binary = tmp_path / "bin" / "lsinit"
     binary.parent.mkdir()
     shutil.copy2(lsinit_bin, binary)
-    svc = Service(str(binary), base_env, hh.make_replica("file", None, tmp_path), tmp_path,
+    svc = Service(str(binary), base_env, make_replica("file", None, tmp_path), tmp_path,
                   LSINIT_VERIFY_INTERVAL="2s")
     try:
         svc.wait_ready()
@@ -355,13 +352,13 @@ def _damage_snapshot_pages(svc, request):
         return
     snaps = sorted(svc.replica.folder.rglob("*.snapshot.lz4"))
     assert len(snaps) == 1, snaps
-    content = bytearray(hh.lz4_decompress(snaps[0].read_bytes()))
+    content = bytearray(lz4_decompress(snaps[0].read_bytes()))
     page = 4096
     pages = len(content) // page
     assert pages > 40, f"the snapshot has only {pages} pages"
     for n in range(3, pages - 4):  # keep page 1 (header, schema), 2 and the last few
         content[n * page:(n + 1) * page] = os.urandom(page)
-    snaps[0].write_bytes(hh.lz4_frame(bytes(content)))
+    snaps[0].write_bytes(lz4_frame(bytes(content)))
 
 
 DAMAGE = {
@@ -548,7 +545,7 @@ def test_probes_while_restoring(service, request, tmp_path):
     """The replica is unreachable at boot: /readyz 503 "restoring", /livez
     200; when it comes back the restore ends and /readyz turns 200."""
     s3 = request.getfixturevalue("fauxqs")
-    replica = hh.make_replica("s3", request, tmp_path)  # the bucket exists, empty
+    replica = make_replica("s3", request, tmp_path)  # the bucket exists, empty
     with s3.outage():
         svc = service("s3", request, replica=replica, LSINIT_RESTORE_TIMEOUT="20s")
         wait_for(lambda: "restoring it from its replica" in svc.run.stderr, 10, "the first restore attempt")
@@ -683,7 +680,7 @@ def test_connection_flood(service, request):
     app = svc.wait_ready()
     lsinit_pid = svc.run.pid
     reaped_before = hh.metric(svc.metrics(), "lsinit_zombies_reaped_total")
-    cpu_before = hh.proc_state(lsinit_pid)["cpu_ticks"]
+    cpu_before = proc_stat(lsinit_pid)["cpu_ticks"]
 
     stop = threading.Event()
     slow_socks = []
@@ -727,8 +724,8 @@ def test_connection_flood(service, request):
         (svc.state / "orphans-200").touch()
         wait_for((svc.state / "spawned-200").exists, 5, "the app to spawn 200 orphans")
         time.sleep(1.0)
-        wait_for(lambda: hh.zombie_children(lsinit_pid) == [], 1.0,
-                 lambda: f"zombies of lsinit: {hh.zombie_children(lsinit_pid)}")
+        wait_for(lambda: zombie_children(lsinit_pid) == [], 1.0,
+                 lambda: f"zombies of lsinit: {zombie_children(lsinit_pid)}")
         # (c) the slots come free at the 5 s deadline: /livez answers
         answered = wait_for(lambda: hh.try_request(svc.port, "/livez", timeout=1), 8,
                             "/livez after the idle connections timed out", interval=0.1)
@@ -744,7 +741,7 @@ def test_connection_flood(service, request):
     samples = svc.metrics()
     assert hh.metric(samples, "lsinit_zombies_reaped_total") >= reaped_before + 200, samples
     assert hh.metric(samples, "lsinit_http_rejected_total") >= 64
-    cpu = hh.proc_state(lsinit_pid)["cpu_ticks"] - cpu_before
+    cpu = proc_stat(lsinit_pid)["cpu_ticks"] - cpu_before
     ticks = os.sysconf("SC_CLK_TCK")
     assert cpu < 3 * ticks, f"lsinit burnt {cpu / ticks:.1f}s of CPU under the flood (a busy loop?)"
     # and it still stops cleanly

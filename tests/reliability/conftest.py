@@ -4,41 +4,22 @@ Every suite has a SHORT version (the default, part of tests/run) and a LONG
 version selected with LSINIT_SOAK=1 (scripts/soak). Tests marked ``soak`` run
 only in the long version.
 
-This conftest re-uses tests/integration: it puts that folder on sys.path (for
-apps.py, servers.py, health_helpers.py, pid1.py) and re-exports its fixtures
-(litestream_bin, fauxqs, sftp_server from servers.py; lsinit_bin from its
-conftest). Figures each test records go to LSINIT_FIGURES (default
+Fixtures (lsinit_bin, require_root, litestream_bin, fauxqs, sftp_server)
+come from tests/conftest.py, helpers from tests/support (support.reliability).
+Figures each test records go to LSINIT_FIGURES (default
 build/reliability/figures-{short,soak}.json) and are printed at the end.
 """
-import importlib.util
 import json
 import os
 import pathlib
 import shutil
-import sys
 import time
 
 import pytest
 
-HERE = pathlib.Path(__file__).resolve().parent
-ROOT = HERE.parents[1]
-INTEGRATION = ROOT / "tests" / "integration"
-for p in (str(INTEGRATION), str(HERE)):
-    if p not in sys.path:
-        sys.path.insert(0, p)
+from support import ROOT
+from support.reliability import LITESTREAM_TEST_VERSION, SOAK
 
-from servers import fauxqs, litestream_bin, sftp_server  # noqa: E402,F401  (re-exported fixtures)
-
-# tests/integration/conftest.py under its own name (two modules called
-# "conftest" cannot both be imported by name): its lsinit_bin fixture and the
-# environment defaults it sets (loopback health port, verification off).
-_spec = importlib.util.spec_from_file_location("lsinit_integration_conftest", INTEGRATION / "conftest.py")
-_integration = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(_integration)
-lsinit_bin = _integration.lsinit_bin
-require_root = _integration.require_root  # these tests need root too: they fail loudly without it
-
-from rel import LITESTREAM_TEST_VERSION, SOAK  # noqa: E402
 _FIGURES = {}
 _STARTED = time.time()
 

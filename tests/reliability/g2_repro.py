@@ -1,7 +1,9 @@
 """G2 (docs/reliability.md): reproduce, without lsinit, a Litestream 0.5 replica that restores to a
 copy failing integrity_check after many short `litestream replicate -exec` runs on one database.
 
-    /usr/bin/python3 tests/reliability/g2_repro.py [LITESTREAM_BIN] [CYCLES]
+    PYTHONPATH=tests /usr/bin/python3 tests/reliability/g2_repro.py [LITESTREAM_BIN] [CYCLES]
+
+(from the repository root: PYTHONPATH=tests makes the helpers in tests/support importable).
 
 Each cycle: bare `litestream replicate -exec "<soak writer>"` on a file replica (200 ms sync
 interval), SIGTERM after 0-2.5 s (the writer exits 0, so Litestream runs its final sync), then a
@@ -19,14 +21,13 @@ import sys
 import tempfile
 import time
 
-HERE = pathlib.Path(__file__).resolve().parent
-sys.path[:0] = [str(HERE.parent / "integration"), str(HERE)]
-import rel  # noqa: E402
-from servers import write_litestream_config  # noqa: E402
+from support import ROOT
+from support import reliability as rel
+from support.litestream import write_litestream_config
 
 
 def main():
-    ls = sys.argv[1] if len(sys.argv) > 1 else str(HERE.parents[1] / ".deps/litestream/0.5.17/litestream")
+    ls = sys.argv[1] if len(sys.argv) > 1 else str(ROOT / ".deps/litestream/0.5.17/litestream")
     cycles = int(sys.argv[2]) if len(sys.argv) > 2 else 100
     base = pathlib.Path(tempfile.mkdtemp(prefix="g2-"))
     replica = rel.make_replica("file", base)

@@ -20,11 +20,11 @@ import json
 
 import pytest
 
-import apps
-import health_helpers as hh
-import rel
-from apps import marker_cmd
-from servers import free_port
+from support import apps
+from support import reliability as rel
+from support.apps import marker_cmd
+from support.litestream import lz4_decompress, lz4_frame
+from support.waiting import free_port
 
 pytestmark = pytest.mark.usefixtures("require_root")
 
@@ -97,13 +97,13 @@ def garbage_pages(folder, rng):
             t.write_bytes(bytes(content))
         return ", ".join(str(t.relative_to(folder)) for t in targets)
     snaps = sorted(folder.rglob("*.snapshot.lz4"))
-    content = bytearray(hh.lz4_decompress(snaps[-1].read_bytes()))
+    content = bytearray(lz4_decompress(snaps[-1].read_bytes()))
     page = 4096
     pages = len(content) // page
     assert pages > 40, f"the snapshot has only {pages} pages"
     for n in range(3, pages - 4):  # keep the header page, the schema and the last few
         content[n * page:(n + 1) * page] = rng.randbytes(page)
-    snaps[-1].write_bytes(hh.lz4_frame(bytes(content)))
+    snaps[-1].write_bytes(lz4_frame(bytes(content)))
     return snaps[-1].name
 
 

@@ -17,11 +17,11 @@ import time
 
 import pytest
 
-import health_helpers as hh
-import rel
-import apps
-from apps import marker_cmd
-from servers import free_port
+from support import apps
+from support import health as hh
+from support import reliability as rel
+from support.apps import marker_cmd
+from support.waiting import free_port
 
 pytestmark = pytest.mark.usefixtures("require_root")
 

@@ -22,9 +22,10 @@ import time
 
 import pytest
 
-import health_helpers as hh
-import rel
-from rel import SOAK
+from support import health as hh
+from support import reliability as rel
+from support.procs import proc_stat, zombie_children
+from support.reliability import SOAK
 
 pytestmark = pytest.mark.usefixtures("require_root")
 
@@ -96,12 +97,12 @@ def burst_reap_s(lsinit_pid, state, burst):
     os.kill(lsinit_pid, signal.SIGUSR2)
     rel.wait_for(lambda: len(_lines(f)) >= have + burst, 20, "the burst of orphans to exit", interval=0.001)
     last = max(int(ln.split()[1]) for ln in _lines(f)[have:])
-    rel.wait_for(lambda: not hh.zombie_children(lsinit_pid), 10, "lsinit to reap the burst", interval=0.001)
+    rel.wait_for(lambda: not zombie_children(lsinit_pid), 10, "lsinit to reap the burst", interval=0.001)
     return (time.monotonic_ns() - last) / 1e9
 
 
 def cpu_s(pid):
-    return hh.proc_state(pid)["cpu_ticks"] / os.sysconf("SC_CLK_TCK")
+    return proc_stat(pid)["cpu_ticks"] / os.sysconf("SC_CLK_TCK")
 
 
 def test_signals_and_reaping_under_hostile_http(lsinit, litestream_bin, tmp_path, figures):

@@ -19,8 +19,8 @@ import time
 
 import pytest
 
-import rel
-from rel import SOAK
+from support import reliability as rel
+from support.reliability import SOAK
 
 pytestmark = pytest.mark.usefixtures("require_root")
 

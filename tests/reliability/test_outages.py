@@ -15,10 +15,10 @@ import time
 
 import pytest
 
-import health_helpers as hh
-import rel
-from rel import SOAK
-from servers import free_port
+from support import health as hh
+from support import reliability as rel
+from support.reliability import SOAK
+from support.waiting import free_port
 
 pytestmark = pytest.mark.usefixtures("require_root")
 

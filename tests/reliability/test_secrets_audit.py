@@ -23,10 +23,10 @@ import urllib.request
 
 import pytest
 
-import apps
-import health_helpers as hh
-import rel
-from servers import free_port
+from support import apps, procs
+from support import health as hh
+from support import reliability as rel
+from support.waiting import free_port
 
 pytestmark = pytest.mark.usefixtures("require_root")
 
@@ -96,7 +96,7 @@ def test_secrets_audit(lsinit, litestream_bin, fauxqs, sftp_server, tmp_path, fi
 
         def sub(name, *args, expect=0, **extra):
             r = subprocess.run([lsinit, *args], env=dict(env, **extra), cwd=d, stdin=subprocess.DEVNULL, capture_output=True,
-                               text=True, timeout=120, preexec_fn=apps.default_signals)
+                               text=True, timeout=120, preexec_fn=procs.default_signals)
             texts[f"{kind}:{name}"] = r.stdout + r.stderr
             assert r.returncode == expect, f"{kind} {name}: exit {r.returncode}\n{r.stdout}{r.stderr}"
             return r
@@ -118,7 +118,7 @@ def test_secrets_audit(lsinit, litestream_bin, fauxqs, sftp_server, tmp_path, fi
             texts[f"{kind}:/livez+/readyz"] = hh.request(port, "/livez").text + hh.request(port, "/readyz").text
             texts[f"{kind}:litestream-metrics"] = urllib.request.build_opener(urllib.request.ProxyHandler({})).open(
                 f"http://{env['LSINIT_METRICS_ADDR']}/metrics", timeout=5).read().decode()
-            cmdlines.update(_cmdlines([run.proc.pid, *apps.descendants(run.proc.pid)]))
+            cmdlines.update(_cmdlines([run.proc.pid, *procs.descendants(run.proc.pid)]))
             app_env = _environ(app_pid)
             started = {k.encode(): v.encode() for k, v in env.items()}
             environ_checks[kind] = {
@@ -143,7 +143,7 @@ def test_secrets_audit(lsinit, litestream_bin, fauxqs, sftp_server, tmp_path, fi
             sub("health", "health", LSINIT_HEALTH_ADDR=f"127.0.0.1:{port}")  # /readyz
             sub("health-healthz", "health", "/healthz", LSINIT_HEALTH_ADDR=f"127.0.0.1:{port}",
                 expect=0 if check["result"] in ("pass", "none") else 1)
-            cmdlines.update(_cmdlines([run.proc.pid, *apps.descendants(run.proc.pid)]))
+            cmdlines.update(_cmdlines([run.proc.pid, *procs.descendants(run.proc.pid)]))
             run.signal(signal.SIGTERM)
             assert run.wait(60) == 0, run.stderr
         texts[f"{kind}:run"] = run.stdout + run.stderr

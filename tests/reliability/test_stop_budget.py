@@ -16,7 +16,7 @@ import time
 
 import pytest
 
-import rel
+from support import reliability as rel
 
 INTERVALS = ("1s", "10s", "60s", "5m")
 EXIT_MODES = ("0", "1", "143", "signal")

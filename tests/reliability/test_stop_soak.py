@@ -31,9 +31,9 @@ import time
 
 import pytest
 
-import rel
-from rel import SOAK
-from servers import write_litestream_config
+from support import reliability as rel
+from support.reliability import SOAK
+from support.litestream import write_litestream_config
 
 pytestmark = pytest.mark.usefixtures("require_root")
 

@@ -15,7 +15,8 @@ import time
 
 import pytest
 
-import pid1
+from support import pid1, procs
+from support.waiting import wait_for
 
 pytestmark = pytest.mark.usefixtures("require_root")
 
@@ -28,7 +29,7 @@ class Run:
         self.log = pathlib.Path(tmp) / f"valgrind-{time.monotonic_ns()}.log"
         argv = (pid1.UNSHARE if as_pid1 else []) + VALGRIND + [f"--log-file={self.log}", lsinit, *args]
         self.proc = subprocess.Popen(argv, env=pid1.clean_env(), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                     stderr=subprocess.PIPE, text=True, preexec_fn=pid1.default_signals)
+                                     stderr=subprocess.PIPE, text=True, preexec_fn=procs.default_signals)
         self.as_pid1 = as_pid1
         self._pid = None
 
@@ -39,8 +40,8 @@ class Run:
             if not self.as_pid1:
                 self._pid = self.proc.pid
             else:
-                self._pid = pid1.wait_for(lambda: (c := pid1.children_of(self.proc.pid)) and c[0], 10,
-                                          what="valgrind under unshare")
+                self._pid = wait_for(lambda: (c := procs.children_of(self.proc.pid)) and c[0], 10,
+                                     what="valgrind under unshare")
         return self._pid
 
     def wait(self, timeout=60):
@@ -102,7 +103,7 @@ def test_core_cases_under_valgrind(lsinit, tmp_path, figures, as_pid1):
     ready = tmp_path / "trap-ready"
     r = Run(lsinit, ["-t", "1s", "--", "sh", "-c", f"trap '' TERM; touch {ready}; sleep 30 & wait; sleep 30"],
             tmp_path, as_pid1)
-    pid1.wait_for(ready.exists, 30, what="the TERM-ignoring app")
+    wait_for(ready.exists, 30, what="the TERM-ignoring app")
     t0 = time.monotonic()
     os.kill(r.pid, signal.SIGTERM)
     rc, err, rep = r.wait()

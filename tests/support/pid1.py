@@ -19,6 +19,9 @@ import sys
 import threading
 import time
 
+from .procs import alive, children_of, default_signals, exe_of
+from .waiting import wait_for
+
 PY = sys.executable or "/usr/bin/python3"
 UNSHARE = ["unshare", "--pid", "--fork", "--mount-proc", "--kill-child"]
 
@@ -31,15 +34,6 @@ def clean_env(extra=None):
     return env
 
 
-def default_signals():
-    """preexec_fn: default dispositions and an empty mask, whatever the test runner inherited
-    (a non-interactive shell starts background jobs with INT and QUIT ignored)."""
-    signal.pthread_sigmask(signal.SIG_SETMASK, [])
-    for s in range(1, signal.SIGRTMAX + 1):
-        if s not in (signal.SIGKILL, signal.SIGSTOP, 32, 33):
-            signal.signal(s, signal.SIG_DFL)
-
-
 def command(lsinit_bin, args, pid1=True):
     return (UNSHARE if pid1 else []) + [lsinit_bin, *args]
 
@@ -50,55 +44,6 @@ def run(lsinit_bin, args, *, pid1=True, env=None, timeout=15, **kwargs):
     kwargs.setdefault("preexec_fn", default_signals)
     return subprocess.run(command(lsinit_bin, args, pid1), env=clean_env(env), capture_output=True, text=True,
                           timeout=timeout, **kwargs)
-
-
-def wait_for(predicate, timeout=10.0, interval=0.005, what="condition"):
-    """Polls predicate until it returns something truthy; fails the test after timeout."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() >= deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(interval)
-
-
-def children_of(pid):
-    """Host pids of pid's children (needs CONFIG_PROC_CHILDREN; falls back to a /proc scan)."""
-    try:
-        text = pathlib.Path(f"/proc/{pid}/task/{pid}/children").read_text()
-        return [int(p) for p in text.split()]
-    except OSError:
-        found = []
-        for entry in os.listdir("/proc"):
-            if entry.isdigit() and parent_of(int(entry)) == pid:
-                found.append(int(entry))
-        return found
-
-
-def parent_of(pid):
-    try:
-        stat = pathlib.Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    return int(stat[stat.rindex(")") + 2:].split()[1])
-
-
-def exe_of(pid):
-    try:
-        return os.readlink(f"/proc/{pid}/exe")
-    except OSError:
-        return None
-
-
-def alive(pid):
-    """True while pid exists and is not a zombie."""
-    try:
-        stat = pathlib.Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    return stat[stat.rindex(")") + 2] != "Z"
 
 
 class Lsinit:
@@ -149,7 +94,7 @@ class Lsinit:
                         if exe_of(pid) == self.lsinit_bin:
                             return pid
                     return None
-                self._host_pid = wait_for(find, timeout=5, what="lsinit to start under unshare")
+                self._host_pid = wait_for(find, timeout=5, what="lsinit to start under unshare", interval=0.005)
         return self._host_pid
 
     def child_pids(self):
@@ -265,7 +210,7 @@ class Recorder:
             self.argv.append("fork")
 
     def wait_ready(self, timeout=10):
-        wait_for(self.ready.exists, timeout=timeout, what="the child to install its handlers")
+        wait_for(self.ready.exists, timeout=timeout, what="the child to install its handlers", interval=0.005)
 
     def received(self):
         """Counter of (role, signum) over everything recorded so far."""
@@ -280,7 +225,7 @@ class Recorder:
 
     def wait_received(self, sig, role="main", timeout=5):
         wait_for(lambda: self.count(sig, role) >= 1, timeout=timeout,
-                 what=f"{role} to record {sig_name(sig)}")
+                 what=f"{role} to record {sig_name(sig)}", interval=0.005)
 
     def finish(self):
         self.stop.touch()

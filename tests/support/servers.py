@@ -1,7 +1,7 @@
 """Real replica servers and the real litestream binary, as pytest fixtures.
 
-Imported by conftest.py with ``from servers import *``; everything public is
-listed in ``__all__``.  Everything comes from scripts/install-deps:
+tests/conftest.py registers the fixtures for every suite.  Everything comes
+from scripts/install-deps:
 
 * ``litestream_bin`` -- .deps/litestream/<version>/litestream, the version
   named by $LSINIT_TEST_LITESTREAM (``0.3.13``, the default: the static
@@ -39,7 +39,6 @@ Facts found about fauxqs 2.4.1 (see its dist/app.js, dist/server.js):
 * ``PUT /<bucket>`` on an existing bucket answers 200 again (idempotent).
 """
 import contextlib
-import json
 import os
 import pathlib
 import pwd
@@ -47,7 +46,6 @@ import shutil
 import signal
 import socket
 import subprocess
-import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -56,35 +54,13 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-__all__ = [
-    "DEPS_BIN",
-    "LITESTREAM_VERSION",
-    "LITESTREAM_TEST_VERSION",
-    "LITESTREAM_V05",
-    "FauxqsServer",
-    "SftpServer",
-    "fauxqs",
-    "free_port",
-    "litestream_bin",
-    "litestream03_bin",
-    "litestream_yaml",
-    "listening_addresses",
-    "sftp_server",
-    "wait_until",
-    "write_litestream_config",
-]
+from . import ROOT
+from .litestream import LITESTREAM_DIR, LITESTREAM_VERSION
+from .procs import descendants
+from .waiting import free_port, wait_for
 
-_ROOT = pathlib.Path(__file__).resolve().parents[2]
-DEPS_BIN = _ROOT / ".deps" / "bin"
-_NPM_MODULES = _ROOT / ".deps" / "npm" / "node_modules"
-# Which Litestream the suites run: tests/run sets LSINIT_TEST_LITESTREAM per run.
-LITESTREAM_TEST_VERSION = os.environ.get("LSINIT_TEST_LITESTREAM", "0.3.13")
-# What that binary prints for `litestream version` (0.3 release builds say
-# "v0.3.13", 0.5 release builds "0.5.17").
-LITESTREAM_VERSION = ("v" + LITESTREAM_TEST_VERSION if LITESTREAM_TEST_VERSION.startswith("0.3.")
-                      else LITESTREAM_TEST_VERSION)
-LITESTREAM_V05 = not LITESTREAM_TEST_VERSION.startswith("0.3.")
-LITESTREAM_DIR = _ROOT / ".deps" / "litestream" / LITESTREAM_TEST_VERSION
+DEPS_BIN = ROOT / ".deps" / "bin"
+_NPM_MODULES = ROOT / ".deps" / "npm" / "node_modules"
 _INSTALL_HINT = "run scripts/install-deps first"
 
 # Never send loopback test traffic through a proxy from the environment.
@@ -92,28 +68,6 @@ _HTTP = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 
 # ---------------------------------------------------------------- helpers
-
-def free_port():
-    """A TCP port that was free on 127.0.0.1 a moment ago."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_until(predicate, timeout, what, interval=0.05):
-    """Poll ``predicate`` until it returns a truthy value; fail after
-    ``timeout`` seconds with a message naming ``what`` (a string, or a
-    callable returning one, evaluated only on failure)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() >= deadline:
-            msg = what() if callable(what) else what
-            raise AssertionError(f"timed out after {timeout:g}s waiting for {msg}")
-        time.sleep(interval)
-
 
 def listening_addresses(port):
     """The local addresses with a TCP socket in LISTEN state on ``port``,
@@ -158,33 +112,12 @@ def _tail(path, n=40):
         return f"<no log: {e}>"
 
 
-def _descendants(pid):
-    """PIDs of all descendants of ``pid`` (from /proc), deepest last."""
-    children = {}
-    for d in os.listdir("/proc"):
-        if not d.isdigit():
-            continue
-        try:
-            with open(f"/proc/{d}/stat") as f:
-                stat = f.read()
-        except OSError:
-            continue
-        ppid = int(stat.rsplit(")", 1)[1].split()[1])
-        children.setdefault(ppid, []).append(int(d))
-    out, todo = [], [pid]
-    while todo:
-        for c in children.get(todo.pop(), []):
-            out.append(c)
-            todo.append(c)
-    return out
-
-
 def _kill_tree(proc, sig=signal.SIGTERM, timeout=5.0):
     """Stop a Popen started with start_new_session=True, its process group
     and any descendants that left the group; SIGKILL after ``timeout``."""
     if proc is None:
         return
-    pids = [proc.pid] + _descendants(proc.pid)
+    pids = [proc.pid] + descendants(proc.pid)
     for p in pids:
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.kill(p, sig)
@@ -194,7 +127,7 @@ def _kill_tree(proc, sig=signal.SIGTERM, timeout=5.0):
         proc.wait(timeout=timeout)
     except subprocess.TimeoutExpired:
         pass
-    for p in [proc.pid] + _descendants(proc.pid) + pids:
+    for p in [proc.pid] + descendants(proc.pid) + pids:
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.kill(p, signal.SIGKILL)
     with contextlib.suppress(ProcessLookupError, PermissionError):
@@ -220,52 +153,6 @@ def _start_on_free_port(server, attempts=3):
             server.port = free_port()
 
 
-def _yaml_scalar(v):
-    if isinstance(v, bool):
-        return "true" if v else "false"
-    if isinstance(v, (int, float)):
-        return str(v)
-    return json.dumps(str(v))  # a JSON string is a valid double-quoted YAML scalar
-
-
-def litestream_yaml(obj, indent=0):
-    """Render nested dicts/lists/scalars as block YAML (no PyYAML needed)."""
-    pad = " " * indent
-    lines = []
-    if isinstance(obj, dict):
-        for k, v in obj.items():
-            if isinstance(v, (dict, list)) and v:
-                lines.append(f"{pad}{k}:")
-                lines.append(litestream_yaml(v, indent + 2))
-            elif isinstance(v, (dict, list)):
-                lines.append(f"{pad}{k}: {'{}' if isinstance(v, dict) else '[]'}")
-            else:
-                lines.append(f"{pad}{k}: {_yaml_scalar(v)}")
-    elif isinstance(obj, list):
-        for item in obj:
-            if isinstance(item, (dict, list)) and item:
-                body = litestream_yaml(item, indent + 2).splitlines()
-                lines.append(f"{pad}- {body[0].lstrip()}")
-                lines.extend(body[1:])
-            else:
-                lines.append(f"{pad}- {_yaml_scalar(item)}")
-    else:
-        lines.append(f"{pad}{_yaml_scalar(obj)}")
-    return "\n".join(lines)
-
-
-def write_litestream_config(path, db_path, replicas, **top_level):
-    """Write a litestream.yml with one db and the given replica dicts
-    (``replicas`` may be a single dict).  Extra keyword args become top-level
-    keys (e.g. ``addr=":9090"``).  Returns the path as a string."""
-    if isinstance(replicas, dict):
-        replicas = [replicas]
-    doc = dict(top_level)
-    doc["dbs"] = [{"path": str(db_path), "replicas": list(replicas)}]
-    pathlib.Path(path).write_text(litestream_yaml(doc) + "\n")
-    return str(path)
-
-
 # ---------------------------------------------------------------- litestream
 
 @pytest.fixture(scope="session")
@@ -285,7 +172,7 @@ def litestream_bin():
 def litestream03_bin():
     """Litestream v0.3.13 whatever LSINIT_TEST_LITESTREAM says: for tests of the
     replica servers themselves (test_servers.py), which read the 0.3 layout."""
-    path = _ROOT / ".deps" / "litestream" / "0.3.13" / "litestream"
+    path = ROOT / ".deps" / "litestream" / "0.3.13" / "litestream"
     assert path.exists(), f"{path} missing: {_INSTALL_HINT}"
     return str(path)
 
@@ -378,8 +265,8 @@ class FauxqsServer:
             except OSError:
                 return False
 
-        wait_until(healthy, timeout,
-                   lambda: f"fauxqs /health on {self.endpoint}; log:\n{_tail(self.log_path)}")
+        wait_for(healthy, timeout,
+                 lambda: f"fauxqs /health on {self.endpoint}; log:\n{_tail(self.log_path)}", interval=0.05)
         addrs = listening_addresses(self.port)
         assert addrs == {"127.0.0.1"}, (
             f"fauxqs listens on {sorted(addrs)} for port {self.port}, expected only "
@@ -394,8 +281,8 @@ class FauxqsServer:
         if self._log:
             self._log.close()
             self._log = None
-        wait_until(lambda: not _port_open(self.port), 10,
-                   f"fauxqs port {self.port} to close")
+        wait_for(lambda: not _port_open(self.port), 10,
+                 f"fauxqs port {self.port} to close", interval=0.05)
 
     def ensure_running(self):
         return self.start()
@@ -602,8 +489,8 @@ class SftpServer:
             except OSError:
                 return False
 
-        wait_until(banner, timeout,
-                   lambda: f"sshd banner on {self.host}:{self.port}; log:\n{_tail(self.log_path)}")
+        wait_for(banner, timeout,
+                 lambda: f"sshd banner on {self.host}:{self.port}; log:\n{_tail(self.log_path)}", interval=0.05)
         addrs = listening_addresses(self.port)
         assert addrs == {"127.0.0.1"}, f"sshd listens on {sorted(addrs)}, expected 127.0.0.1"
         return self
@@ -616,7 +503,7 @@ class SftpServer:
         if self._log:
             self._log.close()
             self._log = None
-        wait_until(lambda: not _port_open(self.port), 10, f"sshd port {self.port} to close")
+        wait_for(lambda: not _port_open(self.port), 10, f"sshd port {self.port} to close", interval=0.05)
 
     def ensure_running(self):
         return self.start()

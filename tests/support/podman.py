@@ -3,17 +3,16 @@ with bounded timeouts and the container's log in every failure message."""
 import http.client
 import json
 import os
-import pathlib
 import subprocess
 import time
 import uuid
 
-ROOT = pathlib.Path(__file__).resolve().parents[2]
+from .litestream import LITESTREAM_TEST_VERSION
+
 # The Litestream baked into the images under test (tests/run runs the suite once
 # per version); each version has its own tag, built by
 # `scripts/container-build --litestream V --tag test-litestream-V`.
-TEST_LITESTREAM = os.environ.get("LSINIT_TEST_LITESTREAM", "0.3.13")
-TAG = f"test-litestream-{TEST_LITESTREAM}"
+TAG = f"test-litestream-{LITESTREAM_TEST_VERSION}"
 IMAGE = os.environ.get("LSINIT_IMAGE", f"localhost/lsinit:{TAG}")
 PYTHON_IMAGE = f"localhost/lsinit-example-python:{TAG}"
 WORKER_IMAGE = f"localhost/lsinit-example-worker:{TAG}"
@@ -149,34 +148,3 @@ class Container:
             if time.monotonic() >= deadline:
                 raise AssertionError(f"timed out after {timeout}s waiting for {what}{self.diag()}")
             time.sleep(interval)
-
-
-def proc_status_ids(pid):
-    """(real, effective, saved, fs) uids and gids of a host pid."""
-    uids = gids = None
-    for line in pathlib.Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("Uid:"):
-            uids = tuple(int(x) for x in line.split()[1:])
-        elif line.startswith("Gid:"):
-            gids = tuple(int(x) for x in line.split()[1:])
-    return uids, gids
-
-
-def descendants(pid):
-    """Host pids of all descendants of ``pid``."""
-    children = {}
-    for d in os.listdir("/proc"):
-        if not d.isdigit():
-            continue
-        try:
-            stat = pathlib.Path(f"/proc/{d}/stat").read_text()
-        except OSError:
-            continue
-        ppid = int(stat.rsplit(")", 1)[1].split()[1])
-        children.setdefault(ppid, []).append(int(d))
-    out, todo = [], [pid]
-    while todo:
-        for c in children.get(todo.pop(), []):
-            out.append(c)
-            todo.append(c)
-    return out
