@@ -5,14 +5,14 @@
 VERSION := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
 CC ?= cc
 WARN := -Wall -Wextra -Werror -Wformat=2 -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wvla
-BASE_CFLAGS := -std=c11 -D_GNU_SOURCE -DLSINIT_VERSION='"$(VERSION)"' $(WARN) -Iinit
+BASE_CFLAGS := -std=c11 -D_GNU_SOURCE -DLSINIT_VERSION='"$(VERSION)"' $(WARN) -Iinit -Iinit/lib
 CFLAGS ?= -O2 -g -D_FORTIFY_SOURCE=2 -fstack-protector-strong
 LDLIBS_DEV := -lsqlite3 -lyaml -lcurl -lz
 SANITIZE := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 
-SRCS := $(sort $(wildcard init/*.c))
+SRCS := $(sort $(wildcard init/*.c init/lib/*.c))
 LIB_SRCS := $(filter-out init/main.c,$(SRCS))
-HDRS := $(wildcard init/*.h)
+HDRS := $(wildcard init/*.h init/lib/*.h)
 UNIT_SRCS := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BINS := $(patsubst tests/unit/%.c,build/unit/%,$(UNIT_SRCS))
 UNIT_ASAN_BINS := $(patsubst tests/unit/%.c,build/asan/unit/%,$(UNIT_SRCS))
@@ -62,9 +62,9 @@ bench: deps build/lsinit static
 
 # libFuzzer on the health endpoint's request parser: FUZZ_SECONDS in CI, longer by hand.
 FUZZ_SECONDS ?= 20
-build/fuzz/fuzz_http_request: tests/fuzz/fuzz_http_request.c init/http_request.c init/http_request.h
+build/fuzz/fuzz_http_request: tests/fuzz/fuzz_http_request.c init/lib/http_request.c init/lib/http_request.h
 	@mkdir -p $(@D)
-	clang -g -O1 -fsanitize=fuzzer,address,undefined -Iinit $< init/http_request.c -o $@
+	clang -g -O1 -fsanitize=fuzzer,address,undefined -Iinit/lib $< init/lib/http_request.c -o $@
 
 fuzz: build/fuzz/fuzz_http_request
 	@rm -rf build/fuzz/corpus && mkdir -p build/fuzz/corpus
@@ -101,7 +101,7 @@ helm-check:
 
 lint:
 	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability --std=c11 \
-	  --suppress=missingIncludeSystem -D_GNU_SOURCE -Iinit init
+	  --suppress=missingIncludeSystem -D_GNU_SOURCE -Iinit -Iinit/lib init
 	clang-tidy --quiet $(SRCS) -- $(BASE_CFLAGS)
 
 clean:

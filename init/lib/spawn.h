@@ -32,6 +32,11 @@ struct spawn_request {
  */
 pid_t spawn_process(const struct spawn_request *req, int *exec_errno);
 
+/* The shell's (and tini's) exit codes for a command that could not be run;
+ * exit_codes.h names the same numbers EXIT_NOTFOUND and EXIT_NOEXEC. */
+#define SPAWN_EXIT_NOTFOUND 127
+#define SPAWN_EXIT_NOEXEC 126
+
 /* 127 for "not found", 126 for "found but not executable" (tini's rule). */
 int spawn_exit_code_for_errno(int err);
 

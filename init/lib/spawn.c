@@ -10,13 +10,12 @@
 #include <termios.h>
 #include <unistd.h>
 
-#include "exit_codes.h"
-
 extern char **environ;
 
 int spawn_exit_code_for_errno(int err)
 {
-    return (err == ENOENT || err == ENOTDIR || err == ELOOP || err == ENAMETOOLONG) ? EXIT_NOTFOUND : EXIT_NOEXEC;
+    bool not_found = err == ENOENT || err == ENOTDIR || err == ELOOP || err == ENAMETOOLONG;
+    return not_found ? SPAWN_EXIT_NOTFOUND : SPAWN_EXIT_NOEXEC;
 }
 
 /* Runs in the child between fork and exec: only async-signal-safe calls. */
