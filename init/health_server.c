@@ -16,7 +16,6 @@
 #include "log.h"
 #include "parse.h"
 #include "status.h"
-#include "supervisor.h"
 
 struct health_conn {
     int fd;
@@ -31,10 +30,14 @@ struct health_conn {
 struct health_server {
     int listen_fd;
     int port;
+    health_respond_fn respond;
+    void *ctx;
+    unsigned long *requests, *rejected;
     struct health_conn conns[HEALTH_MAX_CONNS];
 };
 
-struct health_server *health_server_listen(const char *addr, char *err, size_t err_size)
+struct health_server *health_server_listen(const char *addr, const struct health_routes *routes, char *err,
+                                          size_t err_size)
 {
     const char *colon = strrchr(addr, ':');
     long port = 0;
@@ -105,6 +108,10 @@ struct health_server *health_server_listen(const char *addr, char *err, size_t e
         return NULL;
     }
     h->listen_fd = fd;
+    h->respond = routes->respond;
+    h->ctx = routes->ctx;
+    h->requests = routes->requests;
+    h->rejected = routes->rejected;
     for (size_t i = 0; i < HEALTH_MAX_CONNS; i++)
         h->conns[i].fd = -1;
     struct sockaddr_storage bound;
@@ -161,12 +168,11 @@ int64_t health_server_next_deadline(const struct health_server *h)
     return next;
 }
 
-void health_server_on_timer(struct supervisor *sup, int64_t now)
+void health_server_on_timer(struct health_server *h, int64_t now)
 {
-    struct health_server *h = sup->http;
     for (size_t i = 0; i < HEALTH_MAX_CONNS; i++) {
         if (h->conns[i].fd >= 0 && now >= h->conns[i].deadline) {
-            sup->health.http_rejected++;
+            (*h->rejected)++;
             conn_close(&h->conns[i]);
         }
     }
@@ -224,7 +230,7 @@ static void conn_write(struct health_conn *c)
     conn_close(c);
 }
 
-static void conn_read(struct supervisor *sup, struct health_conn *c)
+static void conn_read(struct health_server *h, struct health_conn *c)
 {
     bool eof = false;
     for (;;) {
@@ -248,7 +254,7 @@ static void conn_read(struct supervisor *sup, struct health_conn *c)
             conn_close(c);
         return;
     }
-    sup->health.http_requests++;
+    (*h->requests)++;
     if (r == HTTP_BAD) {
         const char *msg = "bad request\n";
         conn_prepare(c, 400, "text/plain; charset=utf-8", msg, strlen(msg), 0, 0);
@@ -257,7 +263,7 @@ static void conn_read(struct supervisor *sup, struct health_conn *c)
         conn_prepare(c, 431, "text/plain; charset=utf-8", msg, strlen(msg), 0, 0);
     } else {
         struct http_response resp;
-        if (status_respond(sup, &req, &resp) != 0) {
+        if (h->respond(h->ctx, &req, &resp) != 0) {
             const char *msg = "out of memory\n";
             conn_prepare(c, 500, "text/plain; charset=utf-8", msg, strlen(msg), req.minor_version, 0);
         } else {
@@ -272,9 +278,8 @@ static void conn_read(struct supervisor *sup, struct health_conn *c)
     }
 }
 
-static void server_accept(struct supervisor *sup, int64_t now)
+static void server_accept(struct health_server *h, int64_t now)
 {
-    struct health_server *h = sup->http;
     for (;;) {
         int fd = accept4(h->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd < 0)
@@ -286,7 +291,7 @@ static void server_accept(struct supervisor *sup, int64_t now)
         }
         if (slot == NULL) {
             /* At the cap: refuse rather than queue, so the loop stays bounded. */
-            sup->health.http_rejected++;
+            (*h->rejected)++;
             close(fd);
             continue;
         }
@@ -299,11 +304,10 @@ static void server_accept(struct supervisor *sup, int64_t now)
     }
 }
 
-void health_server_on_fd(struct supervisor *sup, int fd, short revents, int64_t now)
+void health_server_on_fd(struct health_server *h, int fd, short revents, int64_t now)
 {
-    struct health_server *h = sup->http;
     if (fd == h->listen_fd) {
-        server_accept(sup, now);
+        server_accept(h, now);
         return;
     }
     for (size_t i = 0; i < HEALTH_MAX_CONNS; i++) {
@@ -313,7 +317,7 @@ void health_server_on_fd(struct supervisor *sup, int fd, short revents, int64_t 
         if (c->out != NULL)
             conn_write(c);
         else if ((revents & (POLLIN | POLLHUP | POLLERR)) != 0)
-            conn_read(sup, c);
+            conn_read(h, c);
         return;
     }
 }

@@ -15,17 +15,29 @@
 #define HEALTH_MAX_CONNS 64
 #define HEALTH_CONN_TIMEOUT_MS 5000
 
-struct supervisor;
 struct health_server;
+struct http_request;
+struct http_response;
+
+/* Answers one parsed request (status.c's routes, through the supervisor's snapshot). 0, or -1 out of memory. */
+typedef int (*health_respond_fn)(void *ctx, const struct http_request *req, struct http_response *resp);
+
+struct health_routes {
+    health_respond_fn respond;
+    void *ctx;
+    unsigned long *requests; /* counts answered requests */
+    unsigned long *rejected; /* counts refused or timed-out connections */
+};
 
 /* Binds addr ("HOST:PORT", ":PORT", "[::]:PORT"); port 0 picks one. NULL + err on failure. */
-struct health_server *health_server_listen(const char *addr, char *err, size_t err_size);
+struct health_server *health_server_listen(const char *addr, const struct health_routes *routes, char *err,
+                                          size_t err_size);
 void health_server_free(struct health_server *h);
 int health_server_port(const struct health_server *h);
 
 nfds_t health_server_poll_fds(struct health_server *h, struct pollfd *fds, nfds_t room);
-void health_server_on_fd(struct supervisor *sup, int fd, short revents, int64_t now);
+void health_server_on_fd(struct health_server *h, int fd, short revents, int64_t now);
 int64_t health_server_next_deadline(const struct health_server *h);
-void health_server_on_timer(struct supervisor *sup, int64_t now);
+void health_server_on_timer(struct health_server *h, int64_t now);
 
 #endif

@@ -488,3 +488,40 @@ int ls_subcommand_argv(const struct ls_version *v, const char *binary, const cha
     out[n] = NULL;
     return (int)n;
 }
+
+size_t ls_restore_argv(const struct ls_version *v, const char *binary, const char *config_path, const char *db,
+                       const char **out)
+{
+    size_t n = 0;
+    out[n++] = binary;
+    out[n++] = "restore";
+    out[n++] = "-config";
+    out[n++] = config_path;
+    out[n++] = "-no-expand-env";
+    out[n++] = "-if-replica-exists";
+    if (ls_version_at_least(v, 0, 5, 10)) {
+        out[n++] = "-integrity-check";
+        out[n++] = "quick";
+    }
+    out[n++] = db;
+    out[n] = NULL;
+    return n;
+}
+
+size_t ls_replicate_argv(const char *binary, const char *config_path, bool once, const char *exec, const char **out)
+{
+    size_t n = 0;
+    out[n++] = binary;
+    out[n++] = "replicate";
+    out[n++] = "-config";
+    out[n++] = config_path;
+    out[n++] = "-no-expand-env";
+    if (once)
+        out[n++] = "-once";
+    if (exec != NULL) {
+        out[n++] = "-exec";
+        out[n++] = exec;
+    }
+    out[n] = NULL;
+    return n;
+}

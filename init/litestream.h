@@ -66,4 +66,16 @@ bool ls_is_subcommand(const char *name);
 /* Index of the positional argument in user_args (after flags and their values), or -1. */
 int ls_find_positional(const struct ls_version *v, const char *command, char **user_args, int user_argc);
 
+/*
+ * The argv of the commands lsinit runs itself (restore on boot, replicate,
+ * verification's restore), in one place. Each fills out (room for
+ * LS_ARGV_MAX) and returns the argc.
+ */
+/* restore -config C -no-expand-env -if-replica-exists [-integrity-check quick (0.5.10+)] DB */
+size_t ls_restore_argv(const struct ls_version *v, const char *binary, const char *config_path, const char *db,
+                       const char **out);
+/* replicate -config C -no-expand-env [-once] [-exec EXEC] */
+size_t ls_replicate_argv(const char *binary, const char *config_path, bool once, const char *exec,
+                         const char **out);
+
 #endif

@@ -15,7 +15,7 @@
 #include "log.h"
 #include "parse.h"
 #include "plan.h"
-#include "replication.h"
+#include "restore.h"
 #include "settings.h"
 #include "shim.h"
 #include "signals.h"
@@ -91,11 +91,11 @@ int main(int argc, char **argv)
     supervisor_init(&sup, &settings, &sig, cwd);
     /* Database folders first, then the health port: bad input fails before any child exists. */
     if (plan.enabled)
-        rc = replication_check_folders(&plan);
+        rc = restore_prepare_folders(&plan);
     if (rc == 0)
         rc = supervisor_start_services(&sup, plan.enabled ? &plan : NULL);
     if (rc == 0)
-        rc = plan.enabled ? replication_attach(&sup, &plan, NULL) : supervisor_start_command(&sup);
+        rc = plan.enabled ? supervisor_start_replication(&sup, &plan) : supervisor_start_command(&sup);
     if (rc == 0)
         rc = supervisor_run(&sup);
     supervisor_free(&sup);

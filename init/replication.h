@@ -1,45 +1,62 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Litestream mode, seen from the supervisor: restore missing databases,
- * start `litestream replicate -exec "<lsinit shim> <app>"`, learn the app's
- * pid and real exit status from the shim, restart litestream if it dies,
- * and decide lsinit's exit code once the final sync has run.
+ * Litestream mode, as one event-loop source: restore missing databases
+ * (restore.h), then run `litestream replicate -exec "<lsinit shim> <app>"`
+ * (replicate.h, the state machine), read the shim's reports (shim.h) and
+ * notice a Litestream that hangs. It never sees the supervisor: what it needs
+ * from its host (decide the exit code, start draining, "the app runs", "this
+ * is the main child") comes through struct replication_host.
  */
 #ifndef LSINIT_REPLICATION_H
 #define LSINIT_REPLICATION_H
 
-#include <poll.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
 
-struct supervisor;
+#include "loop.h"
+
 struct plan;
+struct settings;
+struct health_state;
+struct replication;
 
-/* Checks (and creates, if missing) every database's folder; returns 0 or
- * EXIT_CONFIG with one error logged. Run before anything else starts. */
-int replication_check_folders(const struct plan *plan);
+struct replication_host {
+    void *ctx;
+    void (*decide)(void *ctx, int code);      /* lsinit's exit code; the first decision wins */
+    void (*drain)(void *ctx);                 /* nothing of ours runs any more */
+    void (*app_started)(void *ctx);           /* the app runs */
+    void (*main_child)(void *ctx, pid_t pid); /* litestream replicate's pid, -1 when gone */
+};
 
-/* Attaches Litestream mode to sup; returns 0 or an exit code. Starts restores. */
-int replication_attach(struct supervisor *sup, const struct plan *plan, char **argv0_path);
+struct replication_params {
+    const struct plan *plan;
+    const struct settings *settings; /* the command, LSINIT_GRACE, the -e rules */
+    const sigset_t *child_mask;
+    const char *cwd;
+    struct health_state *health;
+    struct replication_host host;
+};
 
-bool replication_on_child_exit(struct supervisor *sup, pid_t pid, int status, int64_t now);
-void replication_on_signal(struct supervisor *sup, int sig, int routed, bool is_stop, int64_t now);
-void replication_on_grace_expired(struct supervisor *sup, int64_t now);
-void replication_on_timer(struct supervisor *sup, int64_t now);
-int64_t replication_next_deadline(const struct supervisor *sup);
-nfds_t replication_poll_fds(struct supervisor *sup, struct pollfd *fds, nfds_t room);
-void replication_on_fd(struct supervisor *sup, int fd, int64_t now);
+/* Prepares Litestream mode (report pipe, environment, folders). NULL with *code set: cannot. */
+struct replication *replication_new(const struct replication_params *p, int *code);
+/* Starts the restores, or Litestream when nothing is missing. */
+void replication_begin(struct replication *r, int64_t now);
+void replication_free(struct replication *r);
 
-void replication_free(struct supervisor *sup);
+/* The loop source (report pipe, timers, children). */
+extern const struct loop_source_ops replication_source;
 
-/* State the health endpoint and the verifier read. */
-const struct plan *replication_plan(const struct supervisor *sup);
-bool replication_app_running(const struct supervisor *sup);
-bool replication_litestream_running(const struct supervisor *sup);
-/* Live: nothing has died that should be running (restoring counts as live). */
-bool replication_is_live(const struct supervisor *sup);
-/* Ready: restores done and the app started (and running). */
-bool replication_is_ready(const struct supervisor *sup);
+/* Signals, from the supervisor: the first TERM/INT, any other signal, the grace's end. */
+void replication_on_stop(struct replication *r, int sig, int routed, int64_t grace_deadline, int64_t now);
+void replication_on_signal(struct replication *r, int sig, int routed, int64_t now);
+void replication_on_grace_expired(struct replication *r, int64_t now);
+
+/* For the health endpoint and the verifier. */
+bool replication_app_running(const struct replication *r);
+bool replication_litestream_running(const struct replication *r);
+bool replication_is_live(const struct replication *r);  /* nothing died that should run (restoring counts) */
+bool replication_is_ready(const struct replication *r); /* restores done and the app runs */
 
 #endif

@@ -18,7 +18,6 @@
 #include "json_text.h"
 #include "metrics_client.h"
 #include "parse.h"
-#include "supervisor.h"
 
 #define SCRAPE_TIMEOUT_MS 2000
 #define SCRAPE_MAX_BODY ((size_t)2 * 1024 * 1024)
@@ -48,9 +47,11 @@ struct scraper {
     char *buf;
     size_t len;
     size_t cap;
+    struct health_state *health;
 };
 
-struct scraper *scraper_new(const char *metrics_addr, const char *socket_path, int64_t interval_ms, int64_t now)
+struct scraper *scraper_new(const char *metrics_addr, const char *socket_path, struct health_state *health,
+                            int64_t interval_ms, int64_t now)
 {
     const char *colon = strrchr(metrics_addr, ':');
     long port = 0;
@@ -71,6 +72,7 @@ struct scraper *scraper_new(const char *metrics_addr, const char *socket_path, i
         memcpy(s->unix_addr.sun_path, socket_path, strlen(socket_path) + 1);
         s->use_socket = true;
     }
+    s->health = health;
     s->step = -1;
     s->interval_ms = interval_ms;
     s->next_at = now + 1000;
@@ -111,12 +113,10 @@ nfds_t scraper_poll_fds(struct scraper *s, struct pollfd *fds, nfds_t room)
 
 int64_t scraper_next_deadline(const struct scraper *s) { return s->state == SCRAPE_IDLE ? s->next_at : s->deadline; }
 
-static bool sup_uses_socket(const struct supervisor *sup) { return sup->scraper->use_socket; }
-
 /* Applies one metrics text to every database's replication progress. */
-static void scraper_apply(struct supervisor *sup, const char *text)
+static void scraper_apply(struct scraper *s, const char *text)
 {
-    struct health_state *h = &sup->health;
+    struct health_state *h = s->health;
     int64_t wall = (int64_t)time(NULL);
     for (size_t i = 0; i < h->db_count; i++) {
         struct db_health *d = &h->dbs[i];
@@ -151,7 +151,7 @@ static void scraper_apply(struct supervisor *sup, const char *text)
             d->prev_local[1] = local[1];
             d->prev_unix = wall;
             d->prev_valid = true;
-        } else if (count >= 1 && !sup_uses_socket(sup)) {
+        } else if (count >= 1 && !s->use_socket) {
             /* Synced, and no upload position yet: nothing new to upload since start. */
             d->caught_up = true;
             d->caught_up_unix = wall;
@@ -254,11 +254,10 @@ static void scraper_apply_list(struct health_state *h, const char *body)
 }
 
 /* After one answer: the next database's sync request, or the end of this scrape. */
-static void scraper_advance(struct supervisor *sup, int64_t now)
+static void scraper_advance(struct scraper *s, int64_t now)
 {
-    struct scraper *s = sup->scraper;
     int next = s->step + 1;
-    if (!s->use_socket || (size_t)next > sup->health.db_count) {
+    if (!s->use_socket || (size_t)next > s->health->db_count) {
         scraper_close(s, now);
         return;
     }
@@ -270,25 +269,23 @@ static void scraper_advance(struct supervisor *sup, int64_t now)
     scraper_start(s, now);
 }
 
-void scraper_on_timer(struct supervisor *sup, int64_t now)
+void scraper_on_timer(struct scraper *s, int64_t now)
 {
-    struct scraper *s = sup->scraper;
     if (s->state == SCRAPE_IDLE && now >= s->next_at) {
         scraper_start(s, now);
     } else if (s->state != SCRAPE_IDLE && now >= s->deadline) {
-        sup->health.scrapes_failed++;
+        s->health->scrapes_failed++;
         scraper_close(s, now);
     }
 }
 
-void scraper_on_fd(struct supervisor *sup, short revents, int64_t now)
+void scraper_on_fd(struct scraper *s, short revents, int64_t now)
 {
-    struct scraper *s = sup->scraper;
     if (s->state == SCRAPE_CONNECTING) {
         int err = 0;
         socklen_t len = sizeof(err);
         if ((revents & (POLLERR | POLLHUP)) != 0 || getsockopt(s->fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0 || err != 0) {
-            sup->health.scrapes_failed++;
+            s->health->scrapes_failed++;
             scraper_close(s, now);
             return;
         }
@@ -296,11 +293,11 @@ void scraper_on_fd(struct supervisor *sup, short revents, int64_t now)
         int n;
         if (s->step < 0) {
             n = snprintf(req, sizeof(req), "GET /metrics HTTP/1.0\r\nHost: %s\r\nAccept: text/plain\r\n\r\n", s->host);
-        } else if ((size_t)s->step == sup->health.db_count) {
+        } else if ((size_t)s->step == s->health->db_count) {
             n = snprintf(req, sizeof(req), "GET /list HTTP/1.0\r\nHost: litestream\r\n\r\n");
         } else {
             char db_e[PATH_MAX * 2 - 64], body[PATH_MAX * 2];
-            json_escape(sup->health.dbs[s->step].path, db_e, sizeof(db_e));
+            json_escape(s->health->dbs[s->step].path, db_e, sizeof(db_e));
             int blen = snprintf(body, sizeof(body), "{\"path\":\"%s\",\"wait\":false}", db_e);
             n = snprintf(req, sizeof(req),
                          "POST /sync HTTP/1.0\r\nHost: litestream\r\nContent-Type: application/json\r\n"
@@ -308,7 +305,7 @@ void scraper_on_fd(struct supervisor *sup, short revents, int64_t now)
         }
         /* A request this small fits a fresh socket's buffer in one write. */
         if (n <= 0 || write(s->fd, req, (size_t)n) != (ssize_t)n) {
-            sup->health.scrapes_failed++;
+            s->health->scrapes_failed++;
             scraper_close(s, now);
             return;
         }
@@ -320,7 +317,7 @@ void scraper_on_fd(struct supervisor *sup, short revents, int64_t now)
             size_t cap = s->cap == 0 ? 65536 : s->cap * 2;
             char *grown = cap <= SCRAPE_MAX_BODY ? realloc(s->buf, cap + 1) : NULL;
             if (grown == NULL) {
-                sup->health.scrapes_failed++;
+                s->health->scrapes_failed++;
                 scraper_close(s, now);
                 return;
             }
@@ -340,16 +337,16 @@ void scraper_on_fd(struct supervisor *sup, short revents, int64_t now)
     const char *body = strstr(s->buf, "\r\n\r\n");
     bool ok = strncmp(s->buf, "HTTP/1.", 7) == 0 && strncmp(s->buf + 8, " 200", 4) == 0 && body != NULL;
     if (ok && s->step < 0) {
-        scraper_apply(sup, body + 4);
-        sup->health.scrape_ok_ms = now;
-    } else if (ok && (size_t)s->step == sup->health.db_count) {
-        scraper_apply_list(&sup->health, body + 4);
+        scraper_apply(s, body + 4);
+        s->health->scrape_ok_ms = now;
+    } else if (ok && (size_t)s->step == s->health->db_count) {
+        scraper_apply_list(s->health, body + 4);
     } else if (ok) {
-        scraper_apply_sync(&sup->health.dbs[s->step], body + 4);
+        scraper_apply_sync(&s->health->dbs[s->step], body + 4);
     } else if (s->step < 0) {
-        sup->health.scrapes_failed++;
+        s->health->scrapes_failed++;
         scraper_close(s, now);
         return;
     }
-    scraper_advance(sup, now);
+    scraper_advance(s, now);
 }

@@ -9,8 +9,7 @@
 #include <time.h>
 
 #include "health_state.h"
-#include "replication.h"
-#include "supervisor.h"
+#include "json_text.h"
 #include "version.h"
 
 struct out {
@@ -50,20 +49,18 @@ static void out_printf(struct out *o, const char *fmt, ...)
     }
 }
 
-/* JSON string contents (paths and reasons are ours or the user's file names). */
+/* A JSON string (paths and reasons are ours or the user's file names). */
 static void out_json_string(struct out *o, const char *s)
 {
-    out_printf(o, "\"");
-    for (; *s != '\0'; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\')
-            out_printf(o, "\\%c", c);
-        else if (c < 0x20)
-            out_printf(o, "\\u%04x", c);
-        else
-            out_printf(o, "%c", c);
+    size_t size = strlen(s) * 6 + 8; /* json_escape keeps 7 bytes spare */
+    char *escaped = malloc(size);
+    if (escaped == NULL) {
+        o->failed = 1;
+        return;
     }
-    out_printf(o, "\"");
+    json_escape(s, escaped, size);
+    out_printf(o, "\"%s\"", escaped);
+    free(escaped);
 }
 
 /* Prometheus label values escape \, " and newline. */
@@ -79,24 +76,6 @@ static void out_label(struct out *o, const char *s)
     }
 }
 
-int status_live(const struct supervisor *sup)
-{
-    if (sup->stop_signal != 0 || sup->phase == PHASE_DRAINING)
-        return 0;
-    if (sup->replication != NULL)
-        return replication_is_live(sup);
-    return sup->main_pid > 0 && !sup->main_exited;
-}
-
-int status_ready(const struct supervisor *sup)
-{
-    if (!status_live(sup))
-        return 0;
-    if (sup->replication != NULL)
-        return replication_is_ready(sup);
-    return sup->phase == PHASE_RUNNING;
-}
-
 enum check_status { CHECK_PASS = 0, CHECK_WARN = 1, CHECK_FAIL = 2 };
 static const char *const check_names[] = {"pass", "warn", "fail"};
 
@@ -108,13 +87,13 @@ static void iso8601(int64_t unix_time, char *buf, size_t size)
     strftime(buf, size, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
-static enum check_status verification_check(const struct supervisor *sup, const struct db_health *d, int64_t now)
+static enum check_status verification_check(const struct status_view *v, const struct db_health *d, int64_t now)
 {
     if (!d->verified)
         return CHECK_PASS;
     if (d->last_result != VERIFY_PASS)
         return CHECK_FAIL;
-    int64_t interval_s = sup->health.verify_interval_ms / 1000;
+    int64_t interval_s = v->health->verify_interval_ms / 1000;
     if (interval_s > 0 && now - d->last_verify_unix > 3 * interval_s + 60)
         return CHECK_WARN; /* verification stopped happening */
     return CHECK_PASS;
@@ -136,17 +115,17 @@ static enum check_status replication_check(const struct db_health *d, int64_t no
 
 static enum check_status worst(enum check_status a, enum check_status b) { return a > b ? a : b; }
 
-static char *render_healthz(const struct supervisor *sup, int *http_status, size_t *len)
+static char *render_healthz(const struct status_view *v, int *http_status, size_t *len)
 {
     struct out o = {0};
-    const struct health_state *h = &sup->health;
+    const struct health_state *h = v->health;
     int64_t now = (int64_t)time(NULL);
     enum check_status overall = CHECK_PASS;
-    int live = status_live(sup);
-    bool litestream_mode = sup->replication != NULL;
-    bool litestream_up = litestream_mode && replication_litestream_running(sup);
-    bool app_up = litestream_mode ? replication_app_running(sup) : (sup->main_pid > 0 && !sup->main_exited);
-    bool starting = sup->phase == PHASE_STARTING;
+    int live = v->live;
+    bool litestream_mode = v->litestream_mode;
+    bool litestream_up = litestream_mode && v->litestream_up;
+    bool app_up = v->app_up;
+    bool starting = v->starting;
 
     enum check_status app_check = (app_up || starting) ? CHECK_PASS : CHECK_FAIL;
     overall = worst(overall, app_check);
@@ -159,7 +138,7 @@ static char *render_healthz(const struct supervisor *sup, int *http_status, size
                        "\"observedUnit\":\"restarts\"}]",
                    check_names[ls_check], litestream_up ? "running" : starting ? "not started yet" : "not running",
                    h->litestream_restarts);
-        if (sup->stop_signal != 0 || h->final_sync[0] != '\0') {
+        if (v->stopping || h->final_sync[0] != '\0') {
             /* While stopping: where the final sync stands, so a slow or failed one says why. */
             bool failed = strncmp(h->final_sync, "failed", 6) == 0;
             out_printf(&o, ",\"replication:final-sync\":[{\"status\":\"%s\",\"output\":",
@@ -188,7 +167,7 @@ static char *render_healthz(const struct supervisor *sup, int *http_status, size
         out_printf(&o, "],\"verification:last\":[");
         for (size_t i = 0; i < h->db_count; i++) {
             const struct db_health *d = &h->dbs[i];
-            enum check_status c = verification_check(sup, d, now);
+            enum check_status c = verification_check(v, d, now);
             overall = worst(overall, c);
             out_printf(&o, "%s{\"componentId\":", i == 0 ? "" : ",");
             out_json_string(&o, d->path);
@@ -245,18 +224,18 @@ static char *render_healthz(const struct supervisor *sup, int *http_status, size
     return doc.data;
 }
 
-static char *render_metrics(const struct supervisor *sup, size_t *len)
+static char *render_metrics(const struct status_view *v, size_t *len)
 {
     struct out o = {0};
-    const struct health_state *h = &sup->health;
+    const struct health_state *h = v->health;
     out_printf(&o, "# HELP lsinit_up 1 while lsinit serves this endpoint.\n# TYPE lsinit_up gauge\nlsinit_up 1\n");
-    out_printf(&o, "# HELP lsinit_live 1 when /livez answers 200.\n# TYPE lsinit_live gauge\nlsinit_live %d\n", status_live(sup));
-    out_printf(&o, "# HELP lsinit_ready 1 when /readyz answers 200.\n# TYPE lsinit_ready gauge\nlsinit_ready %d\n", status_ready(sup));
+    out_printf(&o, "# HELP lsinit_live 1 when /livez answers 200.\n# TYPE lsinit_live gauge\nlsinit_live %d\n", v->live);
+    out_printf(&o, "# HELP lsinit_ready 1 when /readyz answers 200.\n# TYPE lsinit_ready gauge\nlsinit_ready %d\n", v->ready);
     out_printf(&o, "# HELP lsinit_start_time_seconds When lsinit started (unix time).\n# TYPE lsinit_start_time_seconds gauge\n"
                    "lsinit_start_time_seconds %lld\n", (long long)h->started_unix);
     out_printf(&o, "# HELP lsinit_zombies_reaped_total Processes reaped by lsinit.\n# TYPE lsinit_zombies_reaped_total counter\n"
-                   "lsinit_zombies_reaped_total %lu\n", sup->zombies_reaped);
-    if (sup->replication != NULL) {
+                   "lsinit_zombies_reaped_total %lu\n", v->zombies_reaped);
+    if (v->litestream_mode) {
         out_printf(&o, "# HELP lsinit_restores_total Databases restored from their replica on boot.\n"
                        "# TYPE lsinit_restores_total counter\nlsinit_restores_total %lu\n", h->restores);
         out_printf(&o, "# HELP lsinit_litestream_restarts_total Times litestream was restarted after dying.\n"
@@ -338,22 +317,22 @@ static int simple(struct http_response *resp, int status, const char *text)
     return 0;
 }
 
-int status_respond(const struct supervisor *sup, const struct http_request *req, struct http_response *resp)
+int status_respond(const struct status_view *v, const struct http_request *req, struct http_response *resp)
 {
     memset(resp, 0, sizeof(*resp));
     if (req->method == HTTP_OTHER)
         return simple(resp, 405, "method not allowed: use GET or HEAD\n");
     if (strcmp(req->path, "/livez") == 0)
-        return status_live(sup) ? simple(resp, 200, "ok\n") : simple(resp, 503, "not live\n");
+        return v->live ? simple(resp, 200, "ok\n") : simple(resp, 503, "not live\n");
     if (strcmp(req->path, "/readyz") == 0) {
-        if (status_ready(sup))
+        if (v->ready)
             return simple(resp, 200, "ok\n");
-        return simple(resp, 503, sup->stop_signal != 0 ? "stopping\n" : sup->phase == PHASE_STARTING ? "restoring\n" : "not ready\n");
+        return simple(resp, 503, v->stopping ? "stopping\n" : v->starting ? "restoring\n" : "not ready\n");
     }
     if (strcmp(req->path, "/healthz") == 0) {
         int status = 200;
         size_t len = 0;
-        resp->body = render_healthz(sup, &status, &len);
+        resp->body = render_healthz(v, &status, &len);
         if (resp->body == NULL)
             return -1;
         resp->status = status;
@@ -363,7 +342,7 @@ int status_respond(const struct supervisor *sup, const struct http_request *req,
     }
     if (strcmp(req->path, "/metrics") == 0) {
         size_t len = 0;
-        resp->body = render_metrics(sup, &len);
+        resp->body = render_metrics(v, &len);
         if (resp->body == NULL)
             return -1;
         resp->status = 200;

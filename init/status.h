@@ -2,7 +2,8 @@
 /*
  * The health endpoint's routes: /livez, /readyz, /healthz
  * (application/health+json) and /metrics (Prometheus text). Pure functions
- * of the supervisor's state; nothing here touches a socket or a secret.
+ * of a status_view, a snapshot the supervisor takes for each request;
+ * nothing here touches a socket or a secret.
  */
 #ifndef LSINIT_STATUS_H
 #define LSINIT_STATUS_H
@@ -11,7 +12,20 @@
 
 #include "http_request.h"
 
-struct supervisor;
+#include <stdbool.h>
+
+struct health_state;
+
+/* What the routes report, as the supervisor sees it at one request. */
+struct status_view {
+    const struct health_state *health;
+    bool litestream_mode;
+    bool starting;     /* restoring: the app has not started yet */
+    bool stopping;     /* a stop signal arrived */
+    bool live, ready;  /* the /livez and /readyz verdicts */
+    bool app_up, litestream_up;
+    unsigned long zombies_reaped;
+};
 
 struct http_response {
     int status;
@@ -21,10 +35,6 @@ struct http_response {
 };
 
 /* Fills resp for req (status 400/404/405 included). Returns 0, -1 when out of memory. */
-int status_respond(const struct supervisor *sup, const struct http_request *req, struct http_response *resp);
-
-/* The liveness and readiness verdicts, also used by the tests of the logic. */
-int status_live(const struct supervisor *sup);
-int status_ready(const struct supervisor *sup);
+int status_respond(const struct status_view *v, const struct http_request *req, struct http_response *resp);
 
 #endif

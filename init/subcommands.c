@@ -20,7 +20,7 @@
 #include "plan.h"
 #include "settings.h"
 #include "spawn.h"
-#include "supervisor.h"
+#include "replicate.h"
 #include "verify.h"
 #include "version.h"
 
@@ -45,7 +45,7 @@ static int run_foreground(char *const *argv, const struct signal_state *sig)
         int status = 0;
         pid_t done = waitpid(pid, &status, WNOHANG);
         if (done == pid)
-            return supervisor_status_to_code(status);
+            return replicate_status_code(status);
         struct pollfd pfd = {.fd = sig->fd, .events = POLLIN};
         if (poll(&pfd, 1, -1) < 0 && errno != EINTR)
             return EXIT_OSERR;

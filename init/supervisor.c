@@ -19,13 +19,14 @@
 #include "parse.h"
 #include "plan.h"
 #include "proc.h"
+#include "replicate.h"
 #include "replication.h"
 #include "scraper.h"
 #include "spawn.h"
+#include "status.h"
 #include "verifier.h"
 
 #define SUPERVISOR_MAX_CHILD_SCAN 4096
-#define SUPERVISOR_MAX_POLL (8 + HEALTH_MAX_CONNS)
 #define SCRAPE_INTERVAL_MS 5000
 #define VERIFY_FIRST_DELAY_MS 30000
 
@@ -54,16 +55,9 @@ void supervisor_init(struct supervisor *sup, const struct settings *settings, co
     }
 }
 
-int supervisor_status_to_code(int status)
-{
-    if (WIFEXITED(status))
-        return WEXITSTATUS(status);
-    if (WIFSIGNALED(status))
-        return 128 + WTERMSIG(status);
-    return EXIT_NOEXEC + 1;
-}
+int supervisor_status_to_code(int status) { return replicate_status_code(status); }
 
-void supervisor_decide_exit(struct supervisor *sup, int code)
+static void supervisor_decide_exit(struct supervisor *sup, int code)
 {
     if (!sup->exit_decided) {
         sup->exit_code = code;
@@ -105,7 +99,7 @@ int supervisor_start_command(struct supervisor *sup)
  * kill(-1) would reach the whole machine, so we target the main child's
  * process group and our own children (adopted orphans) instead.
  */
-void supervisor_signal_everything(struct supervisor *sup, int sig)
+static void supervisor_signal_everything(struct supervisor *sup, int sig)
 {
     if (sup->is_pid1) {
         (void)kill(-1, sig);
@@ -133,10 +127,10 @@ static bool supervisor_has_children(void)
  * straggler grace before KILL, so the kernel does not SIGKILL them mid-write
  * when we exit (tini#180).
  */
-void supervisor_begin_draining(struct supervisor *sup, int64_t now)
+static void supervisor_begin_draining(struct supervisor *sup, int64_t now)
 {
     sup->phase = PHASE_DRAINING;
-    verifier_stop(sup);
+    verifier_stop(sup->verifier);
     if (!supervisor_has_children())
         return;
     log_debug("main process exited; sending TERM to remaining processes");
@@ -146,52 +140,12 @@ void supervisor_begin_draining(struct supervisor *sup, int64_t now)
         sup->straggler_deadline = sup->grace_deadline;
 }
 
-static void supervisor_on_main_exit(struct supervisor *sup, int status, int64_t now)
-{
-    sup->main_exited = true;
-    int code = supervisor_status_to_code(status);
-    log_debug("main process %ld exited with code %d", (long)sup->main_pid, code);
-    supervisor_decide_exit(sup, settings_remap_exit(sup->settings, code));
-    supervisor_begin_draining(sup, now);
-}
-
-/*
- * Reaps until nothing is left to reap. The main child is recognised inside
- * this loop: SIGCHLDs coalesce, so one signal may stand for many exits
- * (catatonit#4).
- */
-static void supervisor_reap(struct supervisor *sup, int64_t now)
-{
-    bool reaped = false;
-    for (;;) {
-        int status = 0;
-        pid_t pid = waitpid(-1, &status, WNOHANG);
-        if (pid <= 0)
-            break;
-        reaped = true;
-        sup->zombies_reaped++;
-        if (verifier_on_child_exit(sup, pid, status, now))
-            continue;
-        if (sup->replication != NULL && replication_on_child_exit(sup, pid, status, now))
-            continue;
-        if (pid == sup->main_pid && sup->replication == NULL)
-            supervisor_on_main_exit(sup, status, now);
-    }
-    /*
-     * Not PID 1, after the final SIGKILL: a process that just died handed its
-     * children to us (their subreaper) after that kill went out. They get one
-     * too, or a TERM-ignoring grandchild would keep lsinit waiting forever.
-     */
-    if (reaped && sup->killed_everything && !sup->is_pid1)
-        supervisor_signal_everything(sup, SIGKILL);
-}
-
 static void supervisor_start_stop(struct supervisor *sup, int sig, int64_t now)
 {
     if (sup->stop_signal != 0)
         return;
     sup->stop_signal = sig;
-    verifier_stop(sup);
+    verifier_stop(sup->verifier);
     if (sup->phase == PHASE_RUNNING || sup->phase == PHASE_STARTING)
         sup->phase = PHASE_STOPPING;
     sup->grace_deadline = now + sup->settings->grace_ms;
@@ -200,7 +154,7 @@ static void supervisor_start_stop(struct supervisor *sup, int sig, int64_t now)
              (long long)sup->settings->grace_ms);
 }
 
-/* Plain mode: every signal goes to the child (or its group), after rewriting. */
+/* Every signal goes to the child (or its group) after rewriting; in Litestream mode, to replication. */
 static void supervisor_forward(struct supervisor *sup, int sig, int64_t now)
 {
     int routed = settings_route_signal(sup->settings, sig);
@@ -211,9 +165,12 @@ static void supervisor_forward(struct supervisor *sup, int sig, int64_t now)
     }
     bool is_stop = sig == SIGTERM || sig == SIGINT;
     if (sup->replication != NULL) {
-        if (is_stop)
+        if (is_stop) {
             supervisor_start_stop(sup, sig, now);
-        replication_on_signal(sup, sig, routed, is_stop, now);
+            replication_on_stop(sup->replication, sig, routed, sup->grace_deadline, now);
+        } else {
+            replication_on_signal(sup->replication, sig, routed, now);
+        }
         return;
     }
     if (sup->main_exited) {
@@ -227,8 +184,22 @@ static void supervisor_forward(struct supervisor *sup, int sig, int64_t now)
         supervisor_start_stop(sup, sig, now);
 }
 
-static void supervisor_on_signalfd(struct supervisor *sup, int64_t now)
+/* ---- the supervisor's own source: signals, the grace, the plain-mode child -- */
+
+static nfds_t self_poll_fds(void *self, struct pollfd *fds, nfds_t room)
 {
+    const struct supervisor *sup = self;
+    if (room < 1)
+        return 0;
+    fds[0] = (struct pollfd){.fd = sup->sig.fd, .events = POLLIN};
+    return 1;
+}
+
+static void self_on_fd(void *self, int fd, short revents, int64_t now)
+{
+    struct supervisor *sup = self;
+    (void)fd;
+    (void)revents;
     struct signalfd_siginfo info;
     for (;;) {
         ssize_t n = read(sup->sig.fd, &info, sizeof(info));
@@ -241,13 +212,23 @@ static void supervisor_on_signalfd(struct supervisor *sup, int64_t now)
     }
 }
 
-static void supervisor_on_deadlines(struct supervisor *sup, int64_t now)
+static int64_t self_next_deadline(const void *self)
 {
+    const struct supervisor *sup = self;
+    if (sup->killed_everything)
+        return 0;
+    int64_t a = sup->grace_deadline, b = sup->straggler_deadline;
+    return a == 0 ? b : b == 0 ? a : a < b ? a : b;
+}
+
+static void self_on_timer(void *self, int64_t now)
+{
+    struct supervisor *sup = self;
     if (sup->grace_deadline != 0 && now >= sup->grace_deadline && !sup->killed_everything) {
         log_warn("grace period of %lldms is over: sending SIGKILL to everything left",
                  (long long)sup->settings->grace_ms);
         if (sup->replication != NULL)
-            replication_on_grace_expired(sup, now);
+            replication_on_grace_expired(sup->replication, now);
         supervisor_signal_everything(sup, SIGKILL);
         sup->killed_everything = true;
     }
@@ -259,22 +240,147 @@ static void supervisor_on_deadlines(struct supervisor *sup, int64_t now)
     }
 }
 
-static int64_t supervisor_next_deadline(const struct supervisor *sup)
+static bool self_on_child_exit(void *self, pid_t pid, int status, int64_t now)
 {
-    int64_t next = 0;
-    const int64_t candidates[] = {
-        sup->killed_everything ? 0 : sup->grace_deadline,
-        sup->killed_everything ? 0 : sup->straggler_deadline,
-        sup->replication != NULL ? replication_next_deadline(sup) : 0,
-        sup->http != NULL ? health_server_next_deadline(sup->http) : 0,
-        sup->scraper != NULL ? scraper_next_deadline(sup->scraper) : 0,
-        sup->verifier != NULL ? verifier_next_deadline(sup->verifier) : 0,
-    };
-    for (size_t i = 0; i < sizeof(candidates) / sizeof(candidates[0]); i++) {
-        if (candidates[i] != 0 && (next == 0 || candidates[i] < next))
-            next = candidates[i];
+    struct supervisor *sup = self;
+    if (sup->replication != NULL || pid != sup->main_pid)
+        return false;
+    sup->main_exited = true;
+    int code = supervisor_status_to_code(status);
+    log_debug("main process %ld exited with code %d", (long)sup->main_pid, code);
+    supervisor_decide_exit(sup, settings_remap_exit(sup->settings, code));
+    supervisor_begin_draining(sup, now);
+    return true;
+}
+
+static const struct loop_source_ops self_source = {
+    .name = "signals",
+    .poll_fds = self_poll_fds,
+    .on_fd = self_on_fd,
+    .next_deadline = self_next_deadline,
+    .on_timer = self_on_timer,
+    .on_child_exit = self_on_child_exit,
+};
+
+/* Every reaped pid: counted; and, not PID 1, after the final SIGKILL, a
+ * process that just died handed its children to us (their subreaper) after
+ * that kill went out: they get one too, or a TERM-ignoring grandchild would
+ * keep lsinit waiting forever. */
+static void on_reaped(void *ctx, pid_t pid)
+{
+    struct supervisor *sup = ctx;
+    (void)pid;
+    sup->zombies_reaped++;
+    if (sup->killed_everything && !sup->is_pid1)
+        supervisor_signal_everything(sup, SIGKILL);
+}
+
+static bool loop_finished(void *ctx)
+{
+    const struct supervisor *sup = ctx;
+    return sup->phase == PHASE_DRAINING && !supervisor_has_children();
+}
+
+/* ---- the other services' sources (adapters from the loop's ops) ---------- */
+
+static nfds_t http_poll_fds(void *self, struct pollfd *fds, nfds_t room) { return health_server_poll_fds(self, fds, room); }
+static void http_on_fd(void *self, int fd, short revents, int64_t now) { health_server_on_fd(self, fd, revents, now); }
+static int64_t http_next_deadline(const void *self) { return health_server_next_deadline(self); }
+static void http_on_timer(void *self, int64_t now) { health_server_on_timer(self, now); }
+static const struct loop_source_ops http_source = {
+    .name = "health", .poll_fds = http_poll_fds, .on_fd = http_on_fd,
+    .next_deadline = http_next_deadline, .on_timer = http_on_timer,
+};
+
+static nfds_t scraper_source_poll(void *self, struct pollfd *fds, nfds_t room) { return scraper_poll_fds(self, fds, room); }
+static void scraper_source_on_fd(void *self, int fd, short revents, int64_t now)
+{
+    if (scraper_fd(self) == fd)
+        scraper_on_fd(self, revents, now);
+}
+static int64_t scraper_source_deadline(const void *self) { return scraper_next_deadline(self); }
+static void scraper_source_on_timer(void *self, int64_t now) { scraper_on_timer(self, now); }
+static const struct loop_source_ops scraper_source = {
+    .name = "scraper", .poll_fds = scraper_source_poll, .on_fd = scraper_source_on_fd,
+    .next_deadline = scraper_source_deadline, .on_timer = scraper_source_on_timer,
+};
+
+static nfds_t verifier_source_poll(void *self, struct pollfd *fds, nfds_t room) { return verifier_poll_fds(self, fds, room); }
+static void verifier_source_on_fd(void *self, int fd, short revents, int64_t now)
+{
+    (void)revents;
+    if (verifier_fd(self) == fd)
+        verifier_on_fd(self, now);
+}
+static int64_t verifier_source_deadline(const void *self) { return verifier_next_deadline(self); }
+static void verifier_source_on_timer(void *self, int64_t now) { verifier_on_timer(self, now); }
+static bool verifier_source_child(void *self, pid_t pid, int status, int64_t now)
+{
+    return verifier_on_child_exit(self, pid, status, now);
+}
+static const struct loop_source_ops verifier_source = {
+    .name = "verifier", .poll_fds = verifier_source_poll, .on_fd = verifier_source_on_fd,
+    .next_deadline = verifier_source_deadline, .on_timer = verifier_source_on_timer,
+    .on_child_exit = verifier_source_child,
+};
+
+/* ---- what the services see of the supervisor ------------------------------ */
+
+static bool app_running(void *ctx)
+{
+    const struct supervisor *sup = ctx;
+    return sup->replication != NULL ? replication_app_running(sup->replication)
+                                    : sup->main_pid > 0 && !sup->main_exited;
+}
+
+static void status_snapshot(const struct supervisor *sup, struct status_view *v)
+{
+    memset(v, 0, sizeof(*v));
+    v->health = &sup->health;
+    v->litestream_mode = sup->replication != NULL;
+    v->starting = sup->phase == PHASE_STARTING;
+    v->stopping = sup->stop_signal != 0;
+    v->zombies_reaped = sup->zombies_reaped;
+    v->app_up = app_running((void *)sup);
+    v->litestream_up = v->litestream_mode && replication_litestream_running(sup->replication);
+    bool alive = !v->stopping && sup->phase != PHASE_DRAINING;
+    if (v->litestream_mode) {
+        v->live = alive && replication_is_live(sup->replication);
+        v->ready = v->live && replication_is_ready(sup->replication);
+    } else {
+        v->live = alive && sup->main_pid > 0 && !sup->main_exited;
+        v->ready = v->live && sup->phase == PHASE_RUNNING;
     }
-    return next;
+}
+
+static int respond(void *ctx, const struct http_request *req, struct http_response *resp)
+{
+    struct status_view v;
+    status_snapshot(ctx, &v);
+    return status_respond(&v, req, resp);
+}
+
+static void host_decide(void *ctx, int code) { supervisor_decide_exit(ctx, code); }
+static void host_drain(void *ctx) { supervisor_begin_draining(ctx, clock_now_ms()); }
+
+static void host_app_started(void *ctx)
+{
+    struct supervisor *sup = ctx;
+    if (sup->verifier != NULL)
+        verifier_arm(sup->verifier, clock_now_ms());
+}
+
+static void host_main_child(void *ctx, pid_t pid)
+{
+    struct supervisor *sup = ctx;
+    if (pid > 0) {
+        sup->main_pid = pid;
+        sup->main_exited = false;
+        if (sup->phase == PHASE_STARTING)
+            sup->phase = PHASE_RUNNING;
+    } else {
+        sup->main_exited = true;
+    }
 }
 
 int supervisor_start_services(struct supervisor *sup, const struct plan *plan)
@@ -285,7 +391,13 @@ int supervisor_start_services(struct supervisor *sup, const struct plan *plan)
         addr = plan != NULL ? SETTINGS_DEFAULT_HEALTH_ADDR : "off";
     if (strcmp(addr, "off") != 0) {
         char err[256];
-        sup->http = health_server_listen(addr, err, sizeof(err));
+        struct health_routes routes = {
+            .respond = respond,
+            .ctx = sup,
+            .requests = &sup->health.http_requests,
+            .rejected = &sup->health.http_rejected,
+        };
+        sup->http = health_server_listen(addr, &routes, err, sizeof(err));
         if (sup->http == NULL && s->health_addr[0] == '\0') {
             /* The default port may be taken (host networking, two instances): the app still runs. */
             log_warn("%s; running without a health endpoint", err);
@@ -306,11 +418,42 @@ int supervisor_start_services(struct supervisor *sup, const struct plan *plan)
     for (size_t i = 0; i < plan->db_count; i++)
         snprintf(h->dbs[i].path, sizeof(h->dbs[i].path), "%s", plan->dbs[i].path);
     if (plan->metrics_addr[0] != '\0')
-        sup->scraper = scraper_new(plan->metrics_addr, plan->socket_path, SCRAPE_INTERVAL_MS, clock_now_ms());
+        sup->scraper = scraper_new(plan->metrics_addr, plan->socket_path, h, SCRAPE_INTERVAL_MS, clock_now_ms());
     if (s->verify_interval_ms > 0) {
-        int64_t first = s->verify_interval_ms < VERIFY_FIRST_DELAY_MS ? s->verify_interval_ms : VERIFY_FIRST_DELAY_MS;
-        sup->verifier = verifier_new(s->verify_interval_ms, first, s->verify_dir);
+        struct verifier_params vp = {
+            .interval_ms = s->verify_interval_ms,
+            .first_delay_ms = s->verify_interval_ms < VERIFY_FIRST_DELAY_MS ? s->verify_interval_ms
+                                                                            : VERIFY_FIRST_DELAY_MS,
+            .tmp_dir = s->verify_dir,
+            .plan = plan,
+            .health = h,
+            .child_mask = &sup->sig.original_mask,
+            .cwd = sup->cwd,
+            .app_running = app_running,
+            .ctx = sup,
+        };
+        sup->verifier = verifier_new(&vp);
     }
+    return 0;
+}
+
+int supervisor_start_replication(struct supervisor *sup, const struct plan *plan)
+{
+    struct replication_params p = {
+        .plan = plan,
+        .settings = sup->settings,
+        .child_mask = &sup->sig.original_mask,
+        .cwd = sup->cwd,
+        .health = &sup->health,
+        .host = {.ctx = sup, .decide = host_decide, .drain = host_drain, .app_started = host_app_started,
+                 .main_child = host_main_child},
+    };
+    int code = 0;
+    sup->replication = replication_new(&p, &code);
+    if (sup->replication == NULL)
+        return code;
+    sup->phase = PHASE_STARTING;
+    replication_begin(sup->replication, sup->started_ms);
     return 0;
 }
 
@@ -322,23 +465,8 @@ void supervisor_free(struct supervisor *sup)
     sup->scraper = NULL;
     verifier_free(sup->verifier);
     sup->verifier = NULL;
-    if (sup->replication != NULL)
-        replication_free(sup);
-}
-
-enum poll_owner { OWN_SIGNALS, OWN_REPLICATION, OWN_HTTP, OWN_SCRAPER, OWN_VERIFIER };
-
-static void supervisor_on_timers(struct supervisor *sup, int64_t now)
-{
-    supervisor_on_deadlines(sup, now);
-    if (sup->replication != NULL)
-        replication_on_timer(sup, now);
-    if (sup->http != NULL)
-        health_server_on_timer(sup, now);
-    if (sup->scraper != NULL)
-        scraper_on_timer(sup, now);
-    if (sup->verifier != NULL)
-        verifier_on_timer(sup, now);
+    replication_free(sup->replication);
+    sup->replication = NULL;
 }
 
 /* From here on lsinit must not die except through this function's return. */
@@ -347,82 +475,22 @@ int supervisor_run(struct supervisor *sup)
     /* Our cwd must not pin the app's mount (catatonit#28). */
     if (chdir("/") != 0)
         log_debug("chdir / failed: %m");
-    for (;;) {
-        int64_t now = clock_now_ms();
-        supervisor_reap(sup, now);
-        supervisor_on_timers(sup, now);
-        if (sup->phase == PHASE_DRAINING && !supervisor_has_children()) {
-            supervisor_reap(sup, now);
-            break;
-        }
-
-        struct pollfd fds[SUPERVISOR_MAX_POLL];
-        unsigned char owners[SUPERVISOR_MAX_POLL];
-        nfds_t nfds = 0, added;
-        fds[nfds] = (struct pollfd){.fd = sup->sig.fd, .events = POLLIN};
-        owners[nfds++] = OWN_SIGNALS;
-#define SUPERVISOR_ADD(call, owner)                                                                    \
-    do {                                                                                               \
-        added = (call);                                                                                \
-        for (nfds_t k = 0; k < added; k++)                                                             \
-            owners[nfds + k] = (owner);                                                                \
-        nfds += added;                                                                                 \
-    } while (0)
-        if (sup->replication != NULL)
-            SUPERVISOR_ADD(replication_poll_fds(sup, fds + nfds, SUPERVISOR_MAX_POLL - nfds), OWN_REPLICATION);
-        if (sup->scraper != NULL)
-            SUPERVISOR_ADD(scraper_poll_fds(sup->scraper, fds + nfds, SUPERVISOR_MAX_POLL - nfds), OWN_SCRAPER);
-        if (sup->verifier != NULL)
-            SUPERVISOR_ADD(verifier_poll_fds(sup->verifier, fds + nfds, SUPERVISOR_MAX_POLL - nfds), OWN_VERIFIER);
-        if (sup->http != NULL)
-            SUPERVISOR_ADD(health_server_poll_fds(sup->http, fds + nfds, SUPERVISOR_MAX_POLL - nfds), OWN_HTTP);
-#undef SUPERVISOR_ADD
-
-        int64_t deadline = supervisor_next_deadline(sup);
-        struct timespec timeout;
-        struct timespec *timeout_ptr = NULL;
-        if (deadline != 0) {
-            int64_t wait_ms = deadline - now;
-            if (wait_ms < 0)
-                wait_ms = 0;
-            timeout.tv_sec = wait_ms / 1000;
-            timeout.tv_nsec = (wait_ms % 1000) * 1000000;
-            timeout_ptr = &timeout;
-        }
-        /* The one place lsinit blocks. */
-        int rc = ppoll(fds, nfds, timeout_ptr, NULL);
-        if (rc < 0) {
-            if (errno != EINTR)
-                log_warn("ppoll failed: %m");
-            continue;
-        }
-        now = clock_now_ms();
-        /* Signals first: forwarding never waits behind a health client. */
-        if (fds[0].revents & POLLIN)
-            supervisor_on_signalfd(sup, now);
-        for (nfds_t i = 1; i < nfds; i++) {
-            if (fds[i].revents == 0)
-                continue;
-            switch (owners[i]) {
-            case OWN_REPLICATION:
-                replication_on_fd(sup, fds[i].fd, now);
-                break;
-            case OWN_SCRAPER:
-                if (sup->scraper != NULL && scraper_fd(sup->scraper) == fds[i].fd)
-                    scraper_on_fd(sup, fds[i].revents, now);
-                break;
-            case OWN_VERIFIER:
-                if (sup->verifier != NULL && verifier_fd(sup->verifier) == fds[i].fd)
-                    verifier_on_fd(sup, now);
-                break;
-            case OWN_HTTP:
-                health_server_on_fd(sup, fds[i].fd, fds[i].revents, now);
-                break;
-            default:
-                break;
-            }
-        }
-    }
+    struct loop *l = &sup->loop;
+    memset(l, 0, sizeof(*l));
+    l->reaped = on_reaped;
+    l->finished = loop_finished;
+    l->ctx = sup;
+    /* Order matters: signals are read first in a pass; children are offered in this order. */
+    (void)loop_add(l, &self_source, sup);
+    if (sup->verifier != NULL)
+        (void)loop_add(l, &verifier_source, sup->verifier);
+    if (sup->replication != NULL)
+        (void)loop_add(l, &replication_source, sup->replication);
+    if (sup->scraper != NULL)
+        (void)loop_add(l, &scraper_source, sup->scraper);
+    if (sup->http != NULL)
+        (void)loop_add(l, &http_source, sup->http);
+    loop_run(l, clock_now_ms);
     int64_t elapsed = clock_now_ms() - sup->started_ms;
     log_debug("exiting with code %d after %lldms, %lu processes reaped", sup->exit_code, (long long)elapsed,
               sup->zombies_reaped);

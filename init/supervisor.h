@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The PID 1 event loop. One ppoll over the signalfd (and, in Litestream
- * mode, the shim's report pipe), with a timeout computed from the nearest
- * deadline, so an idle lsinit never wakes up. All mutable state lives in
- * struct supervisor; handlers are short functions named for their event.
+ * PID 1: owns every service and registers each with the event loop
+ * (loop.h): its own signal source (the signalfd, the stop's grace and the
+ * stragglers' deadlines, the plain-mode child), the verifier, Litestream mode
+ * (replication.h), the scraper and the health endpoint. All of lsinit's
+ * mutable state lives in struct supervisor. No module below this one
+ * includes this header: each gets what it needs when it is built.
  */
 #ifndef LSINIT_SUPERVISOR_H
 #define LSINIT_SUPERVISOR_H
@@ -13,6 +15,7 @@
 #include <sys/types.h>
 
 #include "health_state.h"
+#include "loop.h"
 #include "settings.h"
 #include "signals.h"
 
@@ -20,9 +23,10 @@ struct replication;
 struct health_server;
 struct scraper;
 struct verifier;
+struct plan;
 
 enum supervisor_phase {
-    PHASE_STARTING, /* Litestream mode: restoring databases, app not started */
+    PHASE_STARTING, /* Litestream mode: restoring databases, Litestream not started */
     PHASE_RUNNING,  /* the main child runs */
     PHASE_STOPPING, /* a stop signal arrived: waiting for the main child within the grace */
     PHASE_DRAINING, /* the main child is gone: TERMed leftovers get the straggler grace */
@@ -31,15 +35,14 @@ enum supervisor_phase {
 struct supervisor {
     const struct settings *settings;
     struct signal_state sig;
-    struct replication *replication; /* NULL in plain init mode */
-    const char *cwd;                 /* the directory children start in */
+    const char *cwd; /* the directory children start in */
     bool is_pid1;
     enum supervisor_phase phase;
     int64_t started_ms;
 
-    pid_t main_pid;      /* plain mode: the app; Litestream mode: litestream replicate */
+    pid_t main_pid; /* plain mode: the app; Litestream mode: litestream replicate */
     bool main_exited;
-    int exit_code;       /* decided when the main child exits */
+    int exit_code; /* decided when the main child exits */
     bool exit_decided;
 
     int stop_signal;            /* the first TERM/INT, 0 before */
@@ -50,32 +53,32 @@ struct supervisor {
     unsigned long zombies_reaped;
 
     struct health_state health;      /* what /healthz and /metrics report */
+    struct replication *replication; /* NULL in plain init mode */
     struct health_server *http;      /* NULL: no health endpoint */
     struct scraper *scraper;         /* NULL in plain mode */
     struct verifier *verifier;       /* NULL when verification is off */
+    struct loop loop;
 };
 
 /* Prepares the struct; signals must already be set up in *sig. */
 void supervisor_init(struct supervisor *sup, const struct settings *settings, const struct signal_state *sig,
                      const char *cwd);
 
+/* Opens the health endpoint (if configured) and, in Litestream mode, the scraper and verifier. */
+int supervisor_start_services(struct supervisor *sup, const struct plan *plan);
+
 /* Starts the plain-mode child. Returns 0, or an exit code when it could not be started. */
 int supervisor_start_command(struct supervisor *sup);
+
+/* Litestream mode: restores, then litestream replicate with the app. Returns 0 or an exit code. */
+int supervisor_start_replication(struct supervisor *sup, const struct plan *plan);
 
 /* Runs the loop until everything is gone; returns lsinit's exit code. */
 int supervisor_run(struct supervisor *sup);
 
-/* Releases what start_services and replication_attach allocated. */
 void supervisor_free(struct supervisor *sup);
 
-/* Helpers the Litestream side uses. */
-void supervisor_begin_draining(struct supervisor *sup, int64_t now);
-void supervisor_decide_exit(struct supervisor *sup, int code);
-void supervisor_signal_everything(struct supervisor *sup, int sig);
+/* The exit code a wait status stands for (128+n for a signal). */
 int supervisor_status_to_code(int status);
-
-/* Opens the health endpoint (if configured) and, in Litestream mode, the scraper and verifier. */
-struct plan;
-int supervisor_start_services(struct supervisor *sup, const struct plan *plan);
 
 #endif

@@ -18,9 +18,7 @@
 #include "health_state.h"
 #include "json_text.h"
 #include "log.h"
-#include "replication.h"
 #include "spawn.h"
-#include "supervisor.h"
 #include "verify.h"
 
 struct verifier {
@@ -34,18 +32,30 @@ struct verifier {
     size_t len;
     char tmp_dir[PATH_MAX];
     unsigned int seed;
+    const struct plan *plan;
+    struct health_state *health;
+    const sigset_t *child_mask;
+    const char *cwd;
+    bool (*app_running)(void *ctx);
+    void *ctx;
 };
 
-struct verifier *verifier_new(int64_t interval_ms, int64_t first_delay_ms, const char *tmp_dir)
+struct verifier *verifier_new(const struct verifier_params *p)
 {
     struct verifier *v = calloc(1, sizeof(*v));
     if (v == NULL)
         return NULL;
-    v->interval_ms = interval_ms;
-    v->first_delay_ms = first_delay_ms;
+    v->interval_ms = p->interval_ms;
+    v->first_delay_ms = p->first_delay_ms;
+    v->plan = p->plan;
+    v->health = p->health;
+    v->child_mask = p->child_mask;
+    v->cwd = p->cwd;
+    v->app_running = p->app_running;
+    v->ctx = p->ctx;
     v->pid = -1;
     v->out_fd = -1;
-    snprintf(v->tmp_dir, sizeof(v->tmp_dir), "%s", tmp_dir);
+    snprintf(v->tmp_dir, sizeof(v->tmp_dir), "%s", p->tmp_dir);
     v->seed = (unsigned int)time(NULL) ^ (unsigned int)getpid();
     return v;
 }
@@ -87,7 +97,7 @@ static int64_t jittered(struct verifier *v)
     return v->interval_ms + r;
 }
 
-static void verifier_apply_line(struct supervisor *sup, const char *line)
+static void verifier_apply_line(struct verifier *v, const char *line)
 {
     char db[PATH_MAX], result[32], reason[256], started[32], duration[32];
     if (json_field(line, "db", db, sizeof(db)) != 0 || json_field(line, "result", result, sizeof(result)) != 0)
@@ -99,7 +109,7 @@ static void verifier_apply_line(struct supervisor *sup, const char *line)
         reason[0] = '\0';
     long long started_at = json_field(line, "started_at", started, sizeof(started)) == 0 ? atoll(started) : 0;
     long long duration_ms = json_field(line, "duration_ms", duration, sizeof(duration)) == 0 ? atoll(duration) : 0;
-    struct health_state *h = &sup->health;
+    struct health_state *h = v->health;
     h->verifications[r]++;
     h->verification_seconds_sum += (double)duration_ms / 1000.0;
     for (size_t i = 0; i < h->db_count; i++) {
@@ -120,9 +130,8 @@ static void verifier_apply_line(struct supervisor *sup, const char *line)
         log_error("verification of %s failed: %s: %s", db, result, reason);
 }
 
-void verifier_on_fd(struct supervisor *sup, int64_t now)
+void verifier_on_fd(struct verifier *v, int64_t now)
 {
-    struct verifier *v = sup->verifier;
     (void)now;
     for (;;) {
         ssize_t n = read(v->out_fd, v->buf + v->len, sizeof(v->buf) - 1 - v->len);
@@ -140,7 +149,7 @@ void verifier_on_fd(struct supervisor *sup, int64_t now)
         char *start = v->buf, *nl;
         while ((nl = strchr(start, '\n')) != NULL) {
             *nl = '\0';
-            verifier_apply_line(sup, start);
+            verifier_apply_line(v, start);
             start = nl + 1;
         }
         size_t left = v->len - (size_t)(start - v->buf);
@@ -149,10 +158,9 @@ void verifier_on_fd(struct supervisor *sup, int64_t now)
     }
 }
 
-static void verifier_start(struct supervisor *sup, int64_t now)
+static void verifier_start(struct verifier *v, int64_t now)
 {
-    struct verifier *v = sup->verifier;
-    const struct plan *plan = replication_plan(sup);
+    const struct plan *plan = v->plan;
     int pipefd[2];
     if (pipe2(pipefd, O_CLOEXEC) != 0) {
         log_warn("cannot start a verification: pipe: %m");
@@ -183,8 +191,8 @@ static void verifier_start(struct supervisor *sup, int64_t now)
     int exec_errno = 0;
     struct spawn_request req = {
         .argv = argv,
-        .child_mask = &sup->sig.original_mask,
-        .cwd = sup->cwd,
+        .child_mask = v->child_mask,
+        .cwd = v->cwd,
         .new_pgrp = true,
         .nice_increment = 10,
         .idle_io = true,
@@ -206,16 +214,15 @@ static void verifier_start(struct supervisor *sup, int64_t now)
     log_debug("verification started (pid %ld)", (long)pid);
 }
 
-void verifier_on_timer(struct supervisor *sup, int64_t now)
+void verifier_on_timer(struct verifier *v, int64_t now)
 {
-    struct verifier *v = sup->verifier;
     if (v->stopped || v->pid > 0 || v->next_at == 0 || now < v->next_at)
         return;
-    if (!replication_app_running(sup)) {
+    if (!v->app_running(v->ctx)) {
         v->next_at = now + 5000;
         return;
     }
-    verifier_start(sup, now);
+    verifier_start(v, now);
 }
 
 /* A killed cycle cannot clean up after itself: remove its temporary folders. */
@@ -249,14 +256,13 @@ static void verifier_remove_leftovers(const struct verifier *v, pid_t pid)
     closedir(d);
 }
 
-bool verifier_on_child_exit(struct supervisor *sup, pid_t pid, int status, int64_t now)
+bool verifier_on_child_exit(struct verifier *v, pid_t pid, int status, int64_t now)
 {
-    struct verifier *v = sup->verifier;
     if (v == NULL || pid != v->pid)
         return false;
     v->pid = -1;
     if (v->out_fd >= 0)
-        verifier_on_fd(sup, now);
+        verifier_on_fd(v, now);
     if (v->out_fd >= 0) {
         close(v->out_fd);
         v->out_fd = -1;
@@ -268,9 +274,8 @@ bool verifier_on_child_exit(struct supervisor *sup, pid_t pid, int status, int64
     return true;
 }
 
-void verifier_stop(struct supervisor *sup)
+void verifier_stop(struct verifier *v)
 {
-    struct verifier *v = sup->verifier;
     if (v == NULL)
         return;
     v->stopped = true;

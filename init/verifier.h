@@ -9,25 +9,39 @@
 #define LSINIT_VERIFIER_H
 
 #include <poll.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
 
-struct supervisor;
 struct verifier;
+struct plan;
+struct health_state;
 
-struct verifier *verifier_new(int64_t interval_ms, int64_t first_delay_ms, const char *tmp_dir);
+struct verifier_params {
+    int64_t interval_ms;        /* LSINIT_VERIFY_INTERVAL */
+    int64_t first_delay_ms;     /* after the app started */
+    const char *tmp_dir;        /* LSINIT_VERIFY_DIR */
+    const struct plan *plan;
+    struct health_state *health; /* where results go */
+    const sigset_t *child_mask;
+    const char *cwd;
+    bool (*app_running)(void *ctx); /* a cycle only runs while the app does */
+    void *ctx;
+};
+
+struct verifier *verifier_new(const struct verifier_params *p);
 void verifier_free(struct verifier *v);
 /* The app started: the first cycle is due first_delay from now. */
 void verifier_arm(struct verifier *v, int64_t now);
 nfds_t verifier_poll_fds(struct verifier *v, struct pollfd *fds, nfds_t room);
-void verifier_on_fd(struct supervisor *sup, int64_t now);
+void verifier_on_fd(struct verifier *v, int64_t now);
 int verifier_fd(const struct verifier *v);
 int64_t verifier_next_deadline(const struct verifier *v);
-void verifier_on_timer(struct supervisor *sup, int64_t now);
+void verifier_on_timer(struct verifier *v, int64_t now);
 /* Returns true when pid was the verification child. */
-bool verifier_on_child_exit(struct supervisor *sup, pid_t pid, int status, int64_t now);
+bool verifier_on_child_exit(struct verifier *v, pid_t pid, int status, int64_t now);
 /* Stop: kill a running cycle (its group) and schedule nothing more. */
-void verifier_stop(struct supervisor *sup);
+void verifier_stop(struct verifier *v); /* NULL: nothing */
 
 #endif
