@@ -24,6 +24,7 @@ import time
 import pytest
 
 from support import SYSTEM_PATH, apps, procs
+from support import health as hh
 from support.apps import LAST_WRITE, expected_code, marker_cmd, once_cmd, read_rows, writer_cmd
 from support.litestream import LITESTREAM_TEST_VERSION, LITESTREAM_V05, litestream_restore, replica_progress
 from support.lsinit_run import LsinitRun, lsinit_env, wait_ready
@@ -401,7 +402,6 @@ def test_replica_unreachable_when_litestream_starts(lsinit_bin, base_env, reques
     _run_writer_once(lsinit_bin, env, db, tmp_path, "state1")
     state = tmp_path / "state2"
     state.mkdir()
-    import health_helpers as hh
     sftp.stop()
     try:
         with LsinitRun(lsinit_bin, ["--", *writer_cmd(db, state, "0")], env, tmp_path) as run:

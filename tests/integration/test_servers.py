@@ -1,4 +1,4 @@
-"""Smoke tests for the test servers in servers.py, driven by the real
+"""Smoke tests for the test servers in tests/support/servers.py, driven by the real
 litestream v0.3.13: each replica type must take a live WAL database and give
 it back through `litestream restore`.  They use no lsinit binary."""
 import os

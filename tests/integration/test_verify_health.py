@@ -8,8 +8,8 @@ result shows in /healthz and /metrics) and from the CLI (`lsinit verify
 outages damage them: a deleted replica, garbage in a replica file, an S3
 server that goes away and comes back, a full temporary disk.
 
-Helpers (HTTP client, /metrics parser, ping recorder, tmpfs, the "busy" app)
-live in health_helpers.py.
+Helpers (HTTP client, /metrics parser, ping recorder, tmpfs) live in
+tests/support/health.py, the "busy" app in tests/support/apps.py.
 """
 import json
 import os
