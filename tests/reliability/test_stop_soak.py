@@ -19,21 +19,19 @@ passes 3 MiB: fauxqs 2.4.1, the test S3 server, fails every multipart upload
 ("InvalidPart"), which litestream's AWS SDK uses for objects of 5 MiB and more
 (snapshots of a bigger database); lsinit then correctly exits 75 on every stop.
 
-A second test runs a few cycles under a bare `litestream replicate -exec` (no
-lsinit) and records what it loses: figures only, never a failure.
+What bare `litestream replicate -exec` (no lsinit) loses under the same writer
+is a benchmark, not a test: bench/bare_soak.py (B9 in docs/benchmarks.md).
 """
 import os
 import random
 import shutil
 import signal
-import subprocess
 import time
 
 import pytest
 
 from support import reliability as rel
 from support.reliability import SOAK
-from support.litestream import write_litestream_config
 
 pytestmark = pytest.mark.usefixtures("require_root")
 
@@ -168,75 +166,6 @@ def _replica_probe(lin, fauxqs):
     except OSError:
         pass
     return f"replica probe: {verdict} (stored={stored}); fauxqs log tail:\n{tail}"
-
-
-# ---------------------------------------------------------------- bare litestream -exec
-
-BARE_SHORT = [("1", signal.SIGTERM), ("143", signal.SIGTERM), ("0", signal.SIGTERM), ("signal", signal.SIGTERM)]
-
-
-def test_bare_litestream_exec_for_comparison(litestream_bin, tmp_path, figures):
-    """The same writer under `litestream replicate -exec` alone, stopped the
-    same way after Litestream's first upload. Expected (and recorded, not
-    asserted): every cycle whose app exits non-zero after the signal loses at
-    least the handler's last write, and the exit code is Litestream's 1."""
-    if SOAK:
-        rng = random.Random(7)
-        plan = [(rng.choice(EXIT_MODES), rng.choice((signal.SIGTERM, signal.SIGINT))) for _ in range(12)]
-    else:
-        plan = BARE_SHORT
-    replica = rel.make_replica("file", tmp_path)
-    db = tmp_path / "data" / "app.db"
-    db.parent.mkdir()
-    cfg = write_litestream_config(tmp_path / "litestream.yml", db, dict(replica.ls_replica, **{"sync-interval": "200ms"}))
-    acked_all = set()
-    rows = []
-    for i, (exit_mode, sig) in enumerate(plan):
-        state = tmp_path / f"bare{i}"
-        state.mkdir()
-        exec_cmd = " ".join(rel.writer_cmd(db, state, exit_mode, i))
-        log = open(state / "litestream.log", "wb")
-        proc = subprocess.Popen([litestream_bin, "replicate", "-config", cfg, "-exec", exec_cmd],
-                                env={"PATH": rel.SYSTEM_PATH, "HOME": "/root", "LANG": "C.UTF-8"},
-                                stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                                start_new_session=True)
-        try:
-            rel.wait_for(lambda: (state / "ready").exists(), 30, "the app under bare litestream")
-            # 0.3 logs each uploaded WAL segment; 0.5 logs uploads at DEBUG only: count its LTX files.
-            def uploads():
-                if rel.LITESTREAM_V05:
-                    return len(list(replica.folder.rglob("*.ltx"))) if replica.folder.exists() else 0
-                return (state / "litestream.log").read_text().count(rel.SEGMENT_WRITTEN)
-            before = uploads()
-            rel.wait_for(lambda: uploads() > before, 30, "bare litestream to upload")
-            time.sleep(0.3)
-            proc.send_signal(sig)
-            rc = proc.wait(60)
-        finally:
-            if proc.poll() is None:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait(10)
-            log.close()
-        acked = rel.read_acks(state)
-        acked_all |= acked
-        try:
-            got, restore_error = rel.restored_rows(litestream_bin, replica, db, state), None
-        except AssertionError as e:  # recorded, not asserted: this is Litestream alone
-            got, restore_error = set(), str(e)[:200]
-        lost = acked_all - got
-        last = max(s for c, s in acked if c == i)
-        rows.append({"exit": exit_mode, "signal": signal.Signals(sig).name[3:], "litestream_rc": rc,
-                     "app_code": rel.expected_code(exit_mode, sig), "lost": len(lost),
-                     "last_write_lost": (i, last) in lost, "restore_error": restore_error})
-        acked_all -= lost  # count each loss once: later cycles compare with what survived
-    figures(bare_litestream={
-        "cycles": len(rows),
-        "lost_writes": sum(r["lost"] for r in rows),
-        "cycles_losing_last_write": sum(r["last_write_lost"] for r in rows),
-        "exit_code_matched": sum(r["litestream_rc"] == r["app_code"] for r in rows),
-        "restores_failing": sum(r["restore_error"] is not None for r in rows),
-        "per_cycle": rows,
-    })
 
 
 # ---------------------------------------------------------------- a clean stop with a big WAL

