@@ -454,19 +454,7 @@ int shim_main(int argc, char **argv, const struct signal_state *sig)
     shim_report(&s, SHIM_REPORT_APP, (long)getpid(), (long)app);
 
     int status = 0;
-    for (;;) {
-        struct pollfd pfd = {.fd = sig->fd, .events = POLLIN};
-        pid_t done = waitpid(app, &status, WNOHANG);
-        if (done == app)
-            break;
-        if (poll(&pfd, 1, -1) < 0 && errno != EINTR)
-            break;
-        struct signalfd_siginfo info;
-        while (read(sig->fd, &info, sizeof(info)) == (ssize_t)sizeof(info)) {
-            if ((int)info.ssi_signo != SIGCHLD)
-                (void)kill(app, (int)info.ssi_signo);
-        }
-    }
+    (void)signals_wait_forwarding(sig, app, &status);
     shim_report(&s, SHIM_REPORT_EXIT, (long)getpid(), (long)status);
     int64_t deadline = clock_now_ms() + s.wait_ms;
     if (s.socket_path != NULL) {

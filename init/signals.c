@@ -2,10 +2,14 @@
 #include "signals.h"
 
 #include <dirent.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <poll.h>
 #include <sys/signalfd.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 int signal_is_synchronous(int sig)
 {
@@ -49,4 +53,20 @@ int signals_setup(struct signal_state *st)
         return -1;
     st->fd = signalfd(-1, &st->blocked, SFD_NONBLOCK | SFD_CLOEXEC);
     return st->fd < 0 ? -1 : 0;
+}
+
+int signals_wait_forwarding(const struct signal_state *st, pid_t pid, int *status)
+{
+    for (;;) {
+        if (waitpid(pid, status, WNOHANG) == pid)
+            return 0;
+        struct pollfd pfd = {.fd = st->fd, .events = POLLIN};
+        if (poll(&pfd, 1, -1) < 0 && errno != EINTR)
+            return -1;
+        struct signalfd_siginfo info;
+        while (read(st->fd, &info, sizeof(info)) == (ssize_t)sizeof(info)) {
+            if ((int)info.ssi_signo != SIGCHLD)
+                (void)kill(pid, (int)info.ssi_signo);
+        }
+    }
 }

@@ -8,6 +8,7 @@
 #define LSINIT_SIGNALS_H
 
 #include <signal.h>
+#include <sys/types.h>
 
 struct signal_state {
     sigset_t original_mask; /* restored in every child before exec */
@@ -24,6 +25,13 @@ int signals_setup(struct signal_state *st);
  * when systemd-style socket activation (LISTEN_FDS) or LSINIT_KEEP_FDS asks.
  */
 void fds_close_inherited_on_exec(int keep_fd);
+
+/*
+ * Waits for one child (not PID 1's loop: the shim and the foreground
+ * subcommands), passing every signal but SIGCHLD on to it as it arrives.
+ * Returns 0 with its wait status in *status, or -1 when polling failed.
+ */
+int signals_wait_forwarding(const struct signal_state *st, pid_t pid, int *status);
 
 /* Synchronous kernel signals: never forwarded, never blocked. */
 int signal_is_synchronous(int sig);

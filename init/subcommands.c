@@ -41,20 +41,10 @@ static int run_foreground(char *const *argv, const struct signal_state *sig)
         log_error("cannot run %s: %m", argv[0]);
         return exec_errno != 0 ? spawn_exit_code_for_errno(exec_errno) : EXIT_OSERR;
     }
-    for (;;) {
-        int status = 0;
-        pid_t done = waitpid(pid, &status, WNOHANG);
-        if (done == pid)
-            return replicate_status_code(status);
-        struct pollfd pfd = {.fd = sig->fd, .events = POLLIN};
-        if (poll(&pfd, 1, -1) < 0 && errno != EINTR)
-            return EXIT_OSERR;
-        struct signalfd_siginfo info;
-        while (read(sig->fd, &info, sizeof(info)) == (ssize_t)sizeof(info)) {
-            if ((int)info.ssi_signo != SIGCHLD)
-                (void)kill(pid, (int)info.ssi_signo);
-        }
-    }
+    int status = 0;
+    if (signals_wait_forwarding(sig, pid, &status) != 0)
+        return EXIT_OSERR;
+    return replicate_status_code(status);
 }
 
 static int print_version(char *const *envp, const struct signal_state *sig)
