@@ -5,7 +5,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,7 +14,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "errbuf.h"
 #include "exit_codes.h"
+#include "fsutil.h"
+#include "http_easy.h"
 #include "litestream.h"
 #include "log.h"
 #include "settings.h"
@@ -141,15 +143,6 @@ const char *install_pinned_binary_sha256(const char *version, const char *arch)
     return i >= 0 ? pinned[i].binary : NULL;
 }
 
-__attribute__((format(printf, 4, 5))) static int fail(char *err, size_t size, int code, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, size, fmt, ap);
-    va_end(ap);
-    return code;
-}
-
 static bool version_valid(const char *v)
 {
     if (v[0] < '0' || v[0] > '9')
@@ -241,7 +234,7 @@ int install_options_parse(int argc, char **argv, char *const *envp, const char *
             const char *value = NULL;
             int rc = flag_value(argc, argv, &i, names[k], &value);
             if (rc < 0)
-                return fail(err, err_size, EXIT_USAGE, "install-litestream: --%s needs a value; see lsinit install-litestream --help",
+                return errbuf_fail(err, err_size, EXIT_USAGE, "install-litestream: --%s needs a value; see lsinit install-litestream --help",
                             names[k]);
             if (rc == 0)
                 continue;
@@ -250,7 +243,7 @@ int install_options_parse(int argc, char **argv, char *const *envp, const char *
             *slot[k] = value;
         }
         if (!matched)
-            return fail(err, err_size, EXIT_USAGE, "install-litestream: unknown argument '%s'; " USAGE_LINE, a);
+            return errbuf_fail(err, err_size, EXIT_USAGE, "install-litestream: unknown argument '%s'; " USAGE_LINE, a);
     }
     if (o->help)
         return 0;
@@ -267,7 +260,7 @@ int install_options_parse(int argc, char **argv, char *const *envp, const char *
         version = INSTALL_DEFAULT_VERSION;
     const char *bare = version[0] == 'v' || version[0] == 'V' ? version + 1 : version;
     if (!version_valid(bare) || strlen(bare) >= sizeof(o->version))
-        return fail(err, err_size, EXIT_CONFIG,
+        return errbuf_fail(err, err_size, EXIT_CONFIG,
                     "install-litestream: --version %.64s is not a release version: use e.g. " INSTALL_DEFAULT_VERSION,
                     version);
     snprintf(o->version, sizeof(o->version), "%s", bare);
@@ -278,13 +271,13 @@ int install_options_parse(int argc, char **argv, char *const *envp, const char *
     while (dlen > 1 && dir[dlen - 1] == '/')
         dlen--;
     if (dlen == 0 || dlen >= sizeof(o->dir))
-        return fail(err, err_size, EXIT_CONFIG, "install-litestream: %s is empty or too long: give a directory",
+        return errbuf_fail(err, err_size, EXIT_CONFIG, "install-litestream: %s is empty or too long: give a directory",
                     dir_source);
     memcpy(o->dir, dir, dlen);
     o->dir[dlen] = '\0';
 
     if (sha != NULL && !sha256_hex_valid(sha, o->sha256))
-        return fail(err, err_size, EXIT_CONFIG,
+        return errbuf_fail(err, err_size, EXIT_CONFIG,
                     "install-litestream: %s=%.80s is not a SHA-256: give the archive's 64 hex digits (sha256sum)",
                     sha_source, sha);
     if (sha != NULL)
@@ -292,7 +285,7 @@ int install_options_parse(int argc, char **argv, char *const *envp, const char *
 
     const char *arch = NULL;
     if (arch_flag != NULL && (arch = install_arch_from_name(arch_flag)) == NULL)
-        return fail(err, err_size, EXIT_CONFIG,
+        return errbuf_fail(err, err_size, EXIT_CONFIG,
                     "install-litestream: --arch %.40s is not a Litestream release architecture: use amd64, arm64, "
                     "arm7 or arm6",
                     arch_flag);
@@ -307,10 +300,10 @@ int install_options_parse(int argc, char **argv, char *const *envp, const char *
 
     if (url != NULL) {
         if (!url_valid(url) || strlen(url) >= sizeof(o->url))
-            return fail(err, err_size, EXIT_CONFIG,
+            return errbuf_fail(err, err_size, EXIT_CONFIG,
                         "install-litestream: %s=%.200s is not an http:// or https:// URL", url_source, url);
         if (sha == NULL && o->binary_sha256[0] == '\0')
-            return fail(err, err_size, EXIT_CONFIG,
+            return errbuf_fail(err, err_size, EXIT_CONFIG,
                         "install-litestream: %s needs --sha256 HEX (or LSINIT_LITESTREAM_SHA256): the archive's "
                         "SHA-256, so a wrong or altered download is never installed (lsinit pins the binary of "
                         "v" INSTALL_DEFAULT_VERSION " amd64, arm64 only)",
@@ -320,15 +313,15 @@ int install_options_parse(int argc, char **argv, char *const *envp, const char *
         return 0;
     }
     if (arch == NULL)
-        return fail(err, err_size, EXIT_CONFIG,
+        return errbuf_fail(err, err_size, EXIT_CONFIG,
                     "install-litestream: Litestream publishes no linux build for machine '%s' (lsinit knows x86_64, "
                     "aarch64, armv7l, armv6l): give --arch, or --url and --sha256 of an archive built for it",
                     machine != NULL ? machine : "unknown");
     if (install_release_url(o->version, arch, o->url, sizeof(o->url)) != 0)
-        return fail(err, err_size, EXIT_CONFIG, "install-litestream: no release URL for v%s on %s", o->version, arch);
+        return errbuf_fail(err, err_size, EXIT_CONFIG, "install-litestream: no release URL for v%s on %s", o->version, arch);
     const char *archive_pin = install_pinned_sha256(o->version, arch);
     if (sha == NULL && archive_pin == NULL && o->binary_sha256[0] == '\0')
-        return fail(err, err_size, EXIT_CONFIG,
+        return errbuf_fail(err, err_size, EXIT_CONFIG,
                     "install-litestream: litestream v%s for %s has no checksum pinned in lsinit " LSINIT_VERSION
                     " (pinned: v0.5.17 and v0.3.13, amd64 and arm64): pass --sha256 HEX of %s "
                     "(and --url URL to use a mirror)",
@@ -409,38 +402,37 @@ static int download(const struct install_options *o, char *const *envp, struct d
     const char *ca = nonempty_env(envp, "LSINIT_CA_BUNDLE");
     struct stat st;
     if (ca != NULL && stat(ca, &st) != 0)
-        return fail(err, err_size, EXIT_CONFIG,
+        return errbuf_fail(err, err_size, EXIT_CONFIG,
                     "install-litestream: LSINIT_CA_BUNDLE=%s: %s; point it at a PEM CA bundle", ca,
                     strerror(errno));
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
-        return fail(err, err_size, EXIT_OSERR, "install-litestream: cannot initialise libcurl");
-    CURL *curl = curl_easy_init();
-    if (curl == NULL) {
-        curl_global_cleanup();
-        return fail(err, err_size, EXIT_OSERR, "install-litestream: cannot initialise libcurl");
-    }
+        return errbuf_fail(err, err_size, EXIT_OSERR, "install-litestream: cannot initialise libcurl");
     char curl_err[CURL_ERROR_SIZE] = "";
-    curl_easy_setopt(curl, CURLOPT_URL, o->url);
-    curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, curl_err);
-    curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(curl, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(curl, CURLOPT_FOLLOWLOCATION, 1L);
-    curl_easy_setopt(curl, CURLOPT_MAXREDIRS, 10L);
-    curl_easy_setopt(curl, CURLOPT_FAILONERROR, 1L);
-    curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT, CONNECT_TIMEOUT_S);
-    curl_easy_setopt(curl, CURLOPT_LOW_SPEED_LIMIT, 1024L);
-    curl_easy_setopt(curl, CURLOPT_LOW_SPEED_TIME, STALL_TIMEOUT_S);
-    curl_easy_setopt(curl, CURLOPT_TIMEOUT, TOTAL_TIMEOUT_S);
-    curl_easy_setopt(curl, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)INSTALL_MAX_DOWNLOAD);
-    curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(curl, CURLOPT_USERAGENT, "lsinit/" LSINIT_VERSION " (install-litestream)");
-    curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, download_write);
-    curl_easy_setopt(curl, CURLOPT_WRITEDATA, d);
-    curl_easy_setopt(curl, CURLOPT_NOPROGRESS, 0L);
-    curl_easy_setopt(curl, CURLOPT_XFERINFOFUNCTION, download_progress);
-    curl_easy_setopt(curl, CURLOPT_XFERINFODATA, d);
-    if (ca != NULL)
-        curl_easy_setopt(curl, CURLOPT_CAINFO, ca);
+    const struct http_easy opts = {
+        .url = o->url,
+        .connect_timeout_ms = CONNECT_TIMEOUT_S * 1000,
+        .timeout_ms = TOTAL_TIMEOUT_S * 1000,
+        .protocols = "http,https",
+        .max_redirects = 10,
+        .ca_bundle = ca,
+        .user_agent = "lsinit/" LSINIT_VERSION " (install-litestream)",
+        .error_buffer = curl_err,
+        .write = download_write,
+        .write_data = d,
+    };
+    CURL *curl = http_easy_new(&opts);
+    bool ok = curl != NULL && curl_easy_setopt(curl, CURLOPT_FAILONERROR, 1L) == CURLE_OK &&
+              curl_easy_setopt(curl, CURLOPT_LOW_SPEED_LIMIT, 1024L) == CURLE_OK &&
+              curl_easy_setopt(curl, CURLOPT_LOW_SPEED_TIME, STALL_TIMEOUT_S) == CURLE_OK &&
+              curl_easy_setopt(curl, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)INSTALL_MAX_DOWNLOAD) == CURLE_OK &&
+              curl_easy_setopt(curl, CURLOPT_NOPROGRESS, 0L) == CURLE_OK &&
+              curl_easy_setopt(curl, CURLOPT_XFERINFOFUNCTION, download_progress) == CURLE_OK &&
+              curl_easy_setopt(curl, CURLOPT_XFERINFODATA, d) == CURLE_OK;
+    if (!ok) {
+        curl_easy_cleanup(curl);
+        curl_global_cleanup();
+        return errbuf_fail(err, err_size, EXIT_OSERR, "install-litestream: cannot initialise libcurl");
+    }
     CURLcode rc = curl_easy_perform(curl);
     long status = 0;
     curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
@@ -454,93 +446,45 @@ static int download(const struct install_options *o, char *const *envp, struct d
                                      : "check network access to github.com (https_proxy?) or use --url with a mirror";
     switch (rc) {
     case CURLE_ABORTED_BY_CALLBACK:
-        return fail(err, err_size, 128 + d->stop_signal, "install-litestream: interrupted by signal %d while downloading %s",
+        return errbuf_fail(err, err_size, 128 + d->stop_signal, "install-litestream: interrupted by signal %d while downloading %s",
                     d->stop_signal, o->url);
     case CURLE_HTTP_RETURNED_ERROR:
         if (status == 404 && !o->custom_url)
-            return fail(err, err_size, INSTALL_EXIT_UNAVAILABLE,
+            return errbuf_fail(err, err_size, INSTALL_EXIT_UNAVAILABLE,
                         "install-litestream: HTTP 404 for %s: is v%s a Litestream release with a build for %s? "
                         "Otherwise give --url",
                         o->url, o->version, o->arch);
-        return fail(err, err_size, INSTALL_EXIT_UNAVAILABLE, "install-litestream: HTTP %ld for %s: %s", status,
+        return errbuf_fail(err, err_size, INSTALL_EXIT_UNAVAILABLE, "install-litestream: HTTP %ld for %s: %s", status,
                     o->url, what);
     case CURLE_FILESIZE_EXCEEDED:
-        return fail(err, err_size, INSTALL_EXIT_DATAERR,
+        return errbuf_fail(err, err_size, INSTALL_EXIT_DATAERR,
                     "install-litestream: %s is larger than %zu MiB: not a Litestream release archive", o->url,
                     INSTALL_MAX_DOWNLOAD >> 20);
     case CURLE_WRITE_ERROR:
         if (d->too_large)
-            return fail(err, err_size, INSTALL_EXIT_DATAERR,
+            return errbuf_fail(err, err_size, INSTALL_EXIT_DATAERR,
                         "install-litestream: %s is larger than %zu MiB: not a Litestream release archive", o->url,
                         INSTALL_MAX_DOWNLOAD >> 20);
-        return fail(err, err_size, EXIT_OSERR, "install-litestream: out of memory downloading %s", o->url);
+        return errbuf_fail(err, err_size, EXIT_OSERR, "install-litestream: out of memory downloading %s", o->url);
     case CURLE_PARTIAL_FILE:
     case CURLE_RECV_ERROR:
     case CURLE_GOT_NOTHING:
-        return fail(err, err_size, INSTALL_EXIT_UNAVAILABLE,
+        return errbuf_fail(err, err_size, INSTALL_EXIT_UNAVAILABLE,
                     "install-litestream: the download of %s was cut short after %zu bytes (%s): try again", o->url,
                     d->len, why);
     case CURLE_PEER_FAILED_VERIFICATION:
     case CURLE_SSL_CACERT_BADFILE:
-        return fail(err, err_size, INSTALL_EXIT_UNAVAILABLE,
+        return errbuf_fail(err, err_size, INSTALL_EXIT_UNAVAILABLE,
                     "install-litestream: cannot verify the TLS certificate of %s (%s): set LSINIT_CA_BUNDLE to a CA "
                     "bundle that trusts it, e.g. /etc/ssl/certs/ca-certificates.crt from ca-certificates",
                     o->url, why);
     default:
-        return fail(err, err_size, INSTALL_EXIT_UNAVAILABLE, "install-litestream: cannot download %s (%s): %s",
+        return errbuf_fail(err, err_size, INSTALL_EXIT_UNAVAILABLE, "install-litestream: cannot download %s (%s): %s",
                     o->url, why, what);
     }
 }
 
 /* ---- installing ---- */
-
-/* mkdir -p with mode 0755. *created is the length of the longest prefix of dir
- * that already existed (strlen(dir) when nothing was created). */
-static int make_dirs(const char *dir, size_t *created)
-{
-    char path[PATH_MAX];
-    snprintf(path, sizeof(path), "%s", dir);
-    *created = strlen(path);
-    bool made = false;
-    for (char *p = path + 1;; p++) {
-        if (*p != '/' && *p != '\0')
-            continue;
-        char saved = *p;
-        *p = '\0';
-        if (mkdir(path, 0755) == 0) {
-            const char *last = strrchr(path, '/');
-            if (!made)
-                *created = last != NULL ? (size_t)(last - path) : 0;
-            made = true;
-        } else if (errno != EEXIST) {
-            return -1;
-        }
-        *p = saved;
-        if (saved == '\0')
-            break;
-    }
-    struct stat st;
-    if (stat(dir, &st) != 0)
-        return -1;
-    if (!S_ISDIR(st.st_mode)) {
-        errno = ENOTDIR;
-        return -1;
-    }
-    return 0;
-}
-
-/* Removes the (empty) directories make_dirs created, deepest first. */
-static void remove_made_dirs(const char *dir, size_t existed)
-{
-    char path[PATH_MAX];
-    snprintf(path, sizeof(path), "%s", dir);
-    while (strlen(path) > existed && rmdir(path) == 0) {
-        char *slash = strrchr(path, '/');
-        if (slash == NULL || slash == path)
-            break;
-        *slash = '\0';
-    }
-}
 
 /* Opens a new DIR/.litestream.install-XXXXXXXX with O_EXCL and mode 0700. */
 static int open_temp(const char *dir, char *path, size_t size)
@@ -626,7 +570,7 @@ static void append(char *dst, size_t size, const char *src)
 
 static int write_error(const char *dir, int error, char *err, size_t err_size)
 {
-    return fail(err, err_size, INSTALL_EXIT_CANTCREAT, "install-litestream: cannot write litestream into %s: %s: %s",
+    return errbuf_fail(err, err_size, INSTALL_EXIT_CANTCREAT, "install-litestream: cannot write litestream into %s: %s: %s",
                 dir, strerror(error),
                 error == ENOSPC || error == EDQUOT ? "free some space there or use --dir elsewhere"
                                                    : "use --dir with a writable directory");
@@ -643,18 +587,18 @@ static int extract(const struct install_options *o, const struct download *d, in
     char why[512];
     enum tgz_result t = tgz_extract(d->data, d->len, "litestream", file_sink_write, &sink, &size, why, sizeof(why));
     if (t == TGZ_SINK_FAILED && sink.stop_signal != 0)
-        return fail(err, err_size, 128 + sink.stop_signal,
+        return errbuf_fail(err, err_size, 128 + sink.stop_signal,
                     "install-litestream: interrupted by signal %d while extracting %s", sink.stop_signal, o->url);
     if (t == TGZ_SINK_FAILED)
         return write_error(o->dir, sink.error, err, err_size);
     if (t != TGZ_OK)
-        return fail(err, err_size, INSTALL_EXIT_DATAERR, "install-litestream: %s is not a usable litestream archive: %s",
+        return errbuf_fail(err, err_size, INSTALL_EXIT_DATAERR, "install-litestream: %s is not a usable litestream archive: %s",
                     o->url, why);
     unsigned char digest[SHA256_DIGEST_SIZE];
     sha256_final(&sink.hash, digest);
     sha256_to_hex(digest, binary_hex);
     if (o->binary_sha256[0] != '\0' && strcmp(binary_hex, o->binary_sha256) != 0)
-        return fail(err, err_size, INSTALL_EXIT_DATAERR,
+        return errbuf_fail(err, err_size, INSTALL_EXIT_DATAERR,
                     "install-litestream: checksum mismatch for the litestream binary in %s (%llu bytes): sha256 %s, "
                     "expected %s (pinned for v%s %s): the archive does not hold the official litestream v%s for %s",
                     o->url, (unsigned long long)size, binary_hex, o->binary_sha256, o->version, o->arch, o->version,
@@ -667,8 +611,8 @@ static int install(const struct install_options *o, char *const *envp, char *err
     char target[PATH_MAX];
     snprintf(target, sizeof(target), "%s%slitestream", o->dir, strcmp(o->dir, "/") == 0 ? "" : "/");
     size_t existed = 0;
-    if (make_dirs(o->dir, &existed) != 0)
-        return fail(err, err_size, INSTALL_EXIT_CANTCREAT,
+    if (fs_mkdir_p(o->dir, 0755, &existed) != 0)
+        return errbuf_fail(err, err_size, INSTALL_EXIT_CANTCREAT,
                     "install-litestream: cannot create directory %s: %s: use --dir with a writable directory; "
                     "nothing installed",
                     o->dir, strerror(errno));
@@ -688,8 +632,8 @@ static int install(const struct install_options *o, char *const *envp, char *err
     int fd = open_temp(o->dir, temp, sizeof(temp));
     if (fd < 0) {
         int error = errno;
-        remove_made_dirs(o->dir, existed);
-        return fail(err, err_size, INSTALL_EXIT_CANTCREAT,
+        fs_rmdir_created(o->dir, existed);
+        return errbuf_fail(err, err_size, INSTALL_EXIT_CANTCREAT,
                     "install-litestream: cannot create a file in %s: %s: use --dir with a writable directory "
                     "or run as a user that may write it; %s",
                     o->dir, strerror(error), unchanged);
@@ -701,7 +645,7 @@ static int install(const struct install_options *o, char *const *envp, char *err
     if (rc == 0) {
         sha256_hex(d.data, d.len, got);
         if (o->sha256[0] != '\0' && strcmp(got, o->sha256) != 0)
-            rc = fail(err, err_size, INSTALL_EXIT_DATAERR,
+            rc = errbuf_fail(err, err_size, INSTALL_EXIT_DATAERR,
                       "install-litestream: checksum mismatch for %s (%zu bytes): sha256 %s, expected %s (%s): the "
                       "download is corrupt or not litestream v%s",
                       o->url, d.len, got, o->sha256, o->sha256_source, o->version);
@@ -719,7 +663,7 @@ static int install(const struct install_options *o, char *const *envp, char *err
         rc = write_error(o->dir, errno, err, err_size);
     if (rc != 0) {
         (void)unlink(temp);
-        remove_made_dirs(o->dir, existed);
+        fs_rmdir_created(o->dir, existed);
         append(err, err_size, "; ");
         append(err, err_size, unchanged);
         return rc;

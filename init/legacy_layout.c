@@ -6,7 +6,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <limits.h>
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,23 +13,14 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "errbuf.h"
+#include "hostport.h"
+#include "http_easy.h"
 #include "replica_url.h"
 #include "sha256.h"
 
 /* Whatever a listing holds, stop reading after this much (thousands of names). */
 #define LISTING_MAX_BYTES ((size_t)4 * 1024 * 1024)
-
-static int fail(char *why, size_t why_size, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static int fail(char *why, size_t why_size, const char *fmt, ...)
-{
-    if (why_size > 0) {
-        va_list ap;
-        va_start(ap, fmt);
-        (void)vsnprintf(why, why_size, fmt, ap);
-        va_end(ap);
-    }
-    return -1;
-}
 
 static int copy_str(char *dst, size_t size, const char *src)
 {
@@ -185,57 +175,34 @@ static bool host_char_ok(unsigned char c)
     return c > 0x20 && c < 0x7f && strchr("/@?#[]%\\,\"'", c) == NULL;
 }
 
-static int parse_port(const char *text, long *port)
-{
-    if (text[0] == '\0' || strlen(text) > 5)
-        return -1;
-    for (const char *p = text; *p != '\0'; p++) {
-        if (!isdigit((unsigned char)*p))
-            return -1;
-    }
-    long n = strtol(text, NULL, 10);
-    if (n < 1 || n > 65535)
-        return -1;
-    *port = n;
-    return 0;
-}
-
 int legacy_split_host_port(const char *text, char *host, size_t host_size, long *port, char *why, size_t why_size)
 {
-    *port = 22;
-    const char *name = text;
-    size_t name_len;
-    const char *port_text = NULL;
-    if (text[0] == '[') {
-        const char *close = strchr(text, ']');
-        if (close == NULL || (close[1] != '\0' && close[1] != ':'))
-            return fail(why, why_size, "host '%.200s' is not HOST:PORT or [IPV6]:PORT", text);
-        name = text + 1;
-        name_len = (size_t)(close - name);
-        if (close[1] == ':')
-            port_text = close + 2;
-    } else {
-        const char *colon = strchr(text, ':');
-        if (colon != NULL && strchr(colon + 1, ':') == NULL) {
-            name_len = (size_t)(colon - text);
-            port_text = colon + 1;
-        } else {
-            /* No port, or a bare IPv6 address (Litestream then appends :22 too). */
-            name_len = strlen(text);
-        }
+    struct hostport hp;
+    switch (hostport_split(text, &hp)) {
+    case HOSTPORT_OK:
+        break;
+    case HOSTPORT_BAD_BRACKETS:
+        return errbuf_fail(why, why_size, -1, "host '%.200s' is not HOST:PORT or [IPV6]:PORT", text);
+    case HOSTPORT_TOO_LONG:
+        return errbuf_fail(why, why_size, -1, "host name is too long");
+    case HOSTPORT_BAD_PORT:
+    default:
+        return errbuf_fail(why, why_size, -1, "host '%.200s' has an invalid port: use a number from 1 to 65535", text);
     }
-    if (name_len == 0)
-        return fail(why, why_size, "host '%.200s' has no host name", text);
-    if (name_len >= host_size)
-        return fail(why, why_size, "host name is too long");
-    for (size_t i = 0; i < name_len; i++) {
-        if (!host_char_ok((unsigned char)name[i]))
-            return fail(why, why_size, "host '%.200s' holds a character that is not allowed in a host name", text);
+    if (hp.host[0] == '\0')
+        return errbuf_fail(why, why_size, -1, "host '%.200s' has no host name", text);
+    if (strlen(hp.host) >= host_size)
+        return errbuf_fail(why, why_size, -1, "host name is too long");
+    for (const char *c = hp.host; *c != '\0'; c++) {
+        if (!host_char_ok((unsigned char)*c))
+            return errbuf_fail(why, why_size, -1, "host '%.200s' holds a character that is not allowed in a host name",
+                               text);
     }
-    if (port_text != NULL && parse_port(port_text, port) != 0)
-        return fail(why, why_size, "host '%.200s' has an invalid port: use a number from 1 to 65535", text);
-    memcpy(host, name, name_len);
-    host[name_len] = '\0';
+    if (hp.has_port && hp.port < 1)
+        return errbuf_fail(why, why_size, -1, "host '%.200s' has an invalid port: use a number from 1 to 65535", text);
+    /* No port, or a bare IPv6 address: 22, as Litestream appends. */
+    *port = hp.has_port ? hp.port : 22;
+    memcpy(host, hp.host, strlen(hp.host) + 1);
     return 0;
 }
 
@@ -244,25 +211,25 @@ static int fill_target(struct legacy_sftp_target *out, const char *host, const c
                        const char *path, const char *key_path, const char *host_key, char *why, size_t why_size)
 {
     if (!set(host))
-        return fail(why, why_size, "the sftp replica has no host");
+        return errbuf_fail(why, why_size, -1, "the sftp replica has no host");
     if (!set(user))
-        return fail(why, why_size, "the sftp replica has no user");
+        return errbuf_fail(why, why_size, -1, "the sftp replica has no user");
     if (legacy_split_host_port(host, out->host, sizeof(out->host), &out->port, why, why_size) != 0)
         return -1;
     if (copy_str(out->user, sizeof(out->user), user) != 0)
-        return fail(why, why_size, "the sftp replica's user name is too long");
+        return errbuf_fail(why, why_size, -1, "the sftp replica's user name is too long");
     if (strpbrk(out->user, "\r\n") != NULL)
-        return fail(why, why_size, "the sftp replica's user name holds a line break");
+        return errbuf_fail(why, why_size, -1, "the sftp replica's user name holds a line break");
     if (set(password) && copy_str(out->password, sizeof(out->password), password) != 0)
-        return fail(why, why_size, "the sftp replica's password is too long");
+        return errbuf_fail(why, why_size, -1, "the sftp replica's password is too long");
     if (set(key_path) && copy_str(out->key_path, sizeof(out->key_path), key_path) != 0)
-        return fail(why, why_size, "the sftp replica's key-path is too long");
+        return errbuf_fail(why, why_size, -1, "the sftp replica's key-path is too long");
     if (set(path) && copy_str(out->path, sizeof(out->path), path) != 0)
-        return fail(why, why_size, "the sftp replica's path is too long");
+        return errbuf_fail(why, why_size, -1, "the sftp replica's path is too long");
     if (set(host_key) && copy_str(out->host_key, sizeof(out->host_key), host_key) != 0)
-        return fail(why, why_size, "the sftp replica's host-key is too long");
+        return errbuf_fail(why, why_size, -1, "the sftp replica's host-key is too long");
     if (out->password[0] == '\0' && out->key_path[0] == '\0')
-        return fail(why, why_size, "the sftp replica has neither password nor key-path");
+        return errbuf_fail(why, why_size, -1, "the sftp replica has neither password nor key-path");
     return 0;
 }
 
@@ -281,25 +248,25 @@ static int url_fill(const char *url, struct url_parts *p, const char **host, con
     if (replica_url_parse(url, &p->u, err, sizeof(err)) != 0) {
         char shown[512];
         replica_url_redact(url, shown, sizeof(shown));
-        return fail(why, why_size, "the replica's url %.300s %.200s", shown, err);
+        return errbuf_fail(why, why_size, -1, "the replica's url %.300s %.200s", shown, err);
     }
     if (p->u.type != REPLICA_SFTP)
-        return fail(why, why_size, "the replica's url is not an sftp:// URL");
+        return errbuf_fail(why, why_size, -1, "the replica's url is not an sftp:// URL");
     if (!set(*host))
         *host = p->u.host; /* replica_url_parse appended :22 when the URL has no port: the same default */
     if (!set(*user)) {
         if (pct_decode(p->u.user, p->user, sizeof(p->user)) != 0)
-            return fail(why, why_size, "the replica's url has a badly escaped user name");
+            return errbuf_fail(why, why_size, -1, "the replica's url has a badly escaped user name");
         *user = p->user;
     }
     if (!set(*password) && p->u.password[0] != '\0') {
         if (pct_decode(p->u.password, p->password, sizeof(p->password)) != 0)
-            return fail(why, why_size, "the replica's url has a badly escaped password");
+            return errbuf_fail(why, why_size, -1, "the replica's url has a badly escaped password");
         *password = p->password;
     }
     if (!set(*path)) {
         if (pct_decode(p->u.path, p->path, sizeof(p->path)) != 0)
-            return fail(why, why_size, "the replica's url has a badly escaped path");
+            return errbuf_fail(why, why_size, -1, "the replica's url has a badly escaped path");
         *path = p->path;
     }
     return 0;
@@ -310,7 +277,7 @@ int legacy_sftp_target_from_replica(const struct ynode *replica, struct legacy_s
 {
     memset(out, 0, sizeof(*out));
     if (replica == NULL || replica->kind != YNODE_MAP)
-        return fail(why, why_size, "the replica is not a map of settings");
+        return errbuf_fail(why, why_size, -1, "the replica is not a map of settings");
     const char *host = field(replica, "host");
     const char *user = field(replica, "user");
     const char *password = field(replica, "password");
@@ -318,7 +285,7 @@ int legacy_sftp_target_from_replica(const struct ynode *replica, struct legacy_s
     const char *url = field(replica, "url");
     struct url_parts *parts = calloc(1, sizeof(*parts));
     if (parts == NULL)
-        return fail(why, why_size, "out of memory");
+        return errbuf_fail(why, why_size, -1, "out of memory");
     int rc = set(url) ? url_fill(url, parts, &host, &user, &password, &path, why, why_size) : 0;
     if (rc == 0)
         rc = fill_target(out, host, user, password, path, field(replica, "key-path"), field(replica, "host-key"), why,
@@ -416,30 +383,30 @@ int legacy_host_key_parse(const char *line, struct legacy_host_key *out, char *w
         }
     }
     if (type == NULL || b64 == NULL)
-        return fail(why, why_size, "host-key is not an authorized_keys line (\"ssh-ed25519 AAAA... [comment]\")");
+        return errbuf_fail(why, why_size, -1, "host-key is not an authorized_keys line (\"ssh-ed25519 AAAA... [comment]\")");
     if (type_len >= sizeof(out->type))
-        return fail(why, why_size, "host-key has a key type that is too long");
+        return errbuf_fail(why, why_size, -1, "host-key has a key type that is too long");
     memcpy(out->type, type, type_len);
     out->type[type_len] = '\0';
     long n = legacy_base64_decode(b64, b64_len, out->blob, sizeof(out->blob));
     if (n < 0)
-        return fail(why, why_size, "host-key: the %s key is not valid base64 (or is too long)", out->type);
+        return errbuf_fail(why, why_size, -1, "host-key: the %s key is not valid base64 (or is too long)", out->type);
     out->blob_len = (size_t)n;
     /* The blob starts with its own type name (RFC 4253 6.6), as Go's ParseAuthorizedKey checks. */
     if (out->blob_len < 4)
-        return fail(why, why_size, "host-key: the %s key is truncated", out->type);
+        return errbuf_fail(why, why_size, -1, "host-key: the %s key is truncated", out->type);
     uint32_t inner = (uint32_t)out->blob[0] << 24 | (uint32_t)out->blob[1] << 16 | (uint32_t)out->blob[2] << 8 | out->blob[3];
     if (inner != type_len || out->blob_len < 4 + (size_t)inner || memcmp(out->blob + 4, out->type, type_len) != 0)
-        return fail(why, why_size, "host-key: the key data is not a %s key", out->type);
+        return errbuf_fail(why, why_size, -1, "host-key: the key data is not a %s key", out->type);
     if (legacy_base64_encode(out->blob, out->blob_len, out->blob_b64, sizeof(out->blob_b64)) < 0)
-        return fail(why, why_size, "host-key is too long");
+        return errbuf_fail(why, why_size, -1, "host-key is too long");
     unsigned char digest[SHA256_DIGEST_SIZE];
     struct sha256_ctx ctx;
     sha256_init(&ctx);
     sha256_update(&ctx, out->blob, out->blob_len);
     sha256_final(&ctx, digest);
     if (legacy_base64_encode(digest, sizeof(digest), out->sha256_b64, sizeof(out->sha256_b64)) < 0)
-        return fail(why, why_size, "host-key: cannot encode its fingerprint");
+        return errbuf_fail(why, why_size, -1, "host-key: cannot encode its fingerprint");
     return 0;
 }
 
@@ -468,24 +435,24 @@ static int probe_file(const struct ynode *replica, char *why, size_t why_size)
         struct replica_url u;
         char err[256];
         if (replica_url_parse(url, &u, err, sizeof(err)) != 0 || u.type != REPLICA_FILE)
-            return fail(why, why_size, "the file replica's url is not a file:// URL");
+            return errbuf_fail(why, why_size, -1, "the file replica's url is not a file:// URL");
         if (pct_decode(u.path, url_path, sizeof(url_path)) != 0)
-            return fail(why, why_size, "the file replica's url has a badly escaped path");
+            return errbuf_fail(why, why_size, -1, "the file replica's url has a badly escaped path");
         path = url_path;
     }
     if (!set(path))
-        return fail(why, why_size, "the file replica has no path");
+        return errbuf_fail(why, why_size, -1, "the file replica has no path");
     char dir[PATH_MAX + 16];
     int n = snprintf(dir, sizeof(dir), "%s/generations", path);
     if (n < 0 || (size_t)n >= sizeof(dir))
-        return fail(why, why_size, "the file replica's path is too long");
+        return errbuf_fail(why, why_size, -1, "the file replica's path is too long");
     DIR *d = opendir(dir);
     if (d == NULL) {
         if (errno == ENOENT || errno == ENOTDIR) {
             snprintf(why, why_size, "%.300s does not exist", dir);
             return 0;
         }
-        return fail(why, why_size, "cannot list %.300s: %s", dir, strerror(errno));
+        return errbuf_fail(why, why_size, -1, "cannot list %.300s: %s", dir, strerror(errno));
     }
     struct legacy_listing l;
     memset(&l, 0, sizeof(l));
@@ -585,29 +552,29 @@ static int sftp_list(const struct legacy_sftp_target *t, const struct legacy_hos
     int known_fd = -1;
     if (key != NULL) {
         if (legacy_known_hosts_line(t, key, known_hosts, sizeof(known_hosts)) != 0)
-            return fail(why, why_size, "host-key is too long");
+            return errbuf_fail(why, why_size, -1, "host-key is too long");
         known_fd = text_file(known_hosts, known_path, sizeof(known_path));
         if (known_fd < 0)
-            return fail(why, why_size, "cannot create the in-memory known_hosts file: %s", strerror(errno));
+            return errbuf_fail(why, why_size, -1, "cannot create the in-memory known_hosts file: %s", strerror(errno));
     }
-    CURL *c = curl_easy_init();
+    char err[CURL_ERROR_SIZE] = "";
+    const struct http_easy opts = {
+        .url = url,
+        .connect_timeout_ms = LEGACY_CONNECT_TIMEOUT_MS,
+        .timeout_ms = LEGACY_PROBE_TIMEOUT_MS,
+        .protocols = "sftp",
+        .no_proxy = true,
+        .error_buffer = err,
+        .write = listing_write,
+        .write_data = &p,
+    };
+    CURL *c = http_easy_new(&opts);
     if (c == NULL) {
         if (known_fd >= 0)
             close(known_fd);
-        return fail(why, why_size, "curl_easy_init failed");
+        return errbuf_fail(why, why_size, -1, "cannot set up the SFTP request (libcurl refused an option)");
     }
-    char err[CURL_ERROR_SIZE] = "";
-    bool ok = curl_easy_setopt(c, CURLOPT_URL, url) == CURLE_OK &&
-              curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "sftp") == CURLE_OK &&
-              curl_easy_setopt(c, CURLOPT_ERRORBUFFER, err) == CURLE_OK &&
-              curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L) == CURLE_OK &&
-              curl_easy_setopt(c, CURLOPT_NOPROXY, "*") == CURLE_OK &&
-              curl_easy_setopt(c, CURLOPT_PROXY, "") == CURLE_OK &&
-              curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, LEGACY_CONNECT_TIMEOUT_MS) == CURLE_OK &&
-              curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, LEGACY_PROBE_TIMEOUT_MS) == CURLE_OK &&
-              curl_easy_setopt(c, CURLOPT_DIRLISTONLY, 1L) == CURLE_OK &&
-              curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, listing_write) == CURLE_OK &&
-              curl_easy_setopt(c, CURLOPT_WRITEDATA, &p) == CURLE_OK &&
+    bool ok = curl_easy_setopt(c, CURLOPT_DIRLISTONLY, 1L) == CURLE_OK &&
               curl_easy_setopt(c, CURLOPT_USERNAME, t->user) == CURLE_OK &&
               curl_easy_setopt(c, CURLOPT_SSH_KNOWNHOSTS, known_path) == CURLE_OK &&
               curl_easy_setopt(c, CURLOPT_SSH_KEYFUNCTION, host_key_check) == CURLE_OK &&
@@ -631,7 +598,7 @@ static int sftp_list(const struct legacy_sftp_target *t, const struct legacy_hos
     }
     int result = -1;
     if (!ok) {
-        fail(why, why_size, "cannot set up the SFTP request (libcurl refused an option)");
+        errbuf_fail(why, why_size, -1, "cannot set up the SFTP request (libcurl refused an option)");
     } else {
         CURLcode rc = curl_easy_perform(c);
         legacy_listing_finish(&p.listing);
@@ -645,10 +612,10 @@ static int sftp_list(const struct legacy_sftp_target *t, const struct legacy_hos
             snprintf(why, why_size, "%.300s does not exist", url);
             result = 0;
         } else if (p.key_rejected || rc == CURLE_PEER_FAILED_VERIFICATION) {
-            fail(why, why_size, "cannot list %.300s: the server's host key is not the replica's host-key (%s SHA256:%.43s)",
+            errbuf_fail(why, why_size, -1, "cannot list %.300s: the server's host key is not the replica's host-key (%s SHA256:%.43s)",
                  url, key != NULL ? key->type : "?", key != NULL ? key->sha256_b64 : "");
         } else {
-            fail(why, why_size, "cannot list %.300s as %.100s: %s%s%.300s", url, t->user, curl_easy_strerror(rc),
+            errbuf_fail(why, why_size, -1, "cannot list %.300s as %.100s: %s%s%.300s", url, t->user, curl_easy_strerror(rc),
                  err[0] != '\0' ? ": " : "", err);
         }
     }
@@ -667,12 +634,12 @@ static int probe_sftp_with(const struct ynode *replica, struct legacy_sftp_targe
     if (have_key && legacy_host_key_parse(t->host_key, key, why, why_size) != 0)
         return -1;
     if (legacy_sftp_listing_url(t, url, LEGACY_URL_MAX) != 0)
-        return fail(why, why_size, "the sftp replica's path is too long for a URL");
+        return errbuf_fail(why, why_size, -1, "the sftp replica's path is too long for a URL");
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
-        return fail(why, why_size, "curl_global_init failed");
+        return errbuf_fail(why, why_size, -1, "curl_global_init failed");
     int rc = curl_has_sftp()
                  ? sftp_list(t, have_key ? key : NULL, url, why, why_size)
-                 : fail(why, why_size, "this lsinit's libcurl has no SFTP support, so it cannot look for Litestream 0.3 backups");
+                 : errbuf_fail(why, why_size, -1, "this lsinit's libcurl has no SFTP support, so it cannot look for Litestream 0.3 backups");
     curl_global_cleanup();
     return rc;
 }
@@ -682,7 +649,7 @@ static int probe_sftp(const struct ynode *replica, char *why, size_t why_size)
     struct legacy_sftp_target *t = calloc(1, sizeof(*t));
     struct legacy_host_key *key = calloc(1, sizeof(*key));
     char *url = malloc(LEGACY_URL_MAX);
-    int rc = t == NULL || key == NULL || url == NULL ? fail(why, why_size, "out of memory")
+    int rc = t == NULL || key == NULL || url == NULL ? errbuf_fail(why, why_size, -1, "out of memory")
                                                       : probe_sftp_with(replica, t, key, url, why, why_size);
     if (t != NULL)
         explicit_bzero(t->password, sizeof(t->password));
@@ -697,7 +664,7 @@ int legacy_layout_probe(const struct ynode *replica, char *why, size_t why_size)
     if (why_size > 0)
         why[0] = '\0';
     if (replica == NULL || replica->kind != YNODE_MAP)
-        return fail(why, why_size, "the replica is not a map of settings");
+        return errbuf_fail(why, why_size, -1, "the replica is not a map of settings");
     const char *type = field(replica, "type");
     char scheme[16] = "";
     const char *url = field(replica, "url");
@@ -710,20 +677,20 @@ int legacy_layout_probe(const struct ynode *replica, char *why, size_t why_size)
         type = scheme;
     }
     if (!set(type))
-        return fail(why, why_size, "the replica has no type");
+        return errbuf_fail(why, why_size, -1, "the replica has no type");
     if (strcmp(type, "sftp") == 0)
         return probe_sftp(replica, why, why_size);
     if (strcmp(type, "file") == 0)
         return probe_file(replica, why, why_size);
     if (strcmp(type, "s3") == 0)
-        return fail(why, why_size, "s3 replicas are not probed (Litestream 0.5.11+ reads 0.3 backups on S3 itself)");
+        return errbuf_fail(why, why_size, -1, "s3 replicas are not probed (Litestream 0.5.11+ reads 0.3 backups on S3 itself)");
     if (strcmp(type, "gs") == 0 || strcmp(type, "gcs") == 0)
-        return fail(why, why_size, "cannot look for Litestream 0.3 backups on a gs replica: listing GCS needs an OAuth2 token, "
+        return errbuf_fail(why, why_size, -1, "cannot look for Litestream 0.3 backups on a gs replica: listing GCS needs an OAuth2 token, "
                                    "which lsinit does not fetch");
     if (strcmp(type, "abs") == 0)
-        return fail(why, why_size, "cannot look for Litestream 0.3 backups on an abs replica: listing Azure Blob Storage "
+        return errbuf_fail(why, why_size, -1, "cannot look for Litestream 0.3 backups on an abs replica: listing Azure Blob Storage "
                                    "needs SharedKey request signing, which lsinit does not do");
-    return fail(why, why_size, "cannot look for Litestream 0.3 backups on a %.40s replica", type);
+    return errbuf_fail(why, why_size, -1, "cannot look for Litestream 0.3 backups on a %.40s replica", type);
 }
 
 bool legacy_layout_is_sftp(const struct ynode *replica)

@@ -92,7 +92,11 @@ struct legacy_sftp_target {
 int legacy_sftp_target_from_replica(const struct ynode *replica, struct legacy_sftp_target *out, char *why,
                                     size_t why_size);
 
-/* "HOST[:PORT]", "[V6]:PORT", "[V6]", or a bare IPv6 address → host and port (22 by default). */
+/*
+ * "HOST[:PORT]", "[V6]:PORT", "[V6]", or a bare IPv6 address → host and port
+ * (22 by default): hostport_split, plus an SFTP host's rules (a name, none of
+ * the characters that would change a URL or a known_hosts line, port 1..65535).
+ */
 int legacy_split_host_port(const char *text, char *host, size_t host_size, long *port, char *why, size_t why_size);
 
 /*

@@ -2,17 +2,15 @@
 #include "litestream.h"
 
 #include <errno.h>
-#include <fcntl.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "spawn.h"
+#include "utf8.h"
 
 #define LS_VERSION_TIMEOUT_MS 10000
 
@@ -123,65 +121,26 @@ int ls_find_binary(const char *configured, const char *path_env, char *out, size
 int ls_detect_version(const char *binary, const sigset_t *child_mask, struct ls_version *out, char *err,
                       size_t err_size)
 {
-    int pipefd[2];
-    if (pipe2(pipefd, O_CLOEXEC) != 0) {
-        snprintf(err, err_size, "cannot create a pipe: %s", strerror(errno));
+    char buf[256] = "";
+    char *const argv[] = {(char *)binary, (char *)"version", NULL};
+    /* A litestream that hangs must not hang PID 1 before its loop. */
+    const struct spawn_capture run = {
+        .argv = argv, .child_mask = child_mask, .timeout_ms = LS_VERSION_TIMEOUT_MS, .out = buf, .out_size = sizeof(buf),
+    };
+    struct spawn_result res;
+    if (spawn_capture(&run, &res) != 0 && res.exec_errno == 0) {
+        snprintf(err, err_size, "cannot run %s: %s", binary, strerror(errno));
         return -1;
     }
-    pid_t pid = fork();
-    if (pid < 0) {
-        snprintf(err, err_size, "cannot fork: %s", strerror(errno));
-        close(pipefd[0]);
-        close(pipefd[1]);
-        return -1;
-    }
-    if (pid == 0) {
-        dup2(pipefd[1], STDOUT_FILENO);
-        int devnull = open("/dev/null", O_WRONLY | O_CLOEXEC);
-        if (devnull >= 0)
-            dup2(devnull, STDERR_FILENO);
-        sigprocmask(SIG_SETMASK, child_mask, NULL);
-        char *const argv[] = {(char *)binary, (char *)"version", NULL};
-        execv(binary, argv);
-        _exit(spawn_exit_code_for_errno(errno));
-    }
-    close(pipefd[1]);
-    char buf[256];
-    size_t used = 0;
-    bool timed_out = false;
-    for (;;) {
-        /* A litestream that hangs must not hang PID 1 before its loop. */
-        struct pollfd pfd = {.fd = pipefd[0], .events = POLLIN};
-        int ready = poll(&pfd, 1, LS_VERSION_TIMEOUT_MS);
-        if (ready < 0 && errno == EINTR)
-            continue;
-        if (ready <= 0) {
-            timed_out = true;
-            (void)kill(pid, SIGKILL);
-            break;
-        }
-        ssize_t n = read(pipefd[0], buf + used, sizeof(buf) - 1 - used);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            break;
-        used += (size_t)n;
-        if (used >= sizeof(buf) - 1)
-            break;
-    }
-    buf[used] = '\0';
-    close(pipefd[0]);
-    int status = 0;
-    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-    }
-    if (timed_out) {
+    if (res.timed_out) {
         snprintf(err, err_size, "%s version did not answer within %d s; set LSINIT_LITESTREAM_VERSION to skip it",
                  binary, LS_VERSION_TIMEOUT_MS / 1000);
         return -1;
     }
-    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+    int code = res.exec_errno != 0 ? spawn_exit_code_for_errno(res.exec_errno) : spawn_status_code(res.status);
+    if (code != 0) {
         snprintf(err, err_size, "%s version failed (exit %d): is it a litestream binary for this machine?", binary,
-                 WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
+                 code);
         return -1;
     }
     char *nl = strchr(buf, '\n');
@@ -200,48 +159,6 @@ int ls_detect_version(const char *binary, const sigset_t *child_mask, struct ls_
         return -1;
     }
     return 0;
-}
-
-/* Valid UTF-8 as Go decodes it: no overlong forms, surrogates or code points past U+10FFFF. */
-static bool utf8_valid(const char *text)
-{
-    const unsigned char *s = (const unsigned char *)text;
-    while (*s != '\0') {
-        unsigned char b = *s, lo = 0x80, hi = 0xbf;
-        size_t need;
-        if (b < 0x80) {
-            s++;
-            continue;
-        } else if (b >= 0xc2 && b <= 0xdf) {
-            need = 1;
-        } else if (b == 0xe0) {
-            need = 2;
-            lo = 0xa0; /* no overlong forms */
-        } else if ((b >= 0xe1 && b <= 0xec) || b == 0xee || b == 0xef) {
-            need = 2;
-        } else if (b == 0xed) {
-            need = 2;
-            hi = 0x9f; /* no surrogates */
-        } else if (b == 0xf0) {
-            need = 3;
-            lo = 0x90;
-        } else if (b >= 0xf1 && b <= 0xf3) {
-            need = 3;
-        } else if (b == 0xf4) {
-            need = 3;
-            hi = 0x8f; /* nothing past U+10FFFF */
-        } else {
-            return false;
-        }
-        if (s[1] < lo || s[1] > hi)
-            return false;
-        for (size_t i = 2; i <= need; i++) {
-            if (s[i] < 0x80 || s[i] > 0xbf)
-                return false;
-        }
-        s += need + 1;
-    }
-    return true;
 }
 
 size_t ls_shell_quote(char *const *argv, char *out, size_t size)

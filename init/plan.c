@@ -5,7 +5,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,58 +14,16 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "errbuf.h"
 #include "exit_codes.h"
+#include "hostport.h"
 #include "ls_config.h"
 #include "parse.h"
 #include "replica_url.h"
 #include "settings.h"
+#include "utf8.h"
 
 #define PLAN_CONFIG_MAX ((off_t)1024 * 1024)
-
-__attribute__((format(printf, 4, 5))) static int plan_fail(char *err, size_t size, int code, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, size, fmt, ap);
-    va_end(ap);
-    /* One log line whatever a quoted value holds (a newline from a ConfigMap, a YAML key). */
-    for (char *c = err; size > 0 && *c != '\0'; c++) {
-        if ((unsigned char)*c < 0x20 || *c == 0x7f)
-            *c = '?';
-    }
-    return code;
-}
-
-/* Well-formed UTF-8: what the YAML emitter writing litestream's config accepts. */
-static bool utf8_valid_text(const char *s)
-{
-    const unsigned char *p = (const unsigned char *)s;
-    while (*p != '\0') {
-        if (*p < 0x80) {
-            p++;
-            continue;
-        }
-        /* RFC 3629: no overlong forms, no surrogates, nothing above U+10FFFF */
-        int more;
-        unsigned char lo = 0x80, hi = 0xBF;
-        if (*p >= 0xC2 && *p <= 0xDF)
-            more = 1;
-        else if (*p >= 0xE0 && *p <= 0xEF)
-            more = 2, lo = *p == 0xE0 ? 0xA0 : 0x80, hi = *p == 0xED ? 0x9F : 0xBF;
-        else if (*p >= 0xF0 && *p <= 0xF4)
-            more = 3, lo = *p == 0xF0 ? 0x90 : 0x80, hi = *p == 0xF4 ? 0x8F : 0xBF;
-        else
-            return false;
-        p++;
-        if (*p < lo || *p > hi)
-            return false;
-        for (p++, more--; more > 0; more--, p++) {
-            if ((*p & 0xC0) != 0x80)
-                return false;
-        }
-    }
-    return true;
-}
 
 /* The first of several spellings that is set (and non-empty), with its name. */
 static const char *env_first(char *const *envp, const char *const *names, const char **which)
@@ -170,14 +127,14 @@ static int env_replica_load(struct env_replica *r, char *const *envp, char *err,
         if (replica_url_parse(url, &r->url, why, sizeof(why)) != 0) {
             char shown[512];
             replica_url_redact(url, shown, sizeof(shown));
-            return plan_fail(err, size, EXIT_CONFIG, "LSINIT_REPLICA_URL=%s %s", shown, why);
+            return errbuf_fail(err, size, EXIT_CONFIG, "LSINIT_REPLICA_URL=%s %s", shown, why);
         }
         r->present = true;
         r->from_url = true;
         snprintf(r->source, sizeof(r->source), "LSINIT_REPLICA_URL");
     } else if (bucket != NULL) {
         if (strpbrk(bucket, "/: ") != NULL)
-            return plan_fail(err, size, EXIT_CONFIG, "%s=%s is not a bucket name: give the name only (no s3://, slashes or spaces)",
+            return errbuf_fail(err, size, EXIT_CONFIG, "%s=%s is not a bucket name: give the name only (no s3://, slashes or spaces)",
                              bucket_var, bucket);
         r->present = true;
         r->url.type = REPLICA_S3;
@@ -201,33 +158,33 @@ static int env_replica_load(struct env_replica *r, char *const *envp, char *err,
         r->secret_key = NULL;
     if (r->present && r->url.type == REPLICA_S3) {
         if (r->access_key != NULL && r->secret_key == NULL)
-            return plan_fail(err, size, EXIT_CONFIG, "%s is set but %s is not: set both (the access key id and the secret key are taken as a pair)", key_var, secret_var);
+            return errbuf_fail(err, size, EXIT_CONFIG, "%s is set but %s is not: set both (the access key id and the secret key are taken as a pair)", key_var, secret_var);
         if (r->secret_key != NULL && r->access_key == NULL)
-            return plan_fail(err, size, EXIT_CONFIG, "%s is set but %s is not: set both (the access key id and the secret key are taken as a pair)", secret_var, key_var);
+            return errbuf_fail(err, size, EXIT_CONFIG, "%s is set but %s is not: set both (the access key id and the secret key are taken as a pair)", secret_var, key_var);
     }
     const char *endpoint_var = NULL;
     r->endpoint = env_first(envp, endpoint_names, &endpoint_var);
     if (r->endpoint != NULL && strncmp(r->endpoint, "http://", 7) != 0 && strncmp(r->endpoint, "https://", 8) != 0)
-        return plan_fail(err, size, EXIT_CONFIG, "%s=%s must start with http:// or https://", endpoint_var, r->endpoint);
+        return errbuf_fail(err, size, EXIT_CONFIG, "%s=%s must start with http:// or https://", endpoint_var, r->endpoint);
     r->region = env_first(envp, region_names, NULL);
     const char *v = env_lookup(envp, "LSINIT_FORCE_PATH_STYLE");
     if (v != NULL) {
         if (parse_bool(v, &r->force_path_style) != 0)
-            return plan_fail(err, size, EXIT_CONFIG, "LSINIT_FORCE_PATH_STYLE=%s is not a boolean: use 1/0, true/false or on/off", v);
+            return errbuf_fail(err, size, EXIT_CONFIG, "LSINIT_FORCE_PATH_STYLE=%s is not a boolean: use 1/0, true/false or on/off", v);
         r->force_path_style_set = true;
     }
     int64_t ms = 0;
     r->sync_interval = env_lookup(envp, "LSINIT_SYNC_INTERVAL");
     if (r->sync_interval != NULL && (parse_duration_ms(r->sync_interval, &ms) != 0 || ms <= 0))
-        return plan_fail(err, size, EXIT_CONFIG, "LSINIT_SYNC_INTERVAL=%s is not a positive duration: use e.g. 1s, 500ms, 10s", r->sync_interval);
+        return errbuf_fail(err, size, EXIT_CONFIG, "LSINIT_SYNC_INTERVAL=%s is not a positive duration: use e.g. 1s, 500ms, 10s", r->sync_interval);
     r->sftp_key_path = env_lookup(envp, "LSINIT_SFTP_KEY_PATH");
     r->sftp_password = env_lookup(envp, "LSINIT_SFTP_PASSWORD");
     r->sftp_host_key = env_lookup(envp, "LSINIT_SFTP_HOST_KEY");
     if (r->present && r->url.type == REPLICA_SFTP && r->sftp_key_path == NULL && r->sftp_password == NULL &&
         r->url.password[0] == '\0')
-        return plan_fail(err, size, EXIT_CONFIG, "LSINIT_REPLICA_URL is an sftp:// URL but no credentials: set LSINIT_SFTP_KEY_PATH (a private key file) or LSINIT_SFTP_PASSWORD");
+        return errbuf_fail(err, size, EXIT_CONFIG, "LSINIT_REPLICA_URL is an sftp:// URL but no credentials: set LSINIT_SFTP_KEY_PATH (a private key file) or LSINIT_SFTP_PASSWORD");
     if (r->sftp_key_path != NULL && access(r->sftp_key_path, R_OK) != 0)
-        return plan_fail(err, size, EXIT_CONFIG, "LSINIT_SFTP_KEY_PATH=%s: cannot read the key file: %s", r->sftp_key_path, strerror(errno));
+        return errbuf_fail(err, size, EXIT_CONFIG, "LSINIT_SFTP_KEY_PATH=%s: cannot read the key file: %s", r->sftp_key_path, strerror(errno));
     return 0;
 }
 
@@ -389,38 +346,21 @@ static int pick_free_port(void)
     return port;
 }
 
-/* addr: as Litestream reads it (":9090", "0.0.0.0:9090", "host:9090") → where lsinit connects. */
-int plan_metrics_target(const char *addr, char *out, size_t size)
-{
-    const char *colon = strrchr(addr, ':');
-    if (colon == NULL || colon[1] == '\0')
-        return -1;
-    long port = 0;
-    if (parse_int_range(colon + 1, 1, 65535, &port) != 0)
-        return -1;
-    size_t host_len = (size_t)(colon - addr);
-    if (host_len == 0 || strncmp(addr, "0.0.0.0", host_len) == 0 || strncmp(addr, "[::]", host_len) == 0)
-        snprintf(out, size, "127.0.0.1:%ld", port);
-    else
-        snprintf(out, size, "%s", addr);
-    return 0;
-}
-
 static int plan_litestream(struct plan *plan, char *const *envp, const sigset_t *mask, char *err, size_t size)
 {
     char why[512];
     if (ls_find_binary(env_lookup(envp, "LSINIT_LITESTREAM"), env_lookup(envp, "PATH"), plan->litestream,
                        sizeof(plan->litestream), why, sizeof(why)) != 0)
-        return plan_fail(err, size, EXIT_CONFIG, "%s", why);
+        return errbuf_fail(err, size, EXIT_CONFIG, "%s", why);
     const char *forced = env_lookup(envp, "LSINIT_LITESTREAM_VERSION");
     if (forced != NULL && forced[0] != '\0') {
         if (ls_version_parse(forced, &plan->version) != 0)
-            return plan_fail(err, size, EXIT_CONFIG, "LSINIT_LITESTREAM_VERSION=%s is not a version like 0.3.13 or 0.5.16", forced);
+            return errbuf_fail(err, size, EXIT_CONFIG, "LSINIT_LITESTREAM_VERSION=%s is not a version like 0.3.13 or 0.5.16", forced);
     } else if (ls_detect_version(plan->litestream, mask, &plan->version, why, sizeof(why)) != 0) {
-        return plan_fail(err, size, EXIT_LITESTREAM, "%s", why);
+        return errbuf_fail(err, size, EXIT_LITESTREAM, "%s", why);
     }
     if (ls_version_check_supported(&plan->version, why, sizeof(why)) != 0)
-        return plan_fail(err, size, EXIT_CONFIG, "%s", why);
+        return errbuf_fail(err, size, EXIT_CONFIG, "%s", why);
     return 0;
 }
 
@@ -440,10 +380,10 @@ static int plan_base_config(struct plan *plan, char *const *envp, const char **c
     char *text = NULL;
     size_t len = 0;
     if (read_file_limited(cfg, &text, &len) != 0)
-        return plan_fail(err, size, EXIT_CONFIG, "%s=%s: cannot read the config file: %s", *cfg_var, cfg, strerror(errno));
+        return errbuf_fail(err, size, EXIT_CONFIG, "%s=%s: cannot read the config file: %s", *cfg_var, cfg, strerror(errno));
     if (memchr(text, '\0', len) != NULL) {
         free(text);
-        return plan_fail(err, size, EXIT_CONFIG, "%s=%s is not a text file", *cfg_var, cfg);
+        return errbuf_fail(err, size, EXIT_CONFIG, "%s=%s is not a text file", *cfg_var, cfg);
     }
     char *expanded = ls_config_expand_env(text, envp);
     free(text);
@@ -451,9 +391,9 @@ static int plan_base_config(struct plan *plan, char *const *envp, const char **c
     plan->config = ynode_parse(expanded, strlen(expanded), why, sizeof(why));
     free(expanded);
     if (plan->config == NULL)
-        return plan_fail(err, size, EXIT_CONFIG, "%s %s", cfg, why);
+        return errbuf_fail(err, size, EXIT_CONFIG, "%s %s", cfg, why);
     if (ls_config_validate(plan->config, &plan->version, cfg, why, sizeof(why)) != 0)
-        return plan_fail(err, size, EXIT_CONFIG, "%s", why);
+        return errbuf_fail(err, size, EXIT_CONFIG, "%s", why);
     return 0;
 }
 
@@ -509,7 +449,7 @@ static int plan_control_socket(struct plan *plan, char *const *envp, char *err, 
         var = "LSINIT_SOCKET";
     }
     if (strlen(path) >= sizeof(un.sun_path))
-        return plan_fail(err, size, EXIT_CONFIG,
+        return errbuf_fail(err, size, EXIT_CONFIG,
                          "%s: the control socket path %s is over %zu bytes (a unix socket limit); set LSINIT_SOCKET "
                          "to a shorter path", var, path, sizeof(un.sun_path) - 1);
     if (sock == NULL) {
@@ -546,14 +486,14 @@ int plan_build(struct plan *plan, char *const *envp, const char *cwd, const sigs
         "LSINIT_SFTP_HOST_KEY", "LSINIT_METRICS_ADDR", "LSINIT_SOCKET", "HOME", NULL};
     for (size_t i = 0; copied[i] != NULL; i++) {
         const char *value = env_lookup(envp, copied[i]);
-        if (value != NULL && !utf8_valid_text(value))
-            return plan_fail(err, size, EXIT_CONFIG, "%s is not valid UTF-8 text: Litestream's YAML config cannot hold "
+        if (value != NULL && !utf8_valid(value))
+            return errbuf_fail(err, size, EXIT_CONFIG, "%s is not valid UTF-8 text: Litestream's YAML config cannot hold "
                              "it; fix the value (its encoding)", copied[i]);
     }
 
     const char *v = env_lookup(envp, "LSINIT_RESTORE_TIMEOUT");
     if (v != NULL && parse_duration_ms(v, &plan->restore_timeout_ms) != 0)
-        return plan_fail(err, size, EXIT_CONFIG, "LSINIT_RESTORE_TIMEOUT=%s is not a duration: use e.g. 30s, 2m, 10m", v);
+        return errbuf_fail(err, size, EXIT_CONFIG, "LSINIT_RESTORE_TIMEOUT=%s is not a duration: use e.g. 30s, 2m, 10m", v);
 
     struct env_replica rep;
     int rc = env_replica_load(&rep, envp, err, size);
@@ -581,21 +521,21 @@ int plan_build(struct plan *plan, char *const *envp, const char *cwd, const sigs
         if (p == NULL) {
             /* Litestream 0.3 takes a missing path as "" = its working directory, and replicates nothing. */
             if (!ls_version_is_v05(&plan->version) || ynode_map_get(db, "dir") == NULL)
-                return plan_fail(err, size, EXIT_CONFIG, "%s line %zu: a database without path:%s", plan->config_source,
+                return errbuf_fail(err, size, EXIT_CONFIG, "%s line %zu: a database without path:%s", plan->config_source,
                                  db->line, ls_version_is_v05(&plan->version) ? " (or dir: and pattern:)" : "");
             continue; /* 0.5 directory mode: dir + pattern */
         }
         const char *bare = strncmp(p, "sqlite3://", 10) == 0 ? p + 10 : strncmp(p, "sqlite://", 9) == 0 ? p + 9 : p;
         char abs_path[PATH_MAX];
         if (bare[0] == '\0' || absolutize(bare, cwd, home, abs_path, sizeof(abs_path)) != 0)
-            return plan_fail(err, size, EXIT_CONFIG, "%s line %zu: database path '%s' is empty or too long", plan->config_source, db->line, p);
+            return errbuf_fail(err, size, EXIT_CONFIG, "%s line %zu: database path '%s' is empty or too long", plan->config_source, db->line, p);
         ynode_map_set_str(db, "path", abs_path, true);
     }
 
     if (have_db) {
         char list[8192];
         if (strlen(db_list) >= sizeof(list))
-            return plan_fail(err, size, EXIT_CONFIG, "LSINIT_DB is too long");
+            return errbuf_fail(err, size, EXIT_CONFIG, "LSINIT_DB is too long");
         memcpy(list, db_list, strlen(db_list) + 1);
         char *save = NULL;
         for (char *tok = strtok_r(list, ",", &save); tok != NULL; tok = strtok_r(NULL, ",", &save)) {
@@ -608,9 +548,9 @@ int plan_build(struct plan *plan, char *const *envp, const char *cwd, const sigs
                 continue;
             char abs_path[PATH_MAX];
             if (absolutize(tok, cwd, home, abs_path, sizeof(abs_path)) != 0)
-                return plan_fail(err, size, EXIT_CONFIG, "LSINIT_DB: path '%s' is too long", tok);
+                return errbuf_fail(err, size, EXIT_CONFIG, "LSINIT_DB: path '%s' is too long", tok);
             if (tok[len - 1] == '/')
-                return plan_fail(err, size, EXIT_CONFIG, "LSINIT_DB: '%s' is a folder; name the database file, e.g. %sapp.db", tok, tok);
+                return errbuf_fail(err, size, EXIT_CONFIG, "LSINIT_DB: '%s' is a folder; name the database file, e.g. %sapp.db", tok, tok);
             bool known = false;
             for (size_t i = 0; i < dbs->count; i++) {
                 const char *p = ynode_map_get_str(dbs->items[i], "path");
@@ -635,7 +575,7 @@ int plan_build(struct plan *plan, char *const *envp, const char *cwd, const sigs
         const char *p = ynode_map_get_str(db, "path");
         if (!db_has_replica(db)) {
             if (!rep.present)
-                return plan_fail(err, size, EXIT_CONFIG,
+                return errbuf_fail(err, size, EXIT_CONFIG,
                                  "database %s has no replica: set LSINIT_REPLICA_URL (e.g. file:///data/replica or "
                                  "s3://bucket/path) or LITESTREAM_REPLICA_BUCKET, or add replicas: to %s",
                                  p != NULL ? p : "(dir)", plan->config_source[0] != '\0' ? plan->config_source : "the config");
@@ -644,28 +584,28 @@ int plan_build(struct plan *plan, char *const *envp, const char *cwd, const sigs
         if (p == NULL)
             continue;
         if (plan->db_count >= PLAN_MAX_DBS)
-            return plan_fail(err, size, EXIT_CONFIG, "too many databases: lsinit supervises at most %d", PLAN_MAX_DBS);
+            return errbuf_fail(err, size, EXIT_CONFIG, "too many databases: lsinit supervises at most %d", PLAN_MAX_DBS);
         for (size_t j = 0; j < plan->db_count; j++) {
             if (strcmp(plan->dbs[j].path, p) == 0)
-                return plan_fail(err, size, EXIT_CONFIG, "database %s is configured twice", p);
+                return errbuf_fail(err, size, EXIT_CONFIG, "database %s is configured twice", p);
         }
         snprintf(plan->dbs[plan->db_count++].path, sizeof(plan->dbs[0].path), "%s", p);
     }
     if (dbs->count == 0)
-        return plan_fail(err, size, EXIT_CONFIG, "%s=%s lists no databases (dbs:) and LSINIT_DB is not set", cfg_var, plan->config_source);
+        return errbuf_fail(err, size, EXIT_CONFIG, "%s=%s lists no databases (dbs:) and LSINIT_DB is not set", cfg_var, plan->config_source);
 
     const char *addr = ynode_map_get_str(plan->config, "addr");
     if (addr != NULL) {
-        if (plan_metrics_target(addr, plan->metrics_addr, sizeof(plan->metrics_addr)) != 0)
-            return plan_fail(err, size, EXIT_CONFIG, "%s: addr '%s' needs a port, e.g. 127.0.0.1:9090", plan->config_source, addr);
+        if (hostport_local_target(addr, plan->metrics_addr, sizeof(plan->metrics_addr)) != 0)
+            return errbuf_fail(err, size, EXIT_CONFIG, "%s: addr '%s' needs a port, e.g. 127.0.0.1:9090", plan->config_source, addr);
     } else if ((addr = env_lookup(envp, "LSINIT_METRICS_ADDR")) != NULL && addr[0] != '\0') {
-        if (plan_metrics_target(addr, plan->metrics_addr, sizeof(plan->metrics_addr)) != 0)
-            return plan_fail(err, size, EXIT_CONFIG, "LSINIT_METRICS_ADDR=%s needs a port, e.g. 127.0.0.1:9090", addr);
+        if (hostport_local_target(addr, plan->metrics_addr, sizeof(plan->metrics_addr)) != 0)
+            return errbuf_fail(err, size, EXIT_CONFIG, "LSINIT_METRICS_ADDR=%s needs a port, e.g. 127.0.0.1:9090", addr);
         ynode_map_set_str(plan->config, "addr", addr, true);
     } else {
         int port = pick_free_port();
         if (port < 0)
-            return plan_fail(err, size, EXIT_OSERR, "cannot find a free loopback port for litestream's metrics: %s", strerror(errno));
+            return errbuf_fail(err, size, EXIT_OSERR, "cannot find a free loopback port for litestream's metrics: %s", strerror(errno));
         snprintf(plan->metrics_addr, sizeof(plan->metrics_addr), "127.0.0.1:%d", port);
         ynode_map_set_str(plan->config, "addr", plan->metrics_addr, true);
     }
@@ -719,12 +659,12 @@ int plan_write_config(struct plan *plan, char *err, size_t size)
 {
     char *text = plan_render(plan, false);
     if (text == NULL)
-        return plan_fail(err, size, EXIT_OSERR, "cannot render the litestream config");
+        return errbuf_fail(err, size, EXIT_OSERR, "cannot render the litestream config");
     /* In memory only: the config may hold credentials, which never touch disk. */
     int fd = memfd_create("lsinit-litestream.yml", MFD_CLOEXEC | MFD_ALLOW_SEALING);
     if (fd < 0) {
         free(text);
-        return plan_fail(err, size, EXIT_OSERR, "memfd_create failed: %s", strerror(errno));
+        return errbuf_fail(err, size, EXIT_OSERR, "memfd_create failed: %s", strerror(errno));
     }
     size_t len = strlen(text), done = 0;
     while (done < len) {
@@ -734,7 +674,7 @@ int plan_write_config(struct plan *plan, char *err, size_t size)
         if (n <= 0) {
             free(text);
             close(fd);
-            return plan_fail(err, size, EXIT_OSERR, "cannot write the config: %s", strerror(errno));
+            return errbuf_fail(err, size, EXIT_OSERR, "cannot write the config: %s", strerror(errno));
         }
         done += (size_t)n;
     }

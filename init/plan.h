@@ -56,7 +56,4 @@ const char *plan_find_db(const struct plan *plan, const char *arg, const char *c
 
 void plan_free(struct plan *plan);
 
-/* Litestream's `addr` (":9090", "0.0.0.0:9090", "host:9090") → where to connect. */
-int plan_metrics_target(const char *addr, char *out, size_t size);
-
 #endif

@@ -1,10 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 #include "replica_url.h"
 
-#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "hostport.h"
 
 const char *replica_type_name(enum replica_type type)
 {
@@ -57,18 +58,6 @@ static int bad(char *err, size_t size, const char *what)
 {
     snprintf(err, size, "%s", what);
     return -1;
-}
-
-static int valid_port(const char *port)
-{
-    if (*port == '\0')
-        return 0;
-    for (const char *p = port; *p != '\0'; p++) {
-        if (!isdigit((unsigned char)*p))
-            return 0;
-    }
-    long n = strtol(port, NULL, 10);
-    return n >= 1 && n <= 65535;
 }
 
 int replica_url_parse(const char *url, struct replica_url *out, char *err, size_t err_size)
@@ -142,10 +131,16 @@ int replica_url_parse(const char *url, struct replica_url *out, char *err, size_
         const char *host = at + 1;
         if (host == authority_end || copy_span(out->host, sizeof(out->host), host, authority_end) != 0)
             return bad(err, err_size, "needs a host: sftp://USER@HOST:PORT/PATH");
-        char *port = strrchr(out->host, ':');
-        if (port != NULL && !valid_port(port + 1))
+        struct hostport hp;
+        enum hostport_result hr = hostport_split(out->host, &hp);
+        if (hr == HOSTPORT_BAD_BRACKETS)
+            return bad(err, err_size, "has a host that is not HOST:PORT or [IPV6]:PORT");
+        if (hr == HOSTPORT_TOO_LONG)
+            return bad(err, err_size, "has a host name that is too long");
+        if (hr == HOSTPORT_BAD_PORT || (hp.has_port && hp.port < 1))
             return bad(err, err_size, "has an invalid port: use a number from 1 to 65535");
-        if (port == NULL) {
+        /* Litestream's default port, written out; a bare IPv6 address is left as it is (Litestream adds :22). */
+        if (!hp.has_port && (hp.bracketed || strchr(hp.host, ':') == NULL)) {
             size_t hl = strlen(out->host);
             if (hl + 3 >= sizeof(out->host))
                 return bad(err, err_size, "has a host name that is too long");

@@ -2,12 +2,13 @@
 #include "settings.h"
 
 #include <getopt.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "errbuf.h"
 #include "exit_codes.h"
+#include "hostport.h"
 #include "parse.h"
 #include "version.h"
 
@@ -19,15 +20,6 @@ const char *env_lookup(char *const *envp, const char *name)
             return *e + len + 1;
     }
     return NULL;
-}
-
-__attribute__((format(printf, 4, 5))) static int fail(char *err, unsigned long size, int code, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, size, fmt, ap);
-    va_end(ap);
-    return code;
 }
 
 /* "143,130" → bits set in the remap field. */
@@ -93,45 +85,77 @@ static void settings_defaults(struct settings *s)
     s->grace_ms = SETTINGS_DEFAULT_GRACE_MS;
     s->straggler_ms = SETTINGS_DEFAULT_STRAGGLER_MS;
     s->log_level = LOG_INFO;
-    s->verify_interval_ms = SETTINGS_DEFAULT_VERIFY_INTERVAL_MS;
-    snprintf(s->verify_dir, sizeof(s->verify_dir), "/tmp");
     for (int sig = 0; sig < SETTINGS_SIGNAL_SLOTS; sig++)
         s->rewrite[sig] = sig;
+}
+
+/* A positive duration, or -1. */
+static int positive_duration(const char *v, int64_t *out)
+{
+    int64_t ms = 0;
+    if (parse_duration_ms(v, &ms) != 0 || ms <= 0)
+        return -1;
+    *out = ms;
+    return 0;
+}
+
+int settings_load_verify(struct settings *s, char *const *envp, char *err, unsigned long size)
+{
+    const char *v;
+    s->verify_interval_ms = SETTINGS_DEFAULT_VERIFY_INTERVAL_MS;
+    s->verify_catchup_timeout_ms = SETTINGS_DEFAULT_VERIFY_CATCHUP_TIMEOUT_MS;
+    s->verify_timeout_ms = SETTINGS_DEFAULT_VERIFY_TIMEOUT_MS;
+    snprintf(s->verify_dir, sizeof(s->verify_dir), "/tmp");
+    if ((v = env_lookup(envp, "LSINIT_VERIFY_INTERVAL")) != NULL) {
+        bool on = true;
+        if (parse_bool(v, &on) == 0 && !on)
+            s->verify_interval_ms = 0;
+        else if (parse_duration_ms(v, &s->verify_interval_ms) != 0 || s->verify_interval_ms < 1000)
+            return errbuf_fail(err, size, EXIT_CONFIG, "LSINIT_VERIFY_INTERVAL=%s is not a duration of at least 1s (e.g. 1h, 30m) or off", v);
+    }
+    if ((v = env_lookup(envp, "LSINIT_VERIFY_CATCHUP_TIMEOUT")) != NULL && positive_duration(v, &s->verify_catchup_timeout_ms) != 0)
+        return errbuf_fail(err, size, EXIT_CONFIG, "LSINIT_VERIFY_CATCHUP_TIMEOUT=%s is not a positive duration: use e.g. 30s, 1m, 5m", v);
+    if ((v = env_lookup(envp, "LSINIT_VERIFY_TIMEOUT")) != NULL && positive_duration(v, &s->verify_timeout_ms) != 0)
+        return errbuf_fail(err, size, EXIT_CONFIG, "LSINIT_VERIFY_TIMEOUT=%s is not a positive duration: use e.g. 10m, 30m, 1h", v);
+    const char *dir_var = "LSINIT_VERIFY_DIR";
+    v = env_lookup(envp, dir_var);
+    if (v == NULL || v[0] == '\0') {
+        dir_var = "TMPDIR";
+        v = env_lookup(envp, dir_var);
+    }
+    if (v != NULL && v[0] != '\0') {
+        if (strlen(v) >= sizeof(s->verify_dir) || v[0] != '/')
+            return errbuf_fail(err, size, EXIT_CONFIG, "%s=%s must be an absolute folder path (verification restores its copies there)", dir_var, v);
+        snprintf(s->verify_dir, sizeof(s->verify_dir), "%s", v);
+    }
+    return 0;
 }
 
 static int settings_from_env(struct settings *s, char *const *envp, char *err, unsigned long size)
 {
     const char *v;
     if ((v = env_lookup(envp, "LSINIT_GRACE")) != NULL && parse_duration_ms(v, &s->grace_ms) != 0)
-        return fail(err, size, EXIT_CONFIG, "LSINIT_GRACE=%s is not a duration: use e.g. 500ms, 10s, 1m (a bare number means seconds)", v);
+        return errbuf_fail(err, size, EXIT_CONFIG, "LSINIT_GRACE=%s is not a duration: use e.g. 500ms, 10s, 1m (a bare number means seconds)", v);
     if ((v = env_lookup(envp, "LSINIT_STRAGGLER_GRACE")) != NULL && parse_duration_ms(v, &s->straggler_ms) != 0)
-        return fail(err, size, EXIT_CONFIG, "LSINIT_STRAGGLER_GRACE=%s is not a duration: use e.g. 500ms, 2s", v);
+        return errbuf_fail(err, size, EXIT_CONFIG, "LSINIT_STRAGGLER_GRACE=%s is not a duration: use e.g. 500ms, 2s", v);
     if ((v = env_lookup(envp, "LSINIT_REMAP_EXIT")) != NULL && remap_add_list(s, v) != 0)
-        return fail(err, size, EXIT_CONFIG, "LSINIT_REMAP_EXIT=%s is not a list of exit codes 0-255, e.g. 143,130", v);
+        return errbuf_fail(err, size, EXIT_CONFIG, "LSINIT_REMAP_EXIT=%s is not a list of exit codes 0-255, e.g. 143,130", v);
     if ((v = env_lookup(envp, "LSINIT_SIGNAL_REWRITE")) != NULL && rewrite_add_list(s, v) != 0)
-        return fail(err, size, EXIT_CONFIG, "LSINIT_SIGNAL_REWRITE=%s is not a list of FROM:TO signals, e.g. TERM:INT,HUP:0 (0 drops)", v);
+        return errbuf_fail(err, size, EXIT_CONFIG, "LSINIT_SIGNAL_REWRITE=%s is not a list of FROM:TO signals, e.g. TERM:INT,HUP:0 (0 drops)", v);
     if ((v = env_lookup(envp, "LSINIT_KILL_GROUP")) != NULL && parse_bool(v, &s->kill_group) != 0)
-        return fail(err, size, EXIT_CONFIG, "LSINIT_KILL_GROUP=%s is not a boolean: use 1/0, true/false or on/off", v);
+        return errbuf_fail(err, size, EXIT_CONFIG, "LSINIT_KILL_GROUP=%s is not a boolean: use 1/0, true/false or on/off", v);
     if ((v = env_lookup(envp, "LSINIT_HEALTH_ADDR")) != NULL) {
-        if (strlen(v) >= sizeof(s->health_addr) || (strcmp(v, "off") != 0 && strchr(v, ':') == NULL))
-            return fail(err, size, EXIT_CONFIG, "LSINIT_HEALTH_ADDR=%s is not HOST:PORT (e.g. 0.0.0.0:9091) or off", v);
+        struct hostport hp;
+        bool off = strcmp(v, "off") == 0;
+        if (strlen(v) >= sizeof(s->health_addr) || (!off && (hostport_split(v, &hp) != HOSTPORT_OK || !hp.has_port)))
+            return errbuf_fail(err, size, EXIT_CONFIG, "LSINIT_HEALTH_ADDR=%s is not HOST:PORT (e.g. 0.0.0.0:9091) or off", v);
         snprintf(s->health_addr, sizeof(s->health_addr), "%s", v);
     }
-    if ((v = env_lookup(envp, "LSINIT_VERIFY_INTERVAL")) != NULL) {
-        bool on = true;
-        if (parse_bool(v, &on) == 0 && !on)
-            s->verify_interval_ms = 0;
-        else if (parse_duration_ms(v, &s->verify_interval_ms) != 0 || s->verify_interval_ms < 1000)
-            return fail(err, size, EXIT_CONFIG, "LSINIT_VERIFY_INTERVAL=%s is not a duration of at least 1s (e.g. 1h, 30m) or off", v);
-    }
-    if (((v = env_lookup(envp, "LSINIT_VERIFY_DIR")) != NULL && v[0] != '\0') ||
-        ((v = env_lookup(envp, "TMPDIR")) != NULL && v[0] != '\0')) {
-        if (strlen(v) >= sizeof(s->verify_dir) || v[0] != '/')
-            return fail(err, size, EXIT_CONFIG, "LSINIT_VERIFY_DIR=%s must be an absolute folder path", v);
-        snprintf(s->verify_dir, sizeof(s->verify_dir), "%s", v);
-    }
+    int rc = settings_load_verify(s, envp, err, size);
+    if (rc != 0)
+        return rc;
     if ((v = env_lookup(envp, "LSINIT_LOG_LEVEL")) != NULL && parse_log_level(v, &s->log_level) != 0)
-        return fail(err, size, EXIT_CONFIG, "LSINIT_LOG_LEVEL=%s is not one of debug, info, warn, error, quiet", v);
+        return errbuf_fail(err, size, EXIT_CONFIG, "LSINIT_LOG_LEVEL=%s is not one of debug, info, warn, error, quiet", v);
     return 0;
 }
 
@@ -166,19 +190,19 @@ int settings_load(struct settings *s, int argc, char **argv, char *const *envp, 
         case 'V': s->show_version = true; break;
         case 't':
             if (parse_duration_ms(optarg, &s->grace_ms) != 0)
-                return fail(err, size, EXIT_USAGE, "--grace %s is not a duration: use e.g. 500ms, 10s, 1m", optarg);
+                return errbuf_fail(err, size, EXIT_USAGE, "--grace %s is not a duration: use e.g. 500ms, 10s, 1m", optarg);
             break;
         case 'T':
             if (parse_duration_ms(optarg, &s->straggler_ms) != 0)
-                return fail(err, size, EXIT_USAGE, "--straggler-grace %s is not a duration: use e.g. 500ms, 2s", optarg);
+                return errbuf_fail(err, size, EXIT_USAGE, "--straggler-grace %s is not a duration: use e.g. 500ms, 2s", optarg);
             break;
         case 'e':
             if (remap_add_list(s, optarg) != 0)
-                return fail(err, size, EXIT_USAGE, "-e %s is not an exit code 0-255", optarg);
+                return errbuf_fail(err, size, EXIT_USAGE, "-e %s is not an exit code 0-255", optarg);
             break;
         case 'r':
             if (rewrite_add_list(s, optarg) != 0)
-                return fail(err, size, EXIT_USAGE, "-r %s is not FROM:TO, e.g. -r TERM:INT or -r HUP:0 to drop HUP", optarg);
+                return errbuf_fail(err, size, EXIT_USAGE, "-r %s is not FROM:TO, e.g. -r TERM:INT or -r HUP:0 to drop HUP", optarg);
             break;
         case 'g': s->kill_group = true; break;
         case 'v': s->log_level = s->log_level > LOG_DEBUG ? s->log_level - 1 : LOG_DEBUG; break;
@@ -187,9 +211,9 @@ int settings_load(struct settings *s, int argc, char **argv, char *const *envp, 
         default:
             if (optopt != 0) {
                 snprintf(flag, sizeof(flag), "-%c", optopt);
-                return fail(err, size, EXIT_USAGE, "unknown or incomplete option %s: see lsinit --help", flag);
+                return errbuf_fail(err, size, EXIT_USAGE, "unknown or incomplete option %s: see lsinit --help", flag);
             }
-            return fail(err, size, EXIT_USAGE, "unknown option %s: see lsinit --help", argv[optind - 1]);
+            return errbuf_fail(err, size, EXIT_USAGE, "unknown option %s: see lsinit --help", argv[optind - 1]);
         }
     }
     s->command = argv + optind;

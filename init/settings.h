@@ -19,6 +19,8 @@
 #define SETTINGS_DEFAULT_STRAGGLER_MS 2000
 #define SETTINGS_ERROR_SIZE 512
 #define SETTINGS_DEFAULT_VERIFY_INTERVAL_MS 3600000
+#define SETTINGS_DEFAULT_VERIFY_CATCHUP_TIMEOUT_MS 60000
+#define SETTINGS_DEFAULT_VERIFY_TIMEOUT_MS ((int64_t)30 * 60000)
 #define SETTINGS_DEFAULT_HEALTH_ADDR "0.0.0.0:9091"
 
 struct settings {
@@ -31,6 +33,8 @@ struct settings {
     enum log_level log_level;
     char health_addr[128];                  /* "" = default for the mode; "off" = none */
     int64_t verify_interval_ms;             /* 0 = off */
+    int64_t verify_catchup_timeout_ms;      /* LSINIT_VERIFY_CATCHUP_TIMEOUT: wait for the replica */
+    int64_t verify_timeout_ms;              /* LSINIT_VERIFY_TIMEOUT: one verification restore */
     char verify_dir[256];                   /* temporary copies (LSINIT_VERIFY_DIR, TMPDIR, /tmp) */
     bool show_help;
     bool show_version;
@@ -43,6 +47,15 @@ struct settings {
  * variable and what to do.
  */
 int settings_load(struct settings *out, int argc, char **argv, char *const *envp, char *err, unsigned long err_size);
+
+/*
+ * Only the verification settings (verify_*): every LSINIT_VERIFY_* variable
+ * and TMPDIR, with their defaults. settings_load calls it; `lsinit verify`
+ * and the verification child call it alone, so each variable is parsed in
+ * this one place with one strictness. Returns 0, or EXIT_CONFIG with one
+ * line in err naming the variable.
+ */
+int settings_load_verify(struct settings *out, char *const *envp, char *err, unsigned long err_size);
 
 /* Returns the value of NAME in envp, or NULL. An empty value counts as set. */
 const char *env_lookup(char *const *envp, const char *name);

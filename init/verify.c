@@ -7,7 +7,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <poll.h>
 #include <stdarg.h>
 #include <sqlite3.h>
 #include <stdio.h>
@@ -15,13 +14,15 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "clock.h"
 #include "json_text.h"
 #include "exit_codes.h"
+#include "fsutil.h"
+#include "hostport.h"
+#include "http_easy.h"
 #include "log.h"
 #include "metrics_client.h"
 #include "parse.h"
@@ -33,6 +34,7 @@
 #define VERIFY_TABLE "_litestream_verification"
 #define VERIFY_KEEP_MARKERS 8
 #define VERIFY_OUTPUT_TAIL 240
+#define VERIFY_OUTPUT_KEEP 1024 /* the end of what litestream printed, where its error is */
 
 static const char *const result_names[VERIFY_RESULT_COUNT] = {
     "pass", "stale", "restore_failed", "integrity_failed", "no_space", "local_error",
@@ -225,67 +227,38 @@ static int catchup_v03(const struct verify_params *p, const char *db, char *err,
     return 0;
 }
 
-/* Runs argv with stdout+stderr captured (tail kept); kills it after timeout_ms. */
+/*
+ * Runs argv with stdout+stderr captured, killed after timeout_ms. tail gets
+ * the last non-empty line it printed (usually litestream's error), or why it
+ * could not run. Returns its exit code (128 + signal when killed), or -1.
+ */
 static int run_captured(const struct verify_params *p, char *const *argv, int64_t timeout_ms, char *tail,
                         size_t tail_size, bool *timed_out)
 {
-    int pipefd[2];
+    char buf[VERIFY_OUTPUT_KEEP] = "";
+    const struct spawn_capture run = {
+        .argv = argv,
+        .child_mask = p->child_mask,
+        .capture_stderr = true,
+        .timeout_ms = timeout_ms,
+        .out = buf,
+        .out_size = sizeof(buf),
+        .keep_tail = true,
+    };
+    struct spawn_result res;
     *timed_out = false;
     tail[0] = '\0';
-    if (pipe2(pipefd, O_CLOEXEC) != 0)
-        return -1;
-    int exec_errno = 0;
-    struct spawn_request req = {
-        .argv = argv, .child_mask = p->child_mask, .stdout_to = pipefd[1], .stderr_to = pipefd[1],
-    };
-    pid_t pid = spawn_process(&req, &exec_errno);
-    close(pipefd[1]);
-    if (pid < 0) {
-        close(pipefd[0]);
-        snprintf(tail, tail_size, "cannot run %s: %s", argv[0], strerror(exec_errno != 0 ? exec_errno : errno));
+    if (spawn_capture(&run, &res) != 0) {
+        snprintf(tail, tail_size, "cannot run %s: %s", argv[0], strerror(res.exec_errno != 0 ? res.exec_errno : errno));
         return -1;
     }
-    char buf[4096];
-    size_t used = 0;
-    int64_t deadline = clock_now_ms() + timeout_ms;
-    for (;;) {
-        int64_t left = deadline - clock_now_ms();
-        if (left <= 0) {
-            *timed_out = true;
-            kill(pid, SIGKILL);
-            break;
-        }
-        struct pollfd pfd = {.fd = pipefd[0], .events = POLLIN};
-        int rc = poll(&pfd, 1, (int)(left > 1000 ? 1000 : left));
-        if (rc < 0 && errno != EINTR)
-            break;
-        if (rc <= 0)
-            continue;
-        ssize_t n = read(pipefd[0], buf + used, sizeof(buf) - 1 - used);
-        if (n <= 0)
-            break;
-        used += (size_t)n;
-        if (used > sizeof(buf) / 2) {
-            memmove(buf, buf + used - sizeof(buf) / 4, sizeof(buf) / 4);
-            used = sizeof(buf) / 4;
-        }
-    }
-    close(pipefd[0]);
-    buf[used] = '\0';
-    int status = 0;
-    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-    }
-    /* The tail is litestream's last non-empty line: usually the error. */
+    *timed_out = res.timed_out;
+    size_t used = strlen(buf);
     while (used > 0 && (buf[used - 1] == '\n' || buf[used - 1] == '\r'))
         buf[--used] = '\0';
-    char *last = strrchr(buf, '\n');
-    const char *line = last != NULL ? last + 1 : buf;
-    size_t line_len = strlen(line);
-    if (line_len >= tail_size)
-        line_len = tail_size - 1;
-    memcpy(tail, line, line_len);
-    tail[line_len] = '\0';
-    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    const char *last = strrchr(buf, '\n');
+    snprintf(tail, tail_size, "%s", last != NULL ? last + 1 : buf);
+    return spawn_status_code(res.status);
 }
 
 static int catchup_v05(const struct verify_params *p, const char *db, char *err, size_t err_size)
@@ -310,23 +283,6 @@ static long long file_size(const char *path)
 {
     struct stat st;
     return stat(path, &st) == 0 ? (long long)st.st_size : 0;
-}
-
-static void remove_tree(const char *dir)
-{
-    DIR *d = opendir(dir);
-    if (d != NULL) {
-        struct dirent *e;
-        while ((e = readdir(d)) != NULL) {
-            if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-                continue;
-            char path[PATH_MAX + 256];
-            snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
-            (void)unlink(path);
-        }
-        closedir(d);
-    }
-    (void)rmdir(dir);
 }
 
 static enum verify_result check_copy(const char *copy, const char *token, char *err, size_t err_size)
@@ -425,7 +381,7 @@ static void restore_and_check(const struct verify_params *p, const char *db, con
         else
             set_reason(o, r, "%s", why);
     }
-    remove_tree(dir);
+    fs_remove_tree(dir);
 }
 
 void verify_database(const struct verify_params *p, const char *db, struct verify_outcome *o)
@@ -484,13 +440,6 @@ void verify_outcome_json(const char *db, const struct verify_outcome *o, char *b
 
 /* ---- dead man's switch ------------------------------------------------------ */
 
-static size_t ping_discard(char *ptr, size_t size, size_t nmemb, void *userdata)
-{
-    (void)ptr;
-    (void)userdata;
-    return size * nmemb; /* stdout carries our JSON lines: the monitor's answer goes nowhere */
-}
-
 static void ping(const struct verify_params *p, const char *suffix)
 {
     if (p->ping_url == NULL || p->ping_url[0] == '\0')
@@ -500,18 +449,13 @@ static void ping(const struct verify_params *p, const char *suffix)
     while (len > 0 && p->ping_url[len - 1] == '/')
         len--;
     snprintf(url, sizeof(url), "%.*s%s", (int)len, p->ping_url, suffix);
-    CURL *curl = curl_easy_init();
+    /* No write callback: the monitor's answer goes nowhere (stdout carries our JSON lines). */
+    const struct http_easy opts = {
+        .url = url, .connect_timeout_ms = 5000, .timeout_ms = 10000, .ca_bundle = p->ca_bundle, .user_agent = "lsinit",
+    };
+    CURL *curl = http_easy_new(&opts);
     if (curl == NULL)
         return;
-    curl_easy_setopt(curl, CURLOPT_URL, url);
-    curl_easy_setopt(curl, CURLOPT_TIMEOUT, 10L);
-    curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT, 5L);
-    curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(curl, CURLOPT_NOBODY, 0L);
-    curl_easy_setopt(curl, CURLOPT_USERAGENT, "lsinit");
-    curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, ping_discard);
-    if (p->ca_bundle != NULL && p->ca_bundle[0] != '\0')
-        curl_easy_setopt(curl, CURLOPT_CAINFO, p->ca_bundle);
     CURLcode rc = curl_easy_perform(curl);
     long status = 0;
     curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
@@ -603,7 +547,7 @@ static int discover_metrics(const char *db, char *out, size_t size)
             char err[128];
             struct ynode *root = ynode_parse(text, len, err, sizeof(err));
             const char *addr = root != NULL ? ynode_map_get_str(root, "addr") : NULL;
-            if (addr != NULL && config_has_db(root, db) && plan_metrics_target(addr, out, size) == 0)
+            if (addr != NULL && config_has_db(root, db) && hostport_local_target(addr, out, size) == 0)
                 found = 0;
             ynode_free(root);
             break;
@@ -613,26 +557,30 @@ static int discover_metrics(const char *db, char *out, size_t size)
     return found;
 }
 
-static void params_from_env(struct verify_params *p, char *const *envp)
+/*
+ * The settings a cycle reads from the environment: LSINIT_VERIFY_* parsed by
+ * settings.c (vs keeps verify_dir, which p->tmp_dir points into), the ping.
+ * Returns 0, or EXIT_CONFIG after logging the one line naming the variable.
+ */
+static int params_from_env(struct verify_params *p, struct settings *vs, char *const *envp)
 {
+    char err[SETTINGS_ERROR_SIZE];
+    memset(vs, 0, sizeof(*vs));
+    int rc = settings_load_verify(vs, envp, err, sizeof(err));
+    if (rc != 0) {
+        log_error("%s", err);
+        return rc;
+    }
     const char *v;
-    int64_t ms;
-    p->tmp_dir = env_lookup(envp, "LSINIT_VERIFY_DIR");
-    if (p->tmp_dir == NULL || p->tmp_dir[0] == '\0')
-        p->tmp_dir = env_lookup(envp, "TMPDIR");
-    if (p->tmp_dir == NULL || p->tmp_dir[0] == '\0')
-        p->tmp_dir = "/tmp";
-    p->catchup_timeout_ms = 60000;
-    if ((v = env_lookup(envp, "LSINIT_VERIFY_CATCHUP_TIMEOUT")) != NULL && parse_duration_ms(v, &ms) == 0)
-        p->catchup_timeout_ms = ms;
-    p->restore_timeout_ms = (int64_t)30 * 60000;
-    if ((v = env_lookup(envp, "LSINIT_VERIFY_TIMEOUT")) != NULL && parse_duration_ms(v, &ms) == 0)
-        p->restore_timeout_ms = ms;
+    p->tmp_dir = vs->verify_dir;
+    p->catchup_timeout_ms = vs->verify_catchup_timeout_ms;
+    p->restore_timeout_ms = vs->verify_timeout_ms;
     p->attempts = 3;
     p->ping_url = env_lookup(envp, "LSINIT_PING_URL");
     p->ca_bundle = env_lookup(envp, "LSINIT_CA_BUNDLE");
     bool start = false;
     p->ping_start = (v = env_lookup(envp, "LSINIT_PING_START")) != NULL && parse_bool(v, &start) == 0 && start;
+    return 0;
 }
 
 int verify_cli_main(int argc, char **argv, char *const *envp, const struct signal_state *sig)
@@ -652,12 +600,18 @@ int verify_cli_main(int argc, char **argv, char *const *envp, const struct signa
             return EXIT_USAGE;
         }
     }
+    struct verify_params p;
+    struct settings vs;
+    memset(&p, 0, sizeof(p));
+    int rc = params_from_env(&p, &vs, envp);
+    if (rc != 0)
+        return rc;
     char cwd[PATH_MAX];
     if (getcwd(cwd, sizeof(cwd)) == NULL)
         return EXIT_OSERR;
     struct plan plan;
     char err[1024];
-    int rc = plan_build(&plan, envp, cwd, &sig->original_mask, err, sizeof(err));
+    rc = plan_build(&plan, envp, cwd, &sig->original_mask, err, sizeof(err));
     if (rc != 0 || !plan.enabled) {
         log_error("%s", rc != 0 ? err : "no database configured: set LSINIT_DB (and LSINIT_REPLICA_URL) or LSINIT_CONFIG");
         plan_free(&plan);
@@ -685,12 +639,9 @@ int verify_cli_main(int argc, char **argv, char *const *envp, const struct signa
     char metrics[128] = "";
     const char *fixed = env_lookup(envp, "LSINIT_METRICS_ADDR");
     if (fixed != NULL && fixed[0] != '\0')
-        plan_metrics_target(fixed, metrics, sizeof(metrics));
+        (void)hostport_local_target(fixed, metrics, sizeof(metrics));
     else
         (void)discover_metrics(count > 0 ? dbs[0] : "", metrics, sizeof(metrics));
-    struct verify_params p;
-    memset(&p, 0, sizeof(p));
-    params_from_env(&p, envp);
     p.litestream = plan.litestream;
     p.version = plan.version;
     p.config_path = plan.config_path;
@@ -710,9 +661,12 @@ int verify_cli_main(int argc, char **argv, char *const *envp, const struct signa
 int verify_child_main(int argc, char **argv, const struct signal_state *sig)
 {
     struct verify_params p;
+    struct settings vs;
     memset(&p, 0, sizeof(p));
     extern char **environ;
-    params_from_env(&p, environ);
+    int rc = params_from_env(&p, &vs, environ);
+    if (rc != 0)
+        return rc;
     p.child_mask = &sig->original_mask;
     int i = 2;
     for (; i < argc && strcmp(argv[i], "--") != 0; i++) {

@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "http_easy.h"
+
 struct fetch_body {
     char *data;
     size_t len;
@@ -29,18 +31,20 @@ static size_t fetch_body_write(char *ptr, size_t size, size_t nmemb, void *userd
 long http_fetch(const struct http_fetch *req, char **body)
 {
     *body = NULL;
-    CURL *curl = curl_easy_init();
-    if (curl == NULL)
-        return 0;
     struct fetch_body b = {NULL, 0};
     struct curl_slist *headers = NULL;
-    curl_easy_setopt(curl, CURLOPT_URL, req->url);
-    curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, req->timeout_ms);
-    curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, req->timeout_ms);
-    curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(curl, CURLOPT_NOPROXY, "*");
-    curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, fetch_body_write);
-    curl_easy_setopt(curl, CURLOPT_WRITEDATA, &b);
+    const struct http_easy opts = {
+        .url = req->url,
+        .connect_timeout_ms = req->timeout_ms,
+        .timeout_ms = req->timeout_ms,
+        .protocols = "http",
+        .no_proxy = true,
+        .write = fetch_body_write,
+        .write_data = &b,
+    };
+    CURL *curl = http_easy_new(&opts);
+    if (curl == NULL)
+        return 0;
     if (req->unix_socket != NULL)
         curl_easy_setopt(curl, CURLOPT_UNIX_SOCKET_PATH, req->unix_socket);
     if (req->post_body != NULL) {

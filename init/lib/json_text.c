@@ -3,27 +3,85 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+
+/* c as it goes inside a JSON string, into out (at least 7 bytes); returns the length. */
+static size_t json_escape_char(unsigned char c, char *out)
+{
+    if (c == '"' || c == '\\') {
+        out[0] = '\\';
+        out[1] = (char)c;
+        return 2;
+    }
+    if (c < 0x20)
+        return (size_t)snprintf(out, 7, "\\u%04x", c);
+    out[0] = (char)c;
+    return 1;
+}
 
 void json_escape(const char *s, char *out, size_t size)
 {
     size_t used = 0;
     if (size == 0)
         return;
-    for (; *s != '\0' && used + 7 < size; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\') {
-            out[used++] = '\\';
-            out[used++] = (char)c;
-        } else if (c < 0x20) {
-            used += (size_t)snprintf(out + used, size - used, "\\u%04x", c);
-        } else {
-            out[used++] = (char)c;
-        }
-    }
+    for (; *s != '\0' && used + 7 < size; s++)
+        used += json_escape_char((unsigned char)*s, out + used);
     out[used] = '\0';
+}
+
+void text_buf_printf(struct text_buf *b, const char *fmt, ...)
+{
+    if (b->failed)
+        return;
+    for (;;) {
+        va_list ap;
+        va_start(ap, fmt);
+        size_t room = b->cap - b->len;
+        int n = vsnprintf(b->data != NULL ? b->data + b->len : NULL, b->data != NULL ? room : 0, fmt, ap);
+        va_end(ap);
+        if (n < 0) {
+            b->failed = true;
+            return;
+        }
+        if (b->data != NULL && (size_t)n < room) {
+            b->len += (size_t)n;
+            return;
+        }
+        size_t cap = (b->cap + (size_t)n + 1) * 2;
+        char *grown = realloc(b->data, cap);
+        if (grown == NULL) {
+            b->failed = true;
+            return;
+        }
+        b->data = grown;
+        b->cap = cap;
+    }
+}
+
+void text_buf_json_string(struct text_buf *b, const char *s)
+{
+    char chunk[256];
+    size_t used = 0;
+    chunk[used++] = '"';
+    for (; *s != '\0'; s++) {
+        if (used + 8 > sizeof(chunk)) {
+            text_buf_printf(b, "%.*s", (int)used, chunk);
+            used = 0;
+        }
+        used += json_escape_char((unsigned char)*s, chunk + used);
+    }
+    chunk[used++] = '"';
+    text_buf_printf(b, "%.*s", (int)used, chunk);
+}
+
+void text_buf_free(struct text_buf *b)
+{
+    free(b->data);
+    memset(b, 0, sizeof(*b));
 }
 
 int json_field(const char *text, const char *key, char *out, size_t size)
@@ -75,4 +133,29 @@ int json_field_u64(const char *text, const char *key, uint64_t *out)
         return -1;
     *out = (uint64_t)v;
     return 0;
+}
+
+int line_reader_drain(struct line_reader *r, int fd, void (*on_line)(char *line, void *ctx), void *ctx)
+{
+    for (;;) {
+        ssize_t n = read(fd, r->buf + r->len, r->size - 1 - r->len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n == 0)
+            return 0;
+        if (n < 0)
+            return errno == EAGAIN || errno == EWOULDBLOCK ? 1 : -1;
+        r->len += (size_t)n;
+        r->buf[r->len] = '\0';
+        char *start = r->buf, *nl;
+        while ((nl = strchr(start, '\n')) != NULL) {
+            *nl = '\0';
+            on_line(start, ctx);
+            start = nl + 1;
+        }
+        size_t left = r->len - (size_t)(start - r->buf);
+        memmove(r->buf, start, left);
+        /* A full buffer without a newline: a line this long is not one of ours. */
+        r->len = left >= r->size - 1 ? 0 : left;
+    }
 }

@@ -3,11 +3,14 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <termios.h>
+#include <time.h>
 #include <unistd.h>
 
 extern char **environ;
@@ -90,4 +93,121 @@ pid_t spawn_process(const struct spawn_request *req, int *exec_errno)
         return -1;
     }
     return pid;
+}
+
+int spawn_status_code(int status)
+{
+    if (WIFEXITED(status))
+        return WEXITSTATUS(status);
+    if (WIFSIGNALED(status))
+        return 128 + WTERMSIG(status);
+    return 255;
+}
+
+pid_t spawn_function(int (*fn)(const void *arg), const void *arg, const sigset_t *child_mask)
+{
+    pid_t pid = fork();
+    if (pid == 0) {
+        if (child_mask != NULL)
+            (void)sigprocmask(SIG_SETMASK, child_mask, NULL);
+        _exit(fn(arg) & 0xff);
+    }
+    return pid;
+}
+
+static int64_t spawn_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* fd moved to 3 or above (close-on-exec), so dup2 onto stdout or stderr never meets itself. */
+static int spawn_high_fd(int fd)
+{
+    if (fd > STDERR_FILENO)
+        return fd;
+    int high = fcntl(fd, F_DUPFD_CLOEXEC, STDERR_FILENO + 1);
+    close(fd);
+    return high;
+}
+
+/* Appends n bytes to out, keeping the first or the last out_size-1 bytes. */
+static void capture_append(const struct spawn_capture *c, size_t *used, const char *data, size_t n)
+{
+    size_t room = c->out_size - 1;
+    if (!c->keep_tail) {
+        size_t take = n < room - *used ? n : room - *used;
+        memcpy(c->out + *used, data, take);
+        *used += take;
+        return;
+    }
+    if (n >= room) {
+        memcpy(c->out, data + n - room, room);
+        *used = room;
+        return;
+    }
+    if (*used + n > room) {
+        size_t drop = *used + n - room;
+        memmove(c->out, c->out + drop, *used - drop);
+        *used -= drop;
+    }
+    memcpy(c->out + *used, data, n);
+    *used += n;
+}
+
+int spawn_capture(const struct spawn_capture *c, struct spawn_result *res)
+{
+    memset(res, 0, sizeof(*res));
+    c->out[0] = '\0';
+    int pipefd[2];
+    if (pipe2(pipefd, O_CLOEXEC) != 0)
+        return -1;
+    pipefd[1] = spawn_high_fd(pipefd[1]);
+    int devnull = c->capture_stderr ? -1 : spawn_high_fd(open("/dev/null", O_WRONLY | O_CLOEXEC));
+    struct spawn_request req = {
+        .argv = c->argv,
+        .child_mask = c->child_mask,
+        .stdout_to = pipefd[1],
+        .stderr_to = c->capture_stderr ? pipefd[1] : devnull,
+    };
+    pid_t pid = pipefd[1] >= 0 ? spawn_process(&req, &res->exec_errno) : -1;
+    int saved = errno;
+    if (pipefd[1] >= 0)
+        close(pipefd[1]);
+    if (devnull >= 0)
+        close(devnull);
+    if (pid < 0) {
+        close(pipefd[0]);
+        errno = saved;
+        return -1;
+    }
+    size_t used = 0;
+    int64_t deadline = spawn_now_ms() + c->timeout_ms;
+    for (;;) {
+        int64_t left = deadline - spawn_now_ms();
+        if (left <= 0) {
+            res->timed_out = true;
+            (void)kill(pid, SIGKILL);
+            break;
+        }
+        struct pollfd pfd = {.fd = pipefd[0], .events = POLLIN};
+        int ready = poll(&pfd, 1, (int)(left > 1000 ? 1000 : left));
+        if (ready < 0 && errno != EINTR)
+            break;
+        if (ready <= 0)
+            continue;
+        char chunk[4096];
+        ssize_t n = read(pipefd[0], chunk, sizeof(chunk));
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            break;
+        capture_append(c, &used, chunk, (size_t)n);
+    }
+    close(pipefd[0]);
+    c->out[used] = '\0';
+    while (waitpid(pid, &res->status, 0) < 0 && errno == EINTR) {
+    }
+    return 0;
 }

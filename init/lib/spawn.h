@@ -4,12 +4,23 @@
  * terminal's foreground, when there is one), the exact signal mask lsinit was
  * started with, the caller's working directory, and an exec error reported
  * back through a close-on-exec pipe so the parent can print one clear line.
+ *
+ * Three ways in, one per need:
+ *   spawn_process   start a command and return at once (the app, litestream,
+ *                   the verification child): the caller's loop reaps it.
+ *   spawn_capture   run a command to its end, or to a deadline, keeping what
+ *                   it printed (`litestream version`, a verification's
+ *                   `litestream restore` and `sync -wait`). Blocks.
+ *   spawn_function  run a function of this program in a forked child (a
+ *                   SQLite check, an SFTP probe) and return at once.
  */
 #ifndef LSINIT_SPAWN_H
 #define LSINIT_SPAWN_H
 
 #include <signal.h>
 #include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 struct spawn_request {
@@ -31,6 +42,48 @@ struct spawn_request {
  * reaped already.
  */
 pid_t spawn_process(const struct spawn_request *req, int *exec_errno);
+
+/*
+ * A command run to its end with its output kept. The child gets child_mask,
+ * lsinit's working directory and environment, stdout (and stderr when
+ * capture_stderr, else /dev/null) on a pipe; stdin is inherited.
+ */
+struct spawn_capture {
+    char *const *argv;          /* argv[0]: a path, or a name looked up on PATH */
+    const sigset_t *child_mask; /* the mask to exec with */
+    bool capture_stderr;        /* stderr into the same buffer (else /dev/null) */
+    int64_t timeout_ms;         /* for the whole run: then SIGKILL, and timed_out */
+    char *out;                  /* what it printed, NUL-terminated (may be cut) */
+    size_t out_size;            /* > 0 */
+    bool keep_tail;             /* keep the last out_size-1 bytes (a log's end), not the first */
+};
+
+struct spawn_result {
+    int status;     /* waitpid's status (WIFEXITED, ...); spawn_status_code turns it into a number */
+    bool timed_out; /* killed at the deadline: status says SIGKILL */
+    int exec_errno; /* when it could not be run: the exec's errno (ENOENT, EACCES, ...), else 0 */
+};
+
+/*
+ * Runs c->argv, reads its output until it closes it or the deadline passes
+ * (reading on after out is full, so a chatty child never blocks), and reaps
+ * it. Returns 0 when the command ran (check res->status and res->timed_out),
+ * or -1 when it could not be started: res->exec_errno set when the exec
+ * failed, else errno from pipe or fork. Blocks for at most about
+ * c->timeout_ms: lsinit's own signals wait (they are blocked, on a signalfd).
+ */
+int spawn_capture(const struct spawn_capture *c, struct spawn_result *res);
+
+/*
+ * Forks a child that runs fn(arg) with child_mask (NULL: keep lsinit's mask,
+ * everything blocked, so only SIGKILL ends it early) and _exits with fn's
+ * return value (0-255); it never returns into the caller's loop. Returns the
+ * pid (the caller reaps it), or -1 with errno set when fork failed.
+ */
+pid_t spawn_function(int (*fn)(const void *arg), const void *arg, const sigset_t *child_mask);
+
+/* What a shell reports for a waitpid status: the exit code, or 128 + the signal. */
+int spawn_status_code(int status);
 
 /* The shell's (and tini's) exit codes for a command that could not be run;
  * exit_codes.h names the same numbers EXIT_NOTFOUND and EXIT_NOEXEC. */

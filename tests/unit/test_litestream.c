@@ -225,7 +225,7 @@ static size_t go_decode(const unsigned char *s, size_t n, unsigned char *enc, si
 }
 
 /* True when s is valid UTF-8 by Go's rules (no overlongs, surrogates or > U+10FFFF). */
-static bool utf8_valid(const char *s)
+static bool go_utf8_valid(const char *s)
 {
     size_t n = strlen(s);
     for (size_t i = 0; i < n;) {
@@ -401,12 +401,12 @@ static void test_shellwords_reference(void **state)
     assert_string_equal(a->argv[0], "\xef\xbf\xbd");
     assert_int_equal(shellwords_parse("\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80", true, a), 1);
     assert_string_equal(a->argv[0], "\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80");
-    assert_true(utf8_valid("caf\xc3\xa9 \xf0\x9f\x98\x80"));
-    assert_false(utf8_valid("caf\xe9"));
-    assert_false(utf8_valid("\xc0\xaf"));         /* overlong '/' */
-    assert_false(utf8_valid("\xed\xa0\x80"));     /* surrogate */
-    assert_false(utf8_valid("\xf4\x90\x80\x80")); /* > U+10FFFF */
-    assert_false(utf8_valid("\xe2\x82"));         /* truncated */
+    assert_true(go_utf8_valid("caf\xc3\xa9 \xf0\x9f\x98\x80"));
+    assert_false(go_utf8_valid("caf\xe9"));
+    assert_false(go_utf8_valid("\xc0\xaf"));         /* overlong '/' */
+    assert_false(go_utf8_valid("\xed\xa0\x80"));     /* surrogate */
+    assert_false(go_utf8_valid("\xf4\x90\x80\x80")); /* > U+10FFFF */
+    assert_false(go_utf8_valid("\xe2\x82"));         /* truncated */
     free(a);
 }
 
@@ -448,7 +448,7 @@ static void check_round_trip(char *const *argv, bool go_runes)
     if (n == 0) {
         bool all_valid = true;
         for (size_t i = 0; argv[i] != NULL; i++)
-            all_valid = all_valid && utf8_valid(argv[i]);
+            all_valid = all_valid && go_utf8_valid(argv[i]);
         assert_false(all_valid);
         return;
     }
@@ -583,7 +583,7 @@ static void test_shell_quote_non_utf8_not_silently_mangled(void **state)
 {
     (void)state;
     char *argv[] = {(char *)"app", (char *)"caf\xe9.txt", NULL}; /* Latin-1 file name */
-    assert_false(utf8_valid(argv[1]));
+    assert_false(go_utf8_valid(argv[1]));
     check_round_trip(argv, true); /* refused (0), or it survives Go's rune decoding */
 }
 

@@ -126,6 +126,13 @@ static void test_sftp_password_and_port(void **state)
     assert_string_equal(u.host, "host:1");
     parse_ok("sftp://bob@host:65535/p", &u);
     assert_string_equal(u.host, "host:65535");
+    /* IPv6: bracketed with or without a port (Litestream's default written out); a bare address as it is. */
+    parse_ok("sftp://bob@[::1]:2222/p", &u);
+    assert_string_equal(u.host, "[::1]:2222");
+    parse_ok("sftp://bob@[fe80::1]/p", &u);
+    assert_string_equal(u.host, "[fe80::1]:22");
+    parse_ok("sftp://bob@::1/p", &u);
+    assert_string_equal(u.host, "::1");
 }
 
 static void test_sftp_password_with_at_sign(void **state)
@@ -251,6 +258,9 @@ static void test_error_sftp_bad_port(void **state)
     parse_fails("sftp://user@host:/path", "invalid port");
     parse_fails("sftp://user@host:-1/path", "invalid port");
     parse_fails("sftp://user@host:99999999999999999999/path", "invalid port");
+    parse_fails("sftp://user@[::1]:0/path", "invalid port");
+    parse_fails("sftp://user@[::1/path", "not HOST:PORT");
+    parse_fails("sftp://user@[::1]x/path", "not HOST:PORT");
 }
 
 static void test_error_query_and_fragment(void **state)

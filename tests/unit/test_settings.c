@@ -415,6 +415,73 @@ static void test_bad_env_values(void **state)
     load_fails(ARGS("app"), ENV("LSINIT_LOG_LEVEL=loud"), EXIT_CONFIG, WANT("LSINIT_LOG_LEVEL", "loud"));
 }
 
+static void test_health_addr(void **state)
+{
+    (void)state;
+    struct loaded l;
+    const char *good[] = {"0.0.0.0:9091", "127.0.0.1:0", ":9091", "[::]:9091", "[::1]:8080", "localhost:1", "off"};
+    for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+        char var[64];
+        snprintf(var, sizeof(var), "LSINIT_HEALTH_ADDR=%s", good[i]);
+        load_ok(&l, ARGS("app"), ENV(var));
+        assert_string_equal(l.s.health_addr, good[i]);
+    }
+    load_fails(ARGS("app"), ENV("LSINIT_HEALTH_ADDR=9091"), EXIT_CONFIG, WANT("LSINIT_HEALTH_ADDR=9091", "HOST:PORT"));
+    load_fails(ARGS("app"), ENV("LSINIT_HEALTH_ADDR=0.0.0.0:http"), EXIT_CONFIG, WANT("LSINIT_HEALTH_ADDR"));
+    load_fails(ARGS("app"), ENV("LSINIT_HEALTH_ADDR=0.0.0.0:65536"), EXIT_CONFIG, WANT("LSINIT_HEALTH_ADDR"));
+    load_fails(ARGS("app"), ENV("LSINIT_HEALTH_ADDR=[::1:9091"), EXIT_CONFIG, WANT("LSINIT_HEALTH_ADDR"));
+    load_fails(ARGS("app"), ENV("LSINIT_HEALTH_ADDR=::1"), EXIT_CONFIG, WANT("LSINIT_HEALTH_ADDR"));
+}
+
+static void test_verify_defaults_and_values(void **state)
+{
+    (void)state;
+    struct loaded l;
+    load_ok(&l, ARGS("app"), NULL);
+    assert_int_equal(l.s.verify_interval_ms, SETTINGS_DEFAULT_VERIFY_INTERVAL_MS);
+    assert_int_equal(l.s.verify_catchup_timeout_ms, 60000);
+    assert_int_equal(l.s.verify_timeout_ms, 30 * 60000);
+    assert_string_equal(l.s.verify_dir, "/tmp");
+    load_ok(&l, ARGS("app"), ENV("LSINIT_VERIFY_INTERVAL=30m", "LSINIT_VERIFY_CATCHUP_TIMEOUT=5s", "LSINIT_VERIFY_TIMEOUT=10m",
+                                 "LSINIT_VERIFY_DIR=/scratch", "TMPDIR=/other"));
+    assert_int_equal(l.s.verify_interval_ms, 30 * 60000);
+    assert_int_equal(l.s.verify_catchup_timeout_ms, 5000);
+    assert_int_equal(l.s.verify_timeout_ms, 10 * 60000);
+    assert_string_equal(l.s.verify_dir, "/scratch");
+    load_ok(&l, ARGS("app"), ENV("LSINIT_VERIFY_INTERVAL=off", "LSINIT_VERIFY_DIR=", "TMPDIR=/other"));
+    assert_int_equal(l.s.verify_interval_ms, 0);
+    assert_string_equal(l.s.verify_dir, "/other");
+}
+
+/* Every LSINIT_VERIFY_* is held to the same rule: a bad value is exit 78 and one line naming it. */
+static void test_verify_bad_values(void **state)
+{
+    (void)state;
+    load_fails(ARGS("app"), ENV("LSINIT_VERIFY_INTERVAL=banana"), EXIT_CONFIG, WANT("LSINIT_VERIFY_INTERVAL=banana"));
+    load_fails(ARGS("app"), ENV("LSINIT_VERIFY_INTERVAL=500ms"), EXIT_CONFIG, WANT("LSINIT_VERIFY_INTERVAL", "1s"));
+    load_fails(ARGS("app"), ENV("LSINIT_VERIFY_TIMEOUT=banana"), EXIT_CONFIG, WANT("LSINIT_VERIFY_TIMEOUT=banana"));
+    load_fails(ARGS("app"), ENV("LSINIT_VERIFY_TIMEOUT=0s"), EXIT_CONFIG, WANT("LSINIT_VERIFY_TIMEOUT", "positive"));
+    load_fails(ARGS("app"), ENV("LSINIT_VERIFY_TIMEOUT="), EXIT_CONFIG, WANT("LSINIT_VERIFY_TIMEOUT"));
+    load_fails(ARGS("app"), ENV("LSINIT_VERIFY_CATCHUP_TIMEOUT=-5s"), EXIT_CONFIG, WANT("LSINIT_VERIFY_CATCHUP_TIMEOUT=-5s"));
+    load_fails(ARGS("app"), ENV("LSINIT_VERIFY_CATCHUP_TIMEOUT=soon"), EXIT_CONFIG, WANT("LSINIT_VERIFY_CATCHUP_TIMEOUT"));
+    load_fails(ARGS("app"), ENV("LSINIT_VERIFY_DIR=tmp"), EXIT_CONFIG, WANT("LSINIT_VERIFY_DIR=tmp", "absolute"));
+    load_fails(ARGS("app"), ENV("TMPDIR=relative"), EXIT_CONFIG, WANT("TMPDIR=relative", "absolute"));
+}
+
+/* `lsinit verify` and the verification child read the same variables through settings_load_verify alone. */
+static void test_verify_alone(void **state)
+{
+    (void)state;
+    struct settings s;
+    char err[SETTINGS_ERROR_SIZE] = "";
+    memset(&s, 0, sizeof(s));
+    assert_int_equal(settings_load_verify(&s, ENV("LSINIT_VERIFY_TIMEOUT=90s", "LSINIT_GRACE=bad"), err, sizeof(err)), 0);
+    assert_int_equal(s.verify_timeout_ms, 90000);
+    assert_int_equal(s.verify_catchup_timeout_ms, SETTINGS_DEFAULT_VERIFY_CATCHUP_TIMEOUT_MS);
+    assert_int_equal(settings_load_verify(&s, ENV("LSINIT_VERIFY_TIMEOUT=banana"), err, sizeof(err)), EXIT_CONFIG);
+    assert_non_null(strstr(err, "LSINIT_VERIFY_TIMEOUT=banana"));
+}
+
 /* A bad variable is reported even when a flag would override it: a typo must not hide. */
 static void test_bad_env_reported_before_flags(void **state)
 {
@@ -491,6 +558,10 @@ int main(void)
         cmocka_unit_test(test_missing_arguments),
         cmocka_unit_test(test_bad_flag_values),
         cmocka_unit_test(test_bad_env_values),
+        cmocka_unit_test(test_health_addr),
+        cmocka_unit_test(test_verify_defaults_and_values),
+        cmocka_unit_test(test_verify_bad_values),
+        cmocka_unit_test(test_verify_alone),
         cmocka_unit_test(test_bad_env_reported_before_flags),
         cmocka_unit_test(test_error_text_fits_small_buffers),
         cmocka_unit_test(test_load_twice_after_an_error),
