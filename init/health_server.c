@@ -12,6 +12,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "hostport.h"
 #include "http_request.h"
 #include "log.h"
 #include "parse.h"
@@ -39,36 +40,26 @@ struct health_server {
 struct health_server *health_server_listen(const char *addr, const struct health_routes *routes, char *err,
                                           size_t err_size)
 {
-    const char *colon = strrchr(addr, ':');
-    long port = 0;
-    if (colon == NULL || parse_int_range(colon + 1, 0, 65535, &port) != 0) {
+    struct hostport hp;
+    if (hostport_split(addr, &hp) != HOSTPORT_OK || !hp.has_port) {
         snprintf(err, err_size, "LSINIT_HEALTH_ADDR=%s needs HOST:PORT, e.g. 0.0.0.0:9091 or 127.0.0.1:9091", addr);
         return NULL;
     }
-    char host[128];
-    size_t host_len = (size_t)(colon - addr);
-    if (host_len >= sizeof(host)) {
-        snprintf(err, err_size, "LSINIT_HEALTH_ADDR=%s: host too long", addr);
-        return NULL;
-    }
-    memcpy(host, addr, host_len);
-    host[host_len] = '\0';
+    long port = hp.port;
+    const char *host = hp.host;
+    size_t host_len = strlen(host);
     struct sockaddr_storage ss;
     memset(&ss, 0, sizeof(ss));
     socklen_t ss_len;
     int family;
-    if (host_len == 0 || strcmp(host, "[::]") == 0 || (host[0] == '[' && host[host_len - 1] == ']')) {
+    if (host_len == 0 || hp.bracketed) {
         struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)&ss;
         a6->sin6_family = AF_INET6;
         a6->sin6_port = htons((uint16_t)port);
         a6->sin6_addr = in6addr_any;
-        if (host_len > 2 && strcmp(host, "[::]") != 0) {
-            char inner[128];
-            snprintf(inner, sizeof(inner), "%.*s", (int)(host_len - 2), host + 1);
-            if (inet_pton(AF_INET6, inner, &a6->sin6_addr) != 1) {
-                snprintf(err, err_size, "LSINIT_HEALTH_ADDR=%s: '%s' is not an IPv6 address", addr, inner);
-                return NULL;
-            }
+        if (host_len > 0 && strcmp(host, "::") != 0 && inet_pton(AF_INET6, host, &a6->sin6_addr) != 1) {
+            snprintf(err, err_size, "LSINIT_HEALTH_ADDR=%s: '%s' is not an IPv6 address", addr, host);
+            return NULL;
         }
         family = AF_INET6;
         ss_len = sizeof(*a6);

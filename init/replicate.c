@@ -20,15 +20,6 @@
 
 typedef void (*replicate_action)(struct replicate *r, const struct replicate_event *ev);
 
-int replicate_status_code(int status)
-{
-    if (WIFEXITED(status))
-        return WEXITSTATUS(status);
-    if (WIFSIGNALED(status))
-        return 128 + WTERMSIG(status);
-    return EXIT_NOEXEC + 1;
-}
-
 static int64_t backoff_ms(int attempt, int64_t first, int64_t max)
 {
     int64_t ms = first;
@@ -112,7 +103,7 @@ static void restart_beside(struct replicate *r, int64_t now)
 /* The app's own exit code (remapped by -e), once its writes are known to be in the replica. */
 static void finish_with_app_code(struct replicate *r)
 {
-    finish(r, r->ops.remap_exit(r->ops.ctx, replicate_status_code(r->app_status)));
+    finish(r, r->ops.remap_exit(r->ops.ctx, spawn_status_code(r->app_status)));
 }
 
 static void final_sync_failed(struct replicate *r, const char *what, int code)
@@ -195,7 +186,7 @@ static void act_app_exited(struct replicate *r, const struct replicate_event *ev
         log_info("the app was killed by SIG%s; waiting for litestream's final sync",
                  signal_name(WTERMSIG(ev->status), name, sizeof(name)));
     else
-        log_info("the app exited with code %d; waiting for litestream's final sync", replicate_status_code(ev->status));
+        log_info("the app exited with code %d; waiting for litestream's final sync", spawn_status_code(ev->status));
     if (r->state == REPLICATE_RUNNING || r->state == REPLICATE_SIBLING || r->state == REPLICATE_STARTING)
         set_state(r, REPLICATE_FINAL_SYNC);
 }
@@ -223,7 +214,7 @@ static int litestream_gone(struct replicate *r, const struct replicate_event *ev
     r->litestream_has_app = false;
     r->term_at = 0;
     r->ops.main_child(r->ops.ctx, -1);
-    return replicate_status_code(ev->status);
+    return spawn_status_code(ev->status);
 }
 
 /*

@@ -125,7 +125,4 @@ const char *replicate_state_name(enum replicate_state s);
 bool replicate_app_running(const struct replicate *r);
 bool replicate_is_live(const struct replicate *r);
 
-/* The exit code a wait status stands for (128+n for a signal). */
-int replicate_status_code(int status);
-
 #endif

@@ -13,6 +13,7 @@
 
 #include "db_check.h"
 #include "exit_codes.h"
+#include "fsutil.h"
 #include "legacy_layout.h"
 #include "litestream.h"
 #include "log.h"
@@ -47,14 +48,7 @@ static int prepare_db_folder(const char *db_path)
     struct stat st;
     if (stat(dir, &st) != 0) {
         /* A missing data folder is created, never anything inside it. */
-        for (char *p = dir + 1; *p != '\0'; p++) {
-            if (*p != '/')
-                continue;
-            *p = '\0';
-            (void)mkdir(dir, 0755);
-            *p = '/';
-        }
-        if (mkdir(dir, 0755) != 0 && errno != EEXIST) {
+        if (fs_mkdir_p(dir, 0755, NULL) != 0) {
             log_error("LSINIT_DB: cannot create the folder %s for %s: %m; create it or mount a volume there", dir, db_path);
             return EXIT_CONFIG;
         }
@@ -129,17 +123,6 @@ static bool empty_database_file(const char *db_path, const struct stat *st)
 }
 
 /* ---- jobs --------------------------------------------------------------- */
-
-/* Runs fn(arg) in a forked child with the original signal mask; its return value is the child's exit code. */
-static pid_t fork_call(int (*fn)(const void *), const void *arg, const sigset_t *mask)
-{
-    pid_t pid = fork();
-    if (pid == 0) {
-        (void)sigprocmask(SIG_SETMASK, mask, NULL);
-        _exit(fn(arg));
-    }
-    return pid;
-}
 
 static void job_start(struct restore_set *s, size_t i, int64_t now)
 {
@@ -307,7 +290,7 @@ static enum restore_outcome restore_exited(struct restore_set *s, size_t i, int 
     struct restore_job *job = &s->jobs[i];
     job->pid = -1;
     remove_partial_restore(db);
-    int code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + (WIFSIGNALED(status) ? WTERMSIG(status) : 0);
+    int code = spawn_status_code(status);
     if (s->aborted) {
         job->state = RESTORE_DONE;
         return where(s);
@@ -318,7 +301,7 @@ static enum restore_outcome restore_exited(struct restore_set *s, size_t i, int 
     if (stat(db, &st) == 0) {
         if (!ls_version_at_least(&s->plan->version, 0, 5, 10)) {
             /* Litestream < 0.5.10 restores without any check: a snapshot with bad pages would start the app. */
-            pid_t pid = fork_call(quick_check_child, db, s->child_mask);
+            pid_t pid = spawn_function(quick_check_child, db, s->child_mask);
             if (pid > 0) {
                 job->pid = pid;
                 job->state = RESTORE_CHECKING;
@@ -333,7 +316,7 @@ static enum restore_outcome restore_exited(struct restore_set *s, size_t i, int 
     const struct ynode *rep = legacy_layout_replica_of(s->plan->config, db);
     if (ls_version_is_v05(&s->plan->version) && legacy_layout_is_sftp(rep)) {
         struct probe_arg arg = {db, rep};
-        pid_t pid = fork_call(legacy_probe_child, &arg, s->child_mask);
+        pid_t pid = spawn_function(legacy_probe_child, &arg, s->child_mask);
         if (pid > 0) {
             job->pid = pid;
             job->state = RESTORE_PROBING;

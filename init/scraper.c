@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "health_state.h"
+#include "hostport.h"
 #include "json_text.h"
 #include "metrics_client.h"
 #include "parse.h"
@@ -53,18 +54,16 @@ struct scraper {
 struct scraper *scraper_new(const char *metrics_addr, const char *socket_path, struct health_state *health,
                             int64_t interval_ms, int64_t now)
 {
-    const char *colon = strrchr(metrics_addr, ':');
-    long port = 0;
-    if (colon == NULL || parse_int_range(colon + 1, 1, 65535, &port) != 0)
+    struct hostport hp;
+    if (hostport_split(metrics_addr, &hp) != HOSTPORT_OK || !hp.has_port || hp.port < 1)
         return NULL;
     struct scraper *s = calloc(1, sizeof(*s));
     if (s == NULL)
         return NULL;
-    char host[128];
-    snprintf(host, sizeof(host), "%.*s", (int)(colon - metrics_addr), metrics_addr);
     s->addr.sin_family = AF_INET;
-    s->addr.sin_port = htons((uint16_t)port);
-    if (inet_pton(AF_INET, host, &s->addr.sin_addr) != 1)
+    s->addr.sin_port = htons((uint16_t)hp.port);
+    /* Litestream's addr: as a place to connect to: a wildcard or a name is this machine's loopback. */
+    if (inet_pton(AF_INET, hp.host, &s->addr.sin_addr) != 1 || s->addr.sin_addr.s_addr == htonl(INADDR_ANY))
         s->addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     snprintf(s->host, sizeof(s->host), "%s", metrics_addr);
     if (socket_path != NULL && socket_path[0] != '\0' && strlen(socket_path) < sizeof(s->unix_addr.sun_path)) {

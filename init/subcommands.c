@@ -20,7 +20,6 @@
 #include "plan.h"
 #include "settings.h"
 #include "spawn.h"
-#include "replicate.h"
 #include "verify.h"
 #include "version.h"
 
@@ -44,7 +43,7 @@ static int run_foreground(char *const *argv, const struct signal_state *sig)
     int status = 0;
     if (signals_wait_forwarding(sig, pid, &status) != 0)
         return EXIT_OSERR;
-    return replicate_status_code(status);
+    return spawn_status_code(status);
 }
 
 static int print_version(char *const *envp, const struct signal_state *sig)

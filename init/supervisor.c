@@ -19,7 +19,6 @@
 #include "parse.h"
 #include "plan.h"
 #include "proc.h"
-#include "replicate.h"
 #include "replication.h"
 #include "scraper.h"
 #include "spawn.h"
@@ -54,8 +53,6 @@ void supervisor_init(struct supervisor *sup, const struct settings *settings, co
             log_debug("not PID 1: registered as a child subreaper");
     }
 }
-
-int supervisor_status_to_code(int status) { return replicate_status_code(status); }
 
 static void supervisor_decide_exit(struct supervisor *sup, int code)
 {
@@ -246,7 +243,7 @@ static bool self_on_child_exit(void *self, pid_t pid, int status, int64_t now)
     if (sup->replication != NULL || pid != sup->main_pid)
         return false;
     sup->main_exited = true;
-    int code = supervisor_status_to_code(status);
+    int code = spawn_status_code(status);
     log_debug("main process %ld exited with code %d", (long)sup->main_pid, code);
     supervisor_decide_exit(sup, settings_remap_exit(sup->settings, code));
     supervisor_begin_draining(sup, now);

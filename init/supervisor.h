@@ -78,7 +78,4 @@ int supervisor_run(struct supervisor *sup);
 
 void supervisor_free(struct supervisor *sup);
 
-/* The exit code a wait status stands for (128+n for a signal). */
-int supervisor_status_to_code(int status);
-
 #endif

@@ -15,6 +15,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "fsutil.h"
 #include "health_state.h"
 #include "json_text.h"
 #include "log.h"
@@ -239,19 +240,7 @@ static void verifier_remove_leftovers(const struct verifier *v, pid_t pid)
             continue;
         char dir[PATH_MAX + 300];
         snprintf(dir, sizeof(dir), "%s/%s", v->tmp_dir, e->d_name);
-        DIR *inner = opendir(dir);
-        if (inner != NULL) {
-            struct dirent *f;
-            while ((f = readdir(inner)) != NULL) {
-                if (strcmp(f->d_name, ".") == 0 || strcmp(f->d_name, "..") == 0)
-                    continue;
-                char path[PATH_MAX * 2];
-                snprintf(path, sizeof(path), "%s/%s", dir, f->d_name);
-                (void)unlink(path);
-            }
-            closedir(inner);
-        }
-        (void)rmdir(dir);
+        fs_remove_tree(dir);
     }
     closedir(d);
 }
