@@ -19,6 +19,7 @@ from . import settings as S
 from .markdown import f, fragment, ratio, table
 from .runner import CLEANUP, die, free_port, http_get, is05, log, ls_env, st, wait_for
 
+
 def podman(*args, timeout=120):
     return subprocess.run(["podman", *args], capture_output=True, text=True, timeout=timeout,
                           stdin=subprocess.DEVNULL)

@@ -14,8 +14,26 @@ import time
 
 from . import settings as S
 from .markdown import f, fragment, mmm, ratio, table
-from .runner import (BASE_ENV, CLEANUP, Instance, cmdline, compile_c, descendants, die, free_port, http_get, log,
-                     ls_env, make_blob_db, metric_values, port_open, replica_ready, st, status_kb, wait_for)
+from .runner import (
+    BASE_ENV,
+    CLEANUP,
+    Instance,
+    cmdline,
+    compile_c,
+    descendants,
+    die,
+    free_port,
+    http_get,
+    log,
+    ls_env,
+    make_blob_db,
+    metric_values,
+    port_open,
+    replica_ready,
+    st,
+    status_kb,
+    wait_for,
+)
 
 PACE_LUA = """-- bench/run: each connection waits WRK_DELAY_MS between requests (bounded rate)
 local d = tonumber(os.getenv("WRK_DELAY_MS") or "10")

@@ -113,7 +113,7 @@ def load(path=TEMPLATE):
         with open(path, encoding="utf-8") as fh:
             parts = _MARK.split(fh.read())
         blocks, fragments = {}, {}
-        for kind, name, body in zip(parts[1::3], parts[2::3], parts[3::3]):
+        for kind, name, body in zip(parts[1::3], parts[2::3], parts[3::3], strict=True):
             if name in blocks or name in fragments:
                 raise ValueError(f"{path}: {name} twice")
             (blocks if kind == "block" else fragments)[name] = _Tpl(body.strip("\n"))

@@ -9,9 +9,7 @@ import time
 
 from . import settings as S
 from .markdown import f, fragment, ratio, short, table
-from .runner import (BASE_ENV, DEV, INITS, PEERS, UNSHARE, compile_c, die, hyperfine, log, rss_kb, sh, st,
-                     stop_tree)
-
+from .runner import BASE_ENV, DEV, INITS, PEERS, UNSHARE, compile_c, die, hyperfine, log, rss_kb, sh, st, stop_tree
 
 # ---------------------------------------------------------------- A1 size
 

@@ -22,7 +22,7 @@ def gp_quote(s):
 def gp_panel(n, title, ylabel, rows, logy=False, hline=None, fmt="%.0f"):
     """One bar panel. rows: [(label, value, lo, hi, color)] or None for a gap."""
     out = [f"$d{n} << EOD"]
-    for i, r in enumerate(rows):
+    for r in rows:
         if r is None:
             out.append(f'"" NaN NaN NaN {OTHER_COLOR}')
             continue

@@ -95,7 +95,7 @@ def run(work, R):
                 die(f"B6 {key}: {dbs[-1]} has {n} rows, not {rows}")
         log(f"B6 round {i + 1}/{S.RUNS_RESTORE} done")
     res = {v: {} for v in S.LS_VERSIONS}
-    for key, label, argv, _ in variants:
+    for key, label, _argv, _ in variants:
         v, k = key.split("/", 1)
         res[v][k] = st(times[key])
         res[v][k]["label"] = label

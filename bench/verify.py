@@ -12,8 +12,22 @@ import time
 
 from . import settings as S
 from .markdown import f, fragment, met, mmm, ratio, table
-from .runner import (Instance, die, dir_bytes, free_port, http_get, is05, log, ls_env, make_blob_db, metric_values,
-                     replica_ready, st, wait_for, write_config)
+from .runner import (
+    Instance,
+    die,
+    dir_bytes,
+    free_port,
+    http_get,
+    is05,
+    log,
+    ls_env,
+    make_blob_db,
+    metric_values,
+    replica_ready,
+    st,
+    wait_for,
+    write_config,
+)
 
 
 def ls_positions(port, db):

@@ -11,12 +11,12 @@ checksum-less copy, or a buggy uploader, leaves behind).
   integrity_failed); the class it reports is recorded.
 """
 import concurrent.futures
+import json
 import random
 import shutil
 import signal
 import sqlite3
 import subprocess
-import json
 
 import pytest
 

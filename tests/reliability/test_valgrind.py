@@ -50,7 +50,7 @@ class Run:
         except subprocess.TimeoutExpired:
             self.proc.kill()
             out, err = self.proc.communicate()
-            raise AssertionError(f"lsinit under valgrind did not exit within {timeout}s: {err}")
+            raise AssertionError(f"lsinit under valgrind did not exit within {timeout}s: {err}") from None
         report = self.log.read_text() if self.log.exists() else ""
         return self.proc.returncode, err, report
 

@@ -113,7 +113,7 @@ class LsinitRun:
             self.returncode = self.proc.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
             self.close()
-            raise AssertionError(f"lsinit did not exit within {timeout}s; stderr:\n{self.stderr[-4000:]}")
+            raise AssertionError(f"lsinit did not exit within {timeout}s; stderr:\n{self.stderr[-4000:]}") from None
         return self.returncode
 
     def close(self):

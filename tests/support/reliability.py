@@ -16,8 +16,7 @@ import uuid
 from . import ROOT, SYSTEM_PATH  # noqa: F401  (re-exported)
 from .apps import PY, expected_code  # noqa: F401  (expected_code: re-exported)
 from .health import health_port  # noqa: F401  (re-exported)
-from .litestream import (LITESTREAM_TEST_VERSION, LITESTREAM_V05, SEGMENT_WRITTEN,  # noqa: F401  (re-exported)
-                         litestream_restore, replica_progress)
+from .litestream import LITESTREAM_TEST_VERSION, LITESTREAM_V05, SEGMENT_WRITTEN, litestream_restore, replica_progress  # noqa: F401  (re-exported)
 from .lsinit_run import LsinitRun, lsinit_env, sanitizer_env, wait_ready  # noqa: F401  (re-exported)
 from .replicas import make_replica  # noqa: F401  (re-exported)
 from .waiting import wait_for
