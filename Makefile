@@ -1,6 +1,15 @@
 # lsinit — see README.md. `make` builds build/lsinit against the system
 # libraries; `make static` builds the static musl binary; `make test` installs
 # what is missing and runs every test.
+#
+# Layout of build/:
+#   build/obj/<source>.o (+ .d)        one object per source, -MMD -MP dependency files
+#   build/libutil.a                    the init/lib objects
+#   build/lsinit                       init/*.o + build/libutil.a
+#   build/unit/test_X                  tests/unit/test_X.c + what it tests (UNIT_DEPS_test_X) + libutil.a
+#   build/asan/...                     the same, built with ASan+UBSan
+#   build/fuzz/...                     the libFuzzer targets
+#   build/static/lsinit                mk/static.mk (musl, one compiler call over $(SRCS))
 
 VERSION := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
 CC ?= cc
@@ -9,34 +18,87 @@ BASE_CFLAGS := -std=c11 -D_GNU_SOURCE -DLSINIT_VERSION='"$(VERSION)"' $(WARN) -I
 CFLAGS ?= -O2 -g -D_FORTIFY_SOURCE=2 -fstack-protector-strong
 LDLIBS_DEV := -lsqlite3 -lyaml -lcurl -lz
 SANITIZE := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+ASAN_CFLAGS := -O1 -g $(SANITIZE)
+DEPFLAGS := -MMD -MP
 
-SRCS := $(sort $(wildcard init/*.c init/lib/*.c))
-LIB_SRCS := $(filter-out init/main.c,$(SRCS))
+# ---- sources ------------------------------------------------------------------
+# init/lib/ holds the leaf modules that know nothing of lsinit (log, parse,
+# spawn, sha256, yaml_tree, http_fetch, ...). The rule that keeps them leaves: a
+# file in init/lib includes system headers and init/lib headers only, never a
+# header from init/. `make check-lib` greps for it (lint runs it). -Iinit/lib
+# beside -Iinit lets every file write #include "log.h" wherever log.h lives.
+LIBUTIL_SRCS := $(sort $(wildcard init/lib/*.c))
+APP_SRCS := $(sort $(wildcard init/*.c))
+# Every source of lsinit: mk/static.mk and lint compile these.
+SRCS := $(APP_SRCS) $(LIBUTIL_SRCS)
 HDRS := $(wildcard init/*.h init/lib/*.h)
-UNIT_SRCS := $(sort $(wildcard tests/unit/test_*.c))
-UNIT_BINS := $(patsubst tests/unit/%.c,build/unit/%,$(UNIT_SRCS))
-UNIT_ASAN_BINS := $(patsubst tests/unit/%.c,build/asan/unit/%,$(UNIT_SRCS))
 
-.PHONY: all static test unit unit-asan integration deps demo bench lint clean asan soak fuzz
+obj = $(patsubst %.c,build/obj/%.o,$(1))
+asan_obj = $(patsubst %.c,build/asan/obj/%.o,$(1))
+
+APP_OBJS := $(call obj,$(APP_SRCS))
+LIBUTIL_OBJS := $(call obj,$(LIBUTIL_SRCS))
+ASAN_APP_OBJS := $(call asan_obj,$(APP_SRCS))
+ASAN_LIBUTIL_OBJS := $(call asan_obj,$(LIBUTIL_SRCS))
+
+.PHONY: all static test unit unit-asan integration deps demo bench lint check-lib clean asan soak fuzz fuzz-config
 
 all: build/lsinit
 
-build/lsinit: $(SRCS) $(HDRS) VERSION
+# Objects depend on VERSION (LSINIT_VERSION is on every command line) and,
+# through the .d files, on every header they include.
+build/obj/%.o: %.c VERSION
 	@mkdir -p $(@D)
-	$(CC) $(BASE_CFLAGS) $(CFLAGS) $(SRCS) -o $@ $(LDLIBS_DEV)
+	$(CC) $(BASE_CFLAGS) $(CFLAGS) $(DEPFLAGS) -c $< -o $@
+
+build/asan/obj/%.o: %.c VERSION
+	@mkdir -p $(@D)
+	$(CC) $(BASE_CFLAGS) $(ASAN_CFLAGS) $(DEPFLAGS) -c $< -o $@
+
+build/libutil.a: $(LIBUTIL_OBJS)
+	@rm -f $@
+	$(AR) rcs $@ $^
+
+build/asan/libutil.a: $(ASAN_LIBUTIL_OBJS)
+	@rm -f $@
+	$(AR) rcs $@ $^
+
+build/lsinit: $(APP_OBJS) build/libutil.a
+	$(CC) $(CFLAGS) $(APP_OBJS) build/libutil.a -o $@ $(LDLIBS_DEV)
 
 asan: build/asan/lsinit
-build/asan/lsinit: $(SRCS) $(HDRS) VERSION
-	@mkdir -p $(@D)
-	$(CC) $(BASE_CFLAGS) -O1 -g $(SANITIZE) $(SRCS) -o $@ $(LDLIBS_DEV)
+build/asan/lsinit: $(ASAN_APP_OBJS) build/asan/libutil.a
+	$(CC) $(ASAN_CFLAGS) $(ASAN_APP_OBJS) build/asan/libutil.a -o $@ $(LDLIBS_DEV)
 
-build/unit/%: tests/unit/%.c $(LIB_SRCS) $(HDRS)
-	@mkdir -p $(@D)
-	$(CC) $(BASE_CFLAGS) $(CFLAGS) $< $(LIB_SRCS) -o $@ $(LDLIBS_DEV) -lcmocka
+# ---- unit tests ------------------------------------------------------------------
+# Each tests/unit/test_X.c links the init/ modules below (names without .c)
+# and build/libutil.a, nothing else: a test of an init/lib module needs no line.
+# A new test of an init/ module adds one; a module that starts calling another
+# adds it to the tests that link it (the link fails and names the symbol).
+UNIT_DEPS_test_install := install_litestream litestream settings
+UNIT_DEPS_test_legacy_layout := legacy_layout replica_url
+UNIT_DEPS_test_litestream := litestream
+UNIT_DEPS_test_ls_config := ls_config settings litestream
+UNIT_DEPS_test_plan := plan ls_config settings litestream replica_url
+UNIT_DEPS_test_replica_url := replica_url
+UNIT_DEPS_test_replicate := replicate
+UNIT_DEPS_test_settings := settings
+UNIT_DEPS_test_shim_protocol := shim ls_socket metrics_client signals litestream
 
-build/asan/unit/%: tests/unit/%.c $(LIB_SRCS) $(HDRS)
+UNIT_SRCS := $(sort $(wildcard tests/unit/test_*.c))
+UNIT_BINS := $(patsubst tests/unit/%.c,build/unit/%,$(UNIT_SRCS))
+UNIT_ASAN_BINS := $(patsubst tests/unit/%.c,build/asan/unit/%,$(UNIT_SRCS))
+unit_objs = $(patsubst %,build/obj/init/%.o,$(UNIT_DEPS_$(1)))
+unit_asan_objs = $(patsubst %,build/asan/obj/init/%.o,$(UNIT_DEPS_$(1)))
+
+.SECONDEXPANSION:
+build/unit/%: build/obj/tests/unit/%.o $$(call unit_objs,$$*) build/libutil.a
 	@mkdir -p $(@D)
-	$(CC) $(BASE_CFLAGS) -O1 -g $(SANITIZE) $< $(LIB_SRCS) -o $@ $(LDLIBS_DEV) -lcmocka
+	$(CC) $(CFLAGS) $< $(call unit_objs,$*) build/libutil.a -o $@ $(LDLIBS_DEV) -lcmocka
+
+build/asan/unit/%: build/asan/obj/tests/unit/%.o $$(call unit_asan_objs,$$*) build/asan/libutil.a
+	@mkdir -p $(@D)
+	$(CC) $(ASAN_CFLAGS) $< $(call unit_asan_objs,$*) build/asan/libutil.a -o $@ $(LDLIBS_DEV) -lcmocka
 
 unit: $(UNIT_BINS)
 	@set -e; for t in $(UNIT_BINS); do echo "== $$t"; $$t; done
@@ -44,6 +106,7 @@ unit: $(UNIT_BINS)
 unit-asan: $(UNIT_ASAN_BINS)
 	@set -e; for t in $(UNIT_ASAN_BINS); do echo "== $$t"; $$t; done
 
+# ---- the rest ----------------------------------------------------------------------
 deps:
 	@scripts/install-deps
 
@@ -60,17 +123,43 @@ demo:
 bench: deps build/lsinit static
 	@bench/run
 
-# libFuzzer on the health endpoint's request parser: FUZZ_SECONDS in CI, longer by hand.
+# ---- fuzzers (libFuzzer; clang compiles every source with coverage) ---------------
+# fuzz_http_request: the health endpoint's request parser. `make fuzz` runs it
+# FUZZ_SECONDS (tests/run, CI); scripts/soak runs 10 million inputs.
+# fuzz_config: the configuration path (tests/fuzz/fuzz_config.c); the
+# _skip_known build steps over the contract violations already known
+# (FUZZ_CONFIG_SKIP_KNOWN). `make fuzz-config` runs the strict one
+# FUZZ_SECONDS; scripts/soak runs it 600 s.
 FUZZ_SECONDS ?= 20
+FUZZ_CC := clang
+FUZZ_CFLAGS := -g -O1 -fsanitize=fuzzer,address,undefined -std=c11 -D_GNU_SOURCE -DLSINIT_VERSION='"fuzz"' -Iinit -Iinit/lib
+FUZZ_CONFIG_SRCS := $(filter-out init/main.c,$(SRCS))
+
 build/fuzz/fuzz_http_request: tests/fuzz/fuzz_http_request.c init/lib/http_request.c init/lib/http_request.h
 	@mkdir -p $(@D)
-	clang -g -O1 -fsanitize=fuzzer,address,undefined -Iinit/lib $< init/lib/http_request.c -o $@
+	$(FUZZ_CC) $(FUZZ_CFLAGS) $< init/lib/http_request.c -o $@
 
+build/fuzz/fuzz_config: tests/fuzz/fuzz_config.c $(FUZZ_CONFIG_SRCS) $(HDRS)
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) $< $(FUZZ_CONFIG_SRCS) -o $@ $(LDLIBS_DEV)
+
+build/fuzz/fuzz_config_skip_known: tests/fuzz/fuzz_config.c $(FUZZ_CONFIG_SRCS) $(HDRS)
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -DFUZZ_CONFIG_SKIP_KNOWN $< $(FUZZ_CONFIG_SRCS) -o $@ $(LDLIBS_DEV)
+
+# The fuzzer's own exit status is make's (docs/reliability.md M1): its output
+# goes to a log first, and only then are the last lines shown.
 fuzz: build/fuzz/fuzz_http_request
 	@rm -rf build/fuzz/corpus && mkdir -p build/fuzz/corpus
 	build/fuzz/fuzz_http_request -max_total_time=$(FUZZ_SECONDS) -max_len=4200 -print_final_stats=1 \
 	  build/fuzz/corpus tests/fuzz/corpus/http_request > build/fuzz/fuzz_http_request.log 2>&1; rc=$$?; \
 	  tail -12 build/fuzz/fuzz_http_request.log; exit $$rc
+
+fuzz-config: build/fuzz/fuzz_config
+	@rm -rf build/fuzz/corpus-config build/fuzz/config-artifacts && mkdir -p build/fuzz/corpus-config build/fuzz/config-artifacts
+	cd build/fuzz && ./fuzz_config -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 -artifact_prefix=config-artifacts/ \
+	  corpus-config ../../tests/fuzz/corpus/config > fuzz_config.log 2>&1; rc=$$?; \
+	  grep -E '^fuzz_config:|^stat::|SUMMARY|Test unit' fuzz_config.log | tail -20; exit $$rc
 
 .PHONY: check-manifests helm-check image container-test
 
@@ -99,7 +188,15 @@ check-manifests:
 helm-check:
 	@scripts/check-manifests helm
 
-lint:
+# init/lib includes nothing from init/ (see the sources section above).
+check-lib:
+	@bad=$$(for f in init/lib/*.[ch]; do \
+	  grep -o '^#include "[^"]*"' "$$f" | sed 's/^#include "\(.*\)"/\1/' | \
+	  while read -r h; do [ -e "init/lib/$$h" ] || echo "$$f includes \"$$h\", which is not in init/lib"; done; \
+	done); \
+	if [ -n "$$bad" ]; then echo "$$bad" >&2; echo "error: init/lib must not include headers from init/" >&2; exit 1; fi
+
+lint: check-lib
 	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability --std=c11 \
 	  --suppress=missingIncludeSystem -D_GNU_SOURCE -Iinit -Iinit/lib init
 	clang-tidy --quiet $(SRCS) -- $(BASE_CFLAGS)
@@ -107,4 +204,9 @@ lint:
 clean:
 	rm -rf build
 
+# Objects are kept (a unit test's own object is otherwise an intermediate file make deletes).
+.SECONDARY:
+
+-include $(patsubst %.o,%.d,$(APP_OBJS) $(LIBUTIL_OBJS) $(call obj,$(UNIT_SRCS)))
+-include $(patsubst %.o,%.d,$(ASAN_APP_OBJS) $(ASAN_LIBUTIL_OBJS) $(call asan_obj,$(UNIT_SRCS)))
 -include mk/*.mk

@@ -257,7 +257,10 @@ static int run_captured(const struct verify_params *p, char *const *argv, int64_
     while (used > 0 && (buf[used - 1] == '\n' || buf[used - 1] == '\r'))
         buf[--used] = '\0';
     const char *last = strrchr(buf, '\n');
-    snprintf(tail, tail_size, "%s", last != NULL ? last + 1 : buf);
+    const char *line = last != NULL ? last + 1 : buf;
+    size_t line_len = strnlen(line, tail_size - 1);
+    memcpy(tail, line, line_len);
+    tail[line_len] = '\0';
     return spawn_status_code(res.status);
 }
 

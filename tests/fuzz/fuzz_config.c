@@ -26,7 +26,8 @@
  *     expands no variables);
  *   - no sanitizer report, no leak (libFuzzer's default -detect_leaks=1).
  *
- * Build and run: see docs/reliability.md (suite 7); seeds in
+ * Build and run: make build/fuzz/fuzz_config (and _skip_known), make fuzz-config
+ * FUZZ_SECONDS=30; docs/reliability.md (suite 7) has the results. Seeds in
  * tests/fuzz/corpus/config/.
  */
 #include <stdbool.h>
