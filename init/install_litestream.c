@@ -235,7 +235,7 @@ int install_options_parse(int argc, char **argv, char *const *envp, const char *
             int rc = flag_value(argc, argv, &i, names[k], &value);
             if (rc < 0)
                 return errbuf_fail(err, err_size, EXIT_USAGE, "install-litestream: --%s needs a value; see lsinit install-litestream --help",
-                            names[k]);
+                                   names[k]);
             if (rc == 0)
                 continue;
             matched = true;
@@ -261,8 +261,8 @@ int install_options_parse(int argc, char **argv, char *const *envp, const char *
     const char *bare = version[0] == 'v' || version[0] == 'V' ? version + 1 : version;
     if (!version_valid(bare) || strlen(bare) >= sizeof(o->version))
         return errbuf_fail(err, err_size, EXIT_CONFIG,
-                    "install-litestream: --version %.64s is not a release version: use e.g. " INSTALL_DEFAULT_VERSION,
-                    version);
+                           "install-litestream: --version %.64s is not a release version: use e.g. " INSTALL_DEFAULT_VERSION,
+                           version);
     snprintf(o->version, sizeof(o->version), "%s", bare);
 
     if (dir == NULL)
@@ -272,23 +272,23 @@ int install_options_parse(int argc, char **argv, char *const *envp, const char *
         dlen--;
     if (dlen == 0 || dlen >= sizeof(o->dir))
         return errbuf_fail(err, err_size, EXIT_CONFIG, "install-litestream: %s is empty or too long: give a directory",
-                    dir_source);
+                           dir_source);
     memcpy(o->dir, dir, dlen);
     o->dir[dlen] = '\0';
 
     if (sha != NULL && !sha256_hex_valid(sha, o->sha256))
         return errbuf_fail(err, err_size, EXIT_CONFIG,
-                    "install-litestream: %s=%.80s is not a SHA-256: give the archive's 64 hex digits (sha256sum)",
-                    sha_source, sha);
+                           "install-litestream: %s=%.80s is not a SHA-256: give the archive's 64 hex digits (sha256sum)",
+                           sha_source, sha);
     if (sha != NULL)
         o->sha256_source = sha_source;
 
     const char *arch = NULL;
     if (arch_flag != NULL && (arch = install_arch_from_name(arch_flag)) == NULL)
         return errbuf_fail(err, err_size, EXIT_CONFIG,
-                    "install-litestream: --arch %.40s is not a Litestream release architecture: use amd64, arm64, "
-                    "arm7 or arm6",
-                    arch_flag);
+                           "install-litestream: --arch %.40s is not a Litestream release architecture: use amd64, arm64, "
+                           "arm7 or arm6",
+                           arch_flag);
     if (arch == NULL && machine != NULL)
         arch = install_arch_for_machine(machine);
     if (arch != NULL) {
@@ -301,31 +301,31 @@ int install_options_parse(int argc, char **argv, char *const *envp, const char *
     if (url != NULL) {
         if (!url_valid(url) || strlen(url) >= sizeof(o->url))
             return errbuf_fail(err, err_size, EXIT_CONFIG,
-                        "install-litestream: %s=%.200s is not an http:// or https:// URL", url_source, url);
+                               "install-litestream: %s=%.200s is not an http:// or https:// URL", url_source, url);
         if (sha == NULL && o->binary_sha256[0] == '\0')
             return errbuf_fail(err, err_size, EXIT_CONFIG,
-                        "install-litestream: %s needs --sha256 HEX (or LSINIT_LITESTREAM_SHA256): the archive's "
-                        "SHA-256, so a wrong or altered download is never installed (lsinit pins the binary of "
-                        "v" INSTALL_DEFAULT_VERSION " amd64, arm64 only)",
-                        url_source);
+                               "install-litestream: %s needs --sha256 HEX (or LSINIT_LITESTREAM_SHA256): the archive's "
+                               "SHA-256, so a wrong or altered download is never installed (lsinit pins the binary of "
+                               "v" INSTALL_DEFAULT_VERSION " amd64, arm64 only)",
+                               url_source);
         snprintf(o->url, sizeof(o->url), "%s", url);
         o->custom_url = true;
         return 0;
     }
     if (arch == NULL)
         return errbuf_fail(err, err_size, EXIT_CONFIG,
-                    "install-litestream: Litestream publishes no linux build for machine '%s' (lsinit knows x86_64, "
-                    "aarch64, armv7l, armv6l): give --arch, or --url and --sha256 of an archive built for it",
-                    machine != NULL ? machine : "unknown");
+                           "install-litestream: Litestream publishes no linux build for machine '%s' (lsinit knows x86_64, "
+                           "aarch64, armv7l, armv6l): give --arch, or --url and --sha256 of an archive built for it",
+                           machine != NULL ? machine : "unknown");
     if (install_release_url(o->version, arch, o->url, sizeof(o->url)) != 0)
         return errbuf_fail(err, err_size, EXIT_CONFIG, "install-litestream: no release URL for v%s on %s", o->version, arch);
     const char *archive_pin = install_pinned_sha256(o->version, arch);
     if (sha == NULL && archive_pin == NULL && o->binary_sha256[0] == '\0')
         return errbuf_fail(err, err_size, EXIT_CONFIG,
-                    "install-litestream: litestream v%s for %s has no checksum pinned in lsinit " LSINIT_VERSION
-                    " (pinned: v0.5.17 and v0.3.13, amd64 and arm64): pass --sha256 HEX of %s "
-                    "(and --url URL to use a mirror)",
-                    o->version, arch, strrchr(o->url, '/') + 1);
+                           "install-litestream: litestream v%s for %s has no checksum pinned in lsinit " LSINIT_VERSION
+                           " (pinned: v0.5.17 and v0.3.13, amd64 and arm64): pass --sha256 HEX of %s "
+                           "(and --url URL to use a mirror)",
+                           o->version, arch, strrchr(o->url, '/') + 1);
     if (sha == NULL && archive_pin != NULL) {
         snprintf(o->sha256, sizeof(o->sha256), "%s", archive_pin);
         o->sha256_source = "pinned";
@@ -403,8 +403,8 @@ static int download(const struct install_options *o, char *const *envp, struct d
     struct stat st;
     if (ca != NULL && stat(ca, &st) != 0)
         return errbuf_fail(err, err_size, EXIT_CONFIG,
-                    "install-litestream: LSINIT_CA_BUNDLE=%s: %s; point it at a PEM CA bundle", ca,
-                    strerror(errno));
+                           "install-litestream: LSINIT_CA_BUNDLE=%s: %s; point it at a PEM CA bundle", ca,
+                           strerror(errno));
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
         return errbuf_fail(err, err_size, EXIT_OSERR, "install-litestream: cannot initialise libcurl");
     char curl_err[CURL_ERROR_SIZE] = "";
@@ -447,40 +447,40 @@ static int download(const struct install_options *o, char *const *envp, struct d
     switch (rc) {
     case CURLE_ABORTED_BY_CALLBACK:
         return errbuf_fail(err, err_size, 128 + d->stop_signal, "install-litestream: interrupted by signal %d while downloading %s",
-                    d->stop_signal, o->url);
+                           d->stop_signal, o->url);
     case CURLE_HTTP_RETURNED_ERROR:
         if (status == 404 && !o->custom_url)
             return errbuf_fail(err, err_size, INSTALL_EXIT_UNAVAILABLE,
-                        "install-litestream: HTTP 404 for %s: is v%s a Litestream release with a build for %s? "
-                        "Otherwise give --url",
-                        o->url, o->version, o->arch);
+                               "install-litestream: HTTP 404 for %s: is v%s a Litestream release with a build for %s? "
+                               "Otherwise give --url",
+                               o->url, o->version, o->arch);
         return errbuf_fail(err, err_size, INSTALL_EXIT_UNAVAILABLE, "install-litestream: HTTP %ld for %s: %s", status,
-                    o->url, what);
+                           o->url, what);
     case CURLE_FILESIZE_EXCEEDED:
         return errbuf_fail(err, err_size, INSTALL_EXIT_DATAERR,
-                    "install-litestream: %s is larger than %zu MiB: not a Litestream release archive", o->url,
-                    INSTALL_MAX_DOWNLOAD >> 20);
+                           "install-litestream: %s is larger than %zu MiB: not a Litestream release archive", o->url,
+                           INSTALL_MAX_DOWNLOAD >> 20);
     case CURLE_WRITE_ERROR:
         if (d->too_large)
             return errbuf_fail(err, err_size, INSTALL_EXIT_DATAERR,
-                        "install-litestream: %s is larger than %zu MiB: not a Litestream release archive", o->url,
-                        INSTALL_MAX_DOWNLOAD >> 20);
+                               "install-litestream: %s is larger than %zu MiB: not a Litestream release archive", o->url,
+                               INSTALL_MAX_DOWNLOAD >> 20);
         return errbuf_fail(err, err_size, EXIT_OSERR, "install-litestream: out of memory downloading %s", o->url);
     case CURLE_PARTIAL_FILE:
     case CURLE_RECV_ERROR:
     case CURLE_GOT_NOTHING:
         return errbuf_fail(err, err_size, INSTALL_EXIT_UNAVAILABLE,
-                    "install-litestream: the download of %s was cut short after %zu bytes (%s): try again", o->url,
-                    d->len, why);
+                           "install-litestream: the download of %s was cut short after %zu bytes (%s): try again", o->url,
+                           d->len, why);
     case CURLE_PEER_FAILED_VERIFICATION:
     case CURLE_SSL_CACERT_BADFILE:
         return errbuf_fail(err, err_size, INSTALL_EXIT_UNAVAILABLE,
-                    "install-litestream: cannot verify the TLS certificate of %s (%s): set LSINIT_CA_BUNDLE to a CA "
-                    "bundle that trusts it, e.g. /etc/ssl/certs/ca-certificates.crt from ca-certificates",
-                    o->url, why);
+                           "install-litestream: cannot verify the TLS certificate of %s (%s): set LSINIT_CA_BUNDLE to a CA "
+                           "bundle that trusts it, e.g. /etc/ssl/certs/ca-certificates.crt from ca-certificates",
+                           o->url, why);
     default:
         return errbuf_fail(err, err_size, INSTALL_EXIT_UNAVAILABLE, "install-litestream: cannot download %s (%s): %s",
-                    o->url, why, what);
+                           o->url, why, what);
     }
 }
 
@@ -571,8 +571,8 @@ static void append(char *dst, size_t size, const char *src)
 static int write_error(const char *dir, int error, char *err, size_t err_size)
 {
     return errbuf_fail(err, err_size, INSTALL_EXIT_CANTCREAT, "install-litestream: cannot write litestream into %s: %s: %s",
-                dir, strerror(error),
-                error == ENOSPC || error == EDQUOT ? "free some space there or use --dir elsewhere"
+                       dir, strerror(error),
+                       error == ENOSPC || error == EDQUOT ? "free some space there or use --dir elsewhere"
                                                    : "use --dir with a writable directory");
 }
 
@@ -588,21 +588,21 @@ static int extract(const struct install_options *o, const struct download *d, in
     enum tgz_result t = tgz_extract(d->data, d->len, "litestream", file_sink_write, &sink, &size, why, sizeof(why));
     if (t == TGZ_SINK_FAILED && sink.stop_signal != 0)
         return errbuf_fail(err, err_size, 128 + sink.stop_signal,
-                    "install-litestream: interrupted by signal %d while extracting %s", sink.stop_signal, o->url);
+                           "install-litestream: interrupted by signal %d while extracting %s", sink.stop_signal, o->url);
     if (t == TGZ_SINK_FAILED)
         return write_error(o->dir, sink.error, err, err_size);
     if (t != TGZ_OK)
         return errbuf_fail(err, err_size, INSTALL_EXIT_DATAERR, "install-litestream: %s is not a usable litestream archive: %s",
-                    o->url, why);
+                           o->url, why);
     unsigned char digest[SHA256_DIGEST_SIZE];
     sha256_final(&sink.hash, digest);
     sha256_to_hex(digest, binary_hex);
     if (o->binary_sha256[0] != '\0' && strcmp(binary_hex, o->binary_sha256) != 0)
         return errbuf_fail(err, err_size, INSTALL_EXIT_DATAERR,
-                    "install-litestream: checksum mismatch for the litestream binary in %s (%llu bytes): sha256 %s, "
-                    "expected %s (pinned for v%s %s): the archive does not hold the official litestream v%s for %s",
-                    o->url, (unsigned long long)size, binary_hex, o->binary_sha256, o->version, o->arch, o->version,
-                    o->arch);
+                           "install-litestream: checksum mismatch for the litestream binary in %s (%llu bytes): sha256 %s, "
+                           "expected %s (pinned for v%s %s): the archive does not hold the official litestream v%s for %s",
+                           o->url, (unsigned long long)size, binary_hex, o->binary_sha256, o->version, o->arch, o->version,
+                           o->arch);
     return 0;
 }
 
@@ -613,9 +613,9 @@ static int install(const struct install_options *o, char *const *envp, char *err
     size_t existed = 0;
     if (fs_mkdir_p(o->dir, 0755, &existed) != 0)
         return errbuf_fail(err, err_size, INSTALL_EXIT_CANTCREAT,
-                    "install-litestream: cannot create directory %s: %s: use --dir with a writable directory; "
-                    "nothing installed",
-                    o->dir, strerror(errno));
+                           "install-litestream: cannot create directory %s: %s: use --dir with a writable directory; "
+                           "nothing installed",
+                           o->dir, strerror(errno));
     if (!o->force && already_installed(o, target)) {
         printf("litestream v%s is already installed at %s\n", o->version, target);
         return 0;
@@ -634,9 +634,9 @@ static int install(const struct install_options *o, char *const *envp, char *err
         int error = errno;
         fs_rmdir_created(o->dir, existed);
         return errbuf_fail(err, err_size, INSTALL_EXIT_CANTCREAT,
-                    "install-litestream: cannot create a file in %s: %s: use --dir with a writable directory "
-                    "or run as a user that may write it; %s",
-                    o->dir, strerror(error), unchanged);
+                           "install-litestream: cannot create a file in %s: %s: use --dir with a writable directory "
+                           "or run as a user that may write it; %s",
+                           o->dir, strerror(error), unchanged);
     }
 
     struct download d = {0};
@@ -646,9 +646,9 @@ static int install(const struct install_options *o, char *const *envp, char *err
         sha256_hex(d.data, d.len, got);
         if (o->sha256[0] != '\0' && strcmp(got, o->sha256) != 0)
             rc = errbuf_fail(err, err_size, INSTALL_EXIT_DATAERR,
-                      "install-litestream: checksum mismatch for %s (%zu bytes): sha256 %s, expected %s (%s): the "
-                      "download is corrupt or not litestream v%s",
-                      o->url, d.len, got, o->sha256, o->sha256_source, o->version);
+                             "install-litestream: checksum mismatch for %s (%zu bytes): sha256 %s, expected %s (%s): the "
+                             "download is corrupt or not litestream v%s",
+                             o->url, d.len, got, o->sha256, o->sha256_source, o->version);
     }
     if (rc == 0)
         rc = extract(o, &d, fd, got_binary, err, err_size);

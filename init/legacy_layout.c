@@ -613,10 +613,10 @@ static int sftp_list(const struct legacy_sftp_target *t, const struct legacy_hos
             result = 0;
         } else if (p.key_rejected || rc == CURLE_PEER_FAILED_VERIFICATION) {
             errbuf_fail(why, why_size, -1, "cannot list %.300s: the server's host key is not the replica's host-key (%s SHA256:%.43s)",
-                 url, key != NULL ? key->type : "?", key != NULL ? key->sha256_b64 : "");
+                        url, key != NULL ? key->type : "?", key != NULL ? key->sha256_b64 : "");
         } else {
             errbuf_fail(why, why_size, -1, "cannot list %.300s as %.100s: %s%s%.300s", url, t->user, curl_easy_strerror(rc),
-                 err[0] != '\0' ? ": " : "", err);
+                        err[0] != '\0' ? ": " : "", err);
         }
     }
     curl_easy_cleanup(c);

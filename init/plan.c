@@ -135,7 +135,7 @@ static int env_replica_load(struct env_replica *r, char *const *envp, char *err,
     } else if (bucket != NULL) {
         if (strpbrk(bucket, "/: ") != NULL)
             return errbuf_fail(err, size, EXIT_CONFIG, "%s=%s is not a bucket name: give the name only (no s3://, slashes or spaces)",
-                             bucket_var, bucket);
+                               bucket_var, bucket);
         r->present = true;
         r->url.type = REPLICA_S3;
         snprintf(r->url.bucket, sizeof(r->url.bucket), "%s", bucket);
@@ -450,8 +450,8 @@ static int plan_control_socket(struct plan *plan, char *const *envp, char *err, 
     }
     if (strlen(path) >= sizeof(un.sun_path))
         return errbuf_fail(err, size, EXIT_CONFIG,
-                         "%s: the control socket path %s is over %zu bytes (a unix socket limit); set LSINIT_SOCKET "
-                         "to a shorter path", var, path, sizeof(un.sun_path) - 1);
+                           "%s: the control socket path %s is over %zu bytes (a unix socket limit); set LSINIT_SOCKET "
+                           "to a shorter path", var, path, sizeof(un.sun_path) - 1);
     if (sock == NULL) {
         sock = ynode_new(YNODE_MAP);
         ynode_map_set(plan->config, "socket", sock);
@@ -488,7 +488,7 @@ int plan_build(struct plan *plan, char *const *envp, const char *cwd, const sigs
         const char *value = env_lookup(envp, copied[i]);
         if (value != NULL && !utf8_valid(value))
             return errbuf_fail(err, size, EXIT_CONFIG, "%s is not valid UTF-8 text: Litestream's YAML config cannot hold "
-                             "it; fix the value (its encoding)", copied[i]);
+                               "it; fix the value (its encoding)", copied[i]);
     }
 
     const char *v = env_lookup(envp, "LSINIT_RESTORE_TIMEOUT");
@@ -522,7 +522,7 @@ int plan_build(struct plan *plan, char *const *envp, const char *cwd, const sigs
             /* Litestream 0.3 takes a missing path as "" = its working directory, and replicates nothing. */
             if (!ls_version_is_v05(&plan->version) || ynode_map_get(db, "dir") == NULL)
                 return errbuf_fail(err, size, EXIT_CONFIG, "%s line %zu: a database without path:%s", plan->config_source,
-                                 db->line, ls_version_is_v05(&plan->version) ? " (or dir: and pattern:)" : "");
+                                   db->line, ls_version_is_v05(&plan->version) ? " (or dir: and pattern:)" : "");
             continue; /* 0.5 directory mode: dir + pattern */
         }
         const char *bare = strncmp(p, "sqlite3://", 10) == 0 ? p + 10 : strncmp(p, "sqlite://", 9) == 0 ? p + 9 : p;
@@ -576,9 +576,9 @@ int plan_build(struct plan *plan, char *const *envp, const char *cwd, const sigs
         if (!db_has_replica(db)) {
             if (!rep.present)
                 return errbuf_fail(err, size, EXIT_CONFIG,
-                                 "database %s has no replica: set LSINIT_REPLICA_URL (e.g. file:///data/replica or "
-                                 "s3://bucket/path) or LITESTREAM_REPLICA_BUCKET, or add replicas: to %s",
-                                 p != NULL ? p : "(dir)", plan->config_source[0] != '\0' ? plan->config_source : "the config");
+                                   "database %s has no replica: set LSINIT_REPLICA_URL (e.g. file:///data/replica or "
+                                   "s3://bucket/path) or LITESTREAM_REPLICA_BUCKET, or add replicas: to %s",
+                                   p != NULL ? p : "(dir)", plan->config_source[0] != '\0' ? plan->config_source : "the config");
             attach_replica(db, env_replica_node(&rep, &plan->version, p != NULL ? p : "db", needing > 1), &plan->version);
         }
         if (p == NULL)

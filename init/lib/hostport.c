@@ -61,8 +61,9 @@ enum hostport_result hostport_split(const char *text, struct hostport *out)
 int hostport_format(const struct hostport *hp, char *out, size_t size)
 {
     bool brackets = hp->bracketed || strchr(hp->host, ':') != NULL;
-    int n = hp->has_port ? snprintf(out, size, "%s%s%s:%ld", brackets ? "[" : "", hp->host, brackets ? "]" : "", hp->port)
-                         : snprintf(out, size, "%s%s%s", brackets ? "[" : "", hp->host, brackets ? "]" : "");
+    int n = hp->has_port
+                ? snprintf(out, size, "%s%s%s:%ld", brackets ? "[" : "", hp->host, brackets ? "]" : "", hp->port)
+                : snprintf(out, size, "%s%s%s", brackets ? "[" : "", hp->host, brackets ? "]" : "");
     return n < 0 || (size_t)n >= size ? -1 : 0;
 }
 

@@ -33,7 +33,8 @@ CURL *http_easy_new(const struct http_easy *o)
              (o->protocols == NULL || curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, o->protocols) == CURLE_OK);
     }
     if (ok && o->no_proxy)
-        ok = curl_easy_setopt(c, CURLOPT_NOPROXY, "*") == CURLE_OK && curl_easy_setopt(c, CURLOPT_PROXY, "") == CURLE_OK;
+        ok =
+            curl_easy_setopt(c, CURLOPT_NOPROXY, "*") == CURLE_OK && curl_easy_setopt(c, CURLOPT_PROXY, "") == CURLE_OK;
     if (ok && o->ca_bundle != NULL && o->ca_bundle[0] != '\0')
         ok = curl_easy_setopt(c, CURLOPT_CAINFO, o->ca_bundle) == CURLE_OK;
     if (ok && o->user_agent != NULL)
