@@ -12,6 +12,7 @@
 
 #include "exit_codes.h"
 #include "health_state.h"
+#include "json_text.h"
 #include "litestream.h"
 #include "log.h"
 #include "parse.h"
@@ -38,7 +39,7 @@ struct replication {
     char self_exe[PATH_MAX];
     int report_read, report_write;
     char report_buf[512];
-    size_t report_len;
+    struct line_reader reports;
 
     struct restore_set restores;
     bool restores_finished;
@@ -245,6 +246,7 @@ struct replication *replication_new(const struct replication_params *p, int *cod
     }
     r->report_read = fds[0];
     r->report_write = fds[1];
+    r->reports = (struct line_reader){.buf = r->report_buf, .size = sizeof(r->report_buf)};
     *code = restore_prepare_folders(p->plan);
     if (*code != 0) {
         replication_free(r);
@@ -364,28 +366,9 @@ static void report_handle_line(struct replication *r, const char *line)
     replicate_handle(&r->rep, &ev);
 }
 
-static void report_drain(struct replication *r)
-{
-    for (;;) {
-        ssize_t n = read(r->report_read, r->report_buf + r->report_len, sizeof(r->report_buf) - 1 - r->report_len);
-        if (n <= 0)
-            break;
-        r->report_len += (size_t)n;
-        r->report_buf[r->report_len] = '\0';
-        char *start = r->report_buf;
-        char *nl;
-        while ((nl = strchr(start, '\n')) != NULL) {
-            *nl = '\0';
-            report_handle_line(r, start);
-            start = nl + 1;
-        }
-        size_t left = r->report_len - (size_t)(start - r->report_buf);
-        memmove(r->report_buf, start, left);
-        r->report_len = left;
-        if (r->report_len >= sizeof(r->report_buf) - 1)
-            r->report_len = 0; /* a line this long is not ours */
-    }
-}
+static void on_report_line(char *line, void *ctx) { report_handle_line(ctx, line); }
+
+static void report_drain(struct replication *r) { (void)line_reader_drain(&r->reports, r->report_read, on_report_line, r); }
 
 /* ---- signals -------------------------------------------------------------- */
 

@@ -30,7 +30,7 @@ struct verifier {
     pid_t pid;
     int out_fd;
     char buf[8192];
-    size_t len;
+    struct line_reader lines;
     char tmp_dir[PATH_MAX];
     unsigned int seed;
     const struct plan *plan;
@@ -131,31 +131,14 @@ static void verifier_apply_line(struct verifier *v, const char *line)
         log_error("verification of %s failed: %s: %s", db, result, reason);
 }
 
+static void on_result_line(char *line, void *ctx) { verifier_apply_line(ctx, line); }
+
 void verifier_on_fd(struct verifier *v, int64_t now)
 {
     (void)now;
-    for (;;) {
-        ssize_t n = read(v->out_fd, v->buf + v->len, sizeof(v->buf) - 1 - v->len);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0) {
-            if (n == 0) {
-                close(v->out_fd);
-                v->out_fd = -1;
-            }
-            return;
-        }
-        v->len += (size_t)n;
-        v->buf[v->len] = '\0';
-        char *start = v->buf, *nl;
-        while ((nl = strchr(start, '\n')) != NULL) {
-            *nl = '\0';
-            verifier_apply_line(v, start);
-            start = nl + 1;
-        }
-        size_t left = v->len - (size_t)(start - v->buf);
-        memmove(v->buf, start, left);
-        v->len = left == sizeof(v->buf) - 1 ? 0 : left;
+    if (line_reader_drain(&v->lines, v->out_fd, on_result_line, v) == 0) {
+        close(v->out_fd);
+        v->out_fd = -1;
     }
 }
 
@@ -210,7 +193,7 @@ static void verifier_start(struct verifier *v, int64_t now)
     (void)fcntl(pipefd[0], F_SETFL, O_NONBLOCK);
     v->pid = pid;
     v->out_fd = pipefd[0];
-    v->len = 0;
+    v->lines = (struct line_reader){.buf = v->buf, .size = sizeof(v->buf)};
     v->next_at = 0;
     log_debug("verification started (pid %ld)", (long)pid);
 }
