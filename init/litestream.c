@@ -407,7 +407,7 @@ int ls_subcommand_argv(const struct ls_version *v, const char *binary, const cha
 }
 
 size_t ls_restore_argv(const struct ls_version *v, const char *binary, const char *config_path, const char *db,
-                       const char **out)
+                       const char *output, const char *check, const char **out)
 {
     size_t n = 0;
     out[n++] = binary;
@@ -415,11 +415,32 @@ size_t ls_restore_argv(const struct ls_version *v, const char *binary, const cha
     out[n++] = "-config";
     out[n++] = config_path;
     out[n++] = "-no-expand-env";
-    out[n++] = "-if-replica-exists";
-    if (ls_version_at_least(v, 0, 5, 10)) {
-        out[n++] = "-integrity-check";
-        out[n++] = "quick";
+    if (output != NULL) {
+        out[n++] = "-o";
+        out[n++] = output;
+    } else {
+        out[n++] = "-if-replica-exists";
     }
+    if (check != NULL && ls_version_at_least(v, 0, 5, 10)) {
+        out[n++] = "-integrity-check";
+        out[n++] = check;
+    }
+    out[n++] = db;
+    out[n] = NULL;
+    return n;
+}
+
+size_t ls_sync_wait_argv(const char *binary, const char *socket_path, const char *timeout_s, const char *db,
+                         const char **out)
+{
+    size_t n = 0;
+    out[n++] = binary;
+    out[n++] = "sync";
+    out[n++] = "-socket";
+    out[n++] = socket_path;
+    out[n++] = "-wait";
+    out[n++] = "-timeout";
+    out[n++] = timeout_s;
     out[n++] = db;
     out[n] = NULL;
     return n;

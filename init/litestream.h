@@ -71,9 +71,15 @@ int ls_find_positional(const struct ls_version *v, const char *command, char **u
  * verification's restore), in one place. Each fills out (room for
  * LS_ARGV_MAX) and returns the argc.
  */
-/* restore -config C -no-expand-env -if-replica-exists [-integrity-check quick (0.5.10+)] DB */
+/*
+ * restore -config C -no-expand-env [-o OUTPUT | -if-replica-exists] [-integrity-check CHECK (0.5.10+)] DB.
+ * output NULL: in place, only if the replica has a backup (restore on boot).
+ */
 size_t ls_restore_argv(const struct ls_version *v, const char *binary, const char *config_path, const char *db,
-                       const char **out);
+                       const char *output, const char *check, const char **out);
+/* sync -socket S -wait -timeout SECONDS DB (0.5.9+) */
+size_t ls_sync_wait_argv(const char *binary, const char *socket_path, const char *timeout_s, const char *db,
+                         const char **out);
 /* replicate -config C -no-expand-env [-once] [-exec EXEC] */
 size_t ls_replicate_argv(const char *binary, const char *config_path, bool once, const char *exec,
                          const char **out);

@@ -128,7 +128,8 @@ static void job_start(struct restore_set *s, size_t i, int64_t now)
 {
     struct restore_job *job = &s->jobs[i];
     const char *argv[LS_ARGV_MAX];
-    ls_restore_argv(&s->plan->version, s->plan->litestream, s->plan->config_path, s->plan->dbs[i].path, argv);
+    ls_restore_argv(&s->plan->version, s->plan->litestream, s->plan->config_path, s->plan->dbs[i].path, NULL, "quick",
+                    argv);
     int exec_errno = 0;
     struct spawn_request req = {
         .argv = (char *const *)argv,

@@ -18,11 +18,13 @@
 #include <unistd.h>
 
 #include "clock.h"
-#include "json_text.h"
+#include "db_check.h"
 #include "exit_codes.h"
 #include "fsutil.h"
 #include "hostport.h"
 #include "http_easy.h"
+#include "json_text.h"
+#include "litestream.h"
 #include "log.h"
 #include "metrics_client.h"
 #include "parse.h"
@@ -268,11 +270,11 @@ static int catchup_v05(const struct verify_params *p, const char *db, char *err,
 {
     char timeout[32];
     snprintf(timeout, sizeof(timeout), "%lld", (long long)(p->catchup_timeout_ms / 1000 > 0 ? p->catchup_timeout_ms / 1000 : 1));
-    char *const argv[] = {(char *)p->litestream, (char *)"sync", (char *)"-socket", (char *)p->socket_path,
-                          (char *)"-wait", (char *)"-timeout", timeout, (char *)db, NULL};
+    const char *argv[LS_ARGV_MAX];
+    ls_sync_wait_argv(p->litestream, p->socket_path, timeout, db, argv);
     char tail[VERIFY_OUTPUT_TAIL];
     bool timed_out = false;
-    int rc = run_captured(p, argv, p->catchup_timeout_ms + 5000, tail, sizeof(tail), &timed_out);
+    int rc = run_captured(p, (char *const *)argv, p->catchup_timeout_ms + 5000, tail, sizeof(tail), &timed_out);
     if (rc != 0) {
         snprintf(err, err_size, "litestream sync -wait failed%s: %.180s", timed_out ? " (timed out)" : "", tail);
         return -1;
@@ -290,39 +292,27 @@ static long long file_size(const char *path)
 
 static enum verify_result check_copy(const char *copy, const char *token, char *err, size_t err_size)
 {
+    if (db_check(copy, DB_CHECK_INTEGRITY, true, err, err_size) != 0)
+        return VERIFY_INTEGRITY_FAILED;
     sqlite3 *db = NULL;
     if (sqlite3_open_v2(copy, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
         snprintf(err, err_size, "cannot open the restored copy: %s", db != NULL ? sqlite3_errmsg(db) : "out of memory");
         sqlite3_close(db);
         return VERIFY_INTEGRITY_FAILED;
     }
-    sqlite3_stmt *st = NULL;
     enum verify_result r = VERIFY_PASS;
-    if (sqlite3_prepare_v2(db, "PRAGMA integrity_check", -1, &st, NULL) != SQLITE_OK || sqlite3_step(st) != SQLITE_ROW) {
-        snprintf(err, err_size, "integrity_check could not run: %s", sqlite3_errmsg(db));
-        r = VERIFY_INTEGRITY_FAILED;
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(db, "SELECT count(*) FROM " VERIFY_TABLE " WHERE uuid = ?1", -1, &st, NULL) != SQLITE_OK) {
+        snprintf(err, err_size, "the restored copy has no %s table: the replica is behind", VERIFY_TABLE);
+        r = VERIFY_STALE;
     } else {
-        const unsigned char *first = sqlite3_column_text(st, 0);
-        if (first == NULL || strcmp((const char *)first, "ok") != 0) {
-            snprintf(err, err_size, "integrity_check: %s", first != NULL ? (const char *)first : "(null)");
-            r = VERIFY_INTEGRITY_FAILED;
+        sqlite3_bind_text(st, 1, token, -1, SQLITE_STATIC);
+        if (sqlite3_step(st) != SQLITE_ROW || sqlite3_column_int(st, 0) != 1) {
+            snprintf(err, err_size, "the marker is not in the restored copy: the replica is behind");
+            r = VERIFY_STALE;
         }
     }
     sqlite3_finalize(st);
-    st = NULL;
-    if (r == VERIFY_PASS) {
-        if (sqlite3_prepare_v2(db, "SELECT count(*) FROM " VERIFY_TABLE " WHERE uuid = ?1", -1, &st, NULL) != SQLITE_OK) {
-            snprintf(err, err_size, "the restored copy has no %s table: the replica is behind", VERIFY_TABLE);
-            r = VERIFY_STALE;
-        } else {
-            sqlite3_bind_text(st, 1, token, -1, SQLITE_STATIC);
-            if (sqlite3_step(st) != SQLITE_ROW || sqlite3_column_int(st, 0) != 1) {
-                snprintf(err, err_size, "the marker is not in the restored copy: the replica is behind");
-                r = VERIFY_STALE;
-            }
-        }
-        sqlite3_finalize(st);
-    }
     sqlite3_close(db);
     return r;
 }
@@ -351,21 +341,8 @@ static void restore_and_check(const struct verify_params *p, const char *db, con
     }
     char copy[PATH_MAX + 16];
     snprintf(copy, sizeof(copy), "%s/verify.db", dir);
-    const char *argv[16];
-    size_t n = 0;
-    argv[n++] = p->litestream;
-    argv[n++] = "restore";
-    argv[n++] = "-config";
-    argv[n++] = p->config_path;
-    argv[n++] = "-no-expand-env";
-    argv[n++] = "-o";
-    argv[n++] = copy;
-    if (ls_version_at_least(&p->version, 0, 5, 10)) {
-        argv[n++] = "-integrity-check";
-        argv[n++] = "full";
-    }
-    argv[n++] = db;
-    argv[n] = NULL;
+    const char *argv[LS_ARGV_MAX];
+    ls_restore_argv(&p->version, p->litestream, p->config_path, db, copy, "full", argv);
     char tail[VERIFY_OUTPUT_TAIL];
     bool timed_out = false;
     int64_t t0 = clock_now_ms();
