@@ -41,7 +41,7 @@ LIBUTIL_OBJS := $(call obj,$(LIBUTIL_SRCS))
 ASAN_APP_OBJS := $(call asan_obj,$(APP_SRCS))
 ASAN_LIBUTIL_OBJS := $(call asan_obj,$(LIBUTIL_SRCS))
 
-.PHONY: all static test unit unit-asan integration deps demo bench lint check-lib clean asan soak fuzz fuzz-config
+.PHONY: all static test unit unit-asan integration deps demo bench lint check-lib format format-check clean asan soak fuzz fuzz-config
 
 all: build/lsinit
 
@@ -196,10 +196,25 @@ check-lib:
 	done); \
 	if [ -n "$$bad" ]; then echo "$$bad" >&2; echo "error: init/lib must not include headers from init/" >&2; exit 1; fi
 
-lint: check-lib
+# C: cppcheck, clang-tidy, clang-format (format-check); shell: shellcheck; Python: ruff (ruff.toml).
+SHELL_SCRIPTS := .ci/run tests/run scripts/install-deps scripts/build-static-deps.sh scripts/check-manifests \
+	scripts/container-build scripts/demo scripts/soak bench/healthapp.sh docker/sqlite-worker/worker.sh
+C_FORMATTED := $(wildcard init/*.[ch] init/lib/*.[ch] tests/unit/*.[ch] tests/fuzz/*.c)
+RUFF ?= $(firstword $(wildcard .deps/bin/ruff) ruff)
+
+lint: check-lib format-check
 	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability --std=c11 \
 	  --suppress=missingIncludeSystem -D_GNU_SOURCE -Iinit -Iinit/lib init
 	clang-tidy --quiet $(SRCS) -- $(BASE_CFLAGS)
+	shellcheck -S warning $(SHELL_SCRIPTS)
+	$(RUFF) check --quiet tests bench bench/run scripts
+
+# .clang-format writes down the tree's style; `make format` applies it.
+format-check:
+	clang-format --dry-run --Werror $(C_FORMATTED)
+
+format:
+	clang-format -i $(C_FORMATTED)
 
 clean:
 	rm -rf build

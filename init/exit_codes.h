@@ -7,16 +7,16 @@
 #define LSINIT_EXIT_CODES_H
 
 enum lsinit_exit {
-    EXIT_USAGE = 64,       /* bad command line: unknown flag, missing argument */
-    EXIT_DATAERR = 65,     /* install-litestream: checksum mismatch, corrupt archive */
-    EXIT_RESTORE = 69,     /* a database could not be restored (app not started); a download failed */
-    EXIT_LITESTREAM = 70,  /* litestream failed before the app started (config rejected, crash) */
-    EXIT_OSERR = 71,       /* a system call failed (fork, signalfd, memfd, ...) */
-    EXIT_CANTCREAT = 73,   /* install-litestream: cannot write the target folder */
-    EXIT_SYNC = 75,        /* the app stopped but its last writes could not be synced to the replica */
-    EXIT_CONFIG = 78,      /* bad configuration: an environment variable or config file */
-    EXIT_NOEXEC = 126,     /* the command exists but cannot be executed */
-    EXIT_NOTFOUND = 127,   /* the command was not found */
+    EXIT_USAGE = 64,      /* bad command line: unknown flag, missing argument */
+    EXIT_DATAERR = 65,    /* install-litestream: checksum mismatch, corrupt archive */
+    EXIT_RESTORE = 69,    /* a database could not be restored (app not started); a download failed */
+    EXIT_LITESTREAM = 70, /* litestream failed before the app started (config rejected, crash) */
+    EXIT_OSERR = 71,      /* a system call failed (fork, signalfd, memfd, ...) */
+    EXIT_CANTCREAT = 73,  /* install-litestream: cannot write the target folder */
+    EXIT_SYNC = 75,       /* the app stopped but its last writes could not be synced to the replica */
+    EXIT_CONFIG = 78,     /* bad configuration: an environment variable or config file */
+    EXIT_NOEXEC = 126,    /* the command exists but cannot be executed */
+    EXIT_NOTFOUND = 127,  /* the command was not found */
 };
 
 #endif

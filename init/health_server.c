@@ -38,7 +38,7 @@ struct health_server {
 };
 
 struct health_server *health_server_listen(const char *addr, const struct health_routes *routes, char *err,
-                                          size_t err_size)
+                                           size_t err_size)
 {
     struct hostport hp;
     if (hostport_split(addr, &hp) != HOSTPORT_OK || !hp.has_port) {
@@ -70,7 +70,8 @@ struct health_server *health_server_listen(const char *addr, const struct health
         if (strcmp(host, "localhost") == 0)
             a4->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
         else if (inet_pton(AF_INET, host, &a4->sin_addr) != 1) {
-            snprintf(err, err_size, "LSINIT_HEALTH_ADDR=%s: '%s' is not an IPv4 address (use 0.0.0.0 for all)", addr, host);
+            snprintf(err, err_size, "LSINIT_HEALTH_ADDR=%s: '%s' is not an IPv4 address (use 0.0.0.0 for all)", addr,
+                     host);
             return NULL;
         }
         family = AF_INET;
@@ -88,7 +89,8 @@ struct health_server *health_server_listen(const char *addr, const struct health
         (void)setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof(zero));
     }
     if (bind(fd, (struct sockaddr *)&ss, ss_len) != 0 || listen(fd, 128) != 0) {
-        snprintf(err, err_size, "LSINIT_HEALTH_ADDR=%s: cannot listen: %s (set another port, or off)", addr, strerror(errno));
+        snprintf(err, err_size, "LSINIT_HEALTH_ADDR=%s: cannot listen: %s (set another port, or off)", addr,
+                 strerror(errno));
         close(fd);
         return NULL;
     }
@@ -191,8 +193,7 @@ static void conn_prepare(struct health_conn *c, int status, const char *type, co
     int n = snprintf(head, sizeof(head),
                      "HTTP/1.%d %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\nCache-Control: no-store\r\n"
                      "Connection: close\r\n%s\r\n",
-                     minor, status, reason_phrase(status), type, body_len,
-                     status == 405 ? "Allow: GET, HEAD\r\n" : "");
+                     minor, status, reason_phrase(status), type, body_len, status == 405 ? "Allow: GET, HEAD\r\n" : "");
     size_t total = (size_t)n + (head_only ? 0 : body_len);
     c->out = malloc(total);
     if (c->out == NULL) {

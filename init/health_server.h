@@ -31,7 +31,7 @@ struct health_routes {
 
 /* Binds addr ("HOST:PORT", ":PORT", "[::]:PORT"); port 0 picks one. NULL + err on failure. */
 struct health_server *health_server_listen(const char *addr, const struct health_routes *routes, char *err,
-                                          size_t err_size);
+                                           size_t err_size);
 void health_server_free(struct health_server *h);
 int health_server_port(const struct health_server *h);
 

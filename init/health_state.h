@@ -29,10 +29,10 @@ struct db_health {
     double sync_count;
     double sync_errors;
     double sync_errors_previous;
-    int64_t sync_moved_unix;   /* when sync_count last increased */
-    int64_t caught_up_unix;    /* when the replica last matched the local shadow WAL */
-    bool caught_up;            /* it did at the last read */
-    double prev_local[2];      /* the local position at the previous read, and when */
+    int64_t sync_moved_unix; /* when sync_count last increased */
+    int64_t caught_up_unix;  /* when the replica last matched the local shadow WAL */
+    bool caught_up;          /* it did at the last read */
+    double prev_local[2];    /* the local position at the previous read, and when */
     int64_t prev_unix;
     bool prev_valid;
     double shadow_index, shadow_size, replica_index, replica_offset;
@@ -45,7 +45,7 @@ struct health_state {
     unsigned long restores;
     unsigned long litestream_restarts;
     unsigned long scrapes_failed;
-    int64_t scrape_ok_ms;       /* monotonic time of the last good read of litestream's metrics */
+    int64_t scrape_ok_ms; /* monotonic time of the last good read of litestream's metrics */
     unsigned long litestream_hangs;
     unsigned long http_requests;
     unsigned long http_rejected;

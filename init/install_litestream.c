@@ -26,7 +26,7 @@
 
 #define RELEASE_URL "https://github.com/benbjohnson/litestream/releases/download"
 #define CONNECT_TIMEOUT_S 30L
-#define STALL_TIMEOUT_S 60L     /* below 1 KiB/s for this long: give up */
+#define STALL_TIMEOUT_S 60L /* below 1 KiB/s for this long: give up */
 #define TOTAL_TIMEOUT_S 900L
 
 /*
@@ -50,23 +50,23 @@ static const struct {
     {"0.3.13", "arm64", "9585f5a508516bd66af2b2376bab4de256a5ef8e2b73ec760559e679628f2d59", NULL},
 };
 
-#define USAGE_LINE                                                                                              \
+#define USAGE_LINE                                                                                                     \
     "usage: lsinit install-litestream [--version V] [--arch A] [--dir D] [--url URL] [--sha256 HEX] [--force]"
 
 static const char usage[] =
     USAGE_LINE "\n"
-    "  --version V   Litestream release to install (default " INSTALL_DEFAULT_VERSION ")\n"
-    "  --arch A      release architecture: amd64 (x86_64), arm64 (aarch64), arm7, arm6 (default: uname -m)\n"
-    "  --dir D       install as D/litestream (LSINIT_INSTALL_DIR; default " INSTALL_DEFAULT_DIR ")\n"
-    "  --url URL     download the .tar.gz from URL instead of GitHub (LSINIT_LITESTREAM_URL)\n"
-    "  --sha256 HEX  the archive's SHA-256 (LSINIT_LITESTREAM_SHA256)\n"
-    "  --force       reinstall even when D/litestream already is version V\n"
-    "Pinned in lsinit: the litestream binary of v0.5.17 (amd64, arm64; checked after extraction,\n"
-    "so a mirror's archive needs no --sha256) and the archives of v0.3.13 (amd64, arm64).\n"
-    "Other versions need --sha256.\n"
-    "HTTPS uses LSINIT_CA_BUNDLE when set, and the usual https_proxy/no_proxy variables.\n"
-    "Exit codes: 0 installed or already there, 64 usage, 65 bad checksum or archive,\n"
-    "69 download failed, 73 cannot write D, 78 bad value.\n";
+               "  --version V   Litestream release to install (default " INSTALL_DEFAULT_VERSION ")\n"
+               "  --arch A      release architecture: amd64 (x86_64), arm64 (aarch64), arm7, arm6 (default: uname -m)\n"
+               "  --dir D       install as D/litestream (LSINIT_INSTALL_DIR; default " INSTALL_DEFAULT_DIR ")\n"
+               "  --url URL     download the .tar.gz from URL instead of GitHub (LSINIT_LITESTREAM_URL)\n"
+               "  --sha256 HEX  the archive's SHA-256 (LSINIT_LITESTREAM_SHA256)\n"
+               "  --force       reinstall even when D/litestream already is version V\n"
+               "Pinned in lsinit: the litestream binary of v0.5.17 (amd64, arm64; checked after extraction,\n"
+               "so a mirror's archive needs no --sha256) and the archives of v0.3.13 (amd64, arm64).\n"
+               "Other versions need --sha256.\n"
+               "HTTPS uses LSINIT_CA_BUNDLE when set, and the usual https_proxy/no_proxy variables.\n"
+               "Exit codes: 0 installed or already there, 64 usage, 65 bad checksum or archive,\n"
+               "69 download failed, 73 cannot write D, 78 bad value.\n";
 
 /* uname machine → the arch in 0.3.x release names (GOARCH+GOARM) and in 0.5.x (GoReleaser's). */
 static const struct {
@@ -74,7 +74,9 @@ static const struct {
     const char *arch;
     const char *arch_v05;
 } arches[] = {
-    {"x86_64", "amd64", "x86_64"}, {"aarch64", "arm64", "arm64"}, {"armv7l", "arm7", "armv7"},
+    {"x86_64", "amd64", "x86_64"},
+    {"aarch64", "arm64", "arm64"},
+    {"armv7l", "arm7", "armv7"},
     {"armv6l", "arm6", "armv6"},
 };
 
@@ -115,10 +117,9 @@ int install_release_url(const char *version, const char *arch, char *out, size_t
         return -1;
     int major = 0, minor = 0;
     bool goreleaser = sscanf(version, "%d.%d", &major, &minor) == 2 && (major > 0 || minor >= 5);
-    int n = goreleaser ? snprintf(out, size, RELEASE_URL "/v%s/litestream-%s-linux-%s.tar.gz", version, version,
-                                  arch_v05)
-                       : snprintf(out, size, RELEASE_URL "/v%s/litestream-v%s-linux-%s.tar.gz", version, version,
-                                  arch);
+    int n = goreleaser
+                ? snprintf(out, size, RELEASE_URL "/v%s/litestream-%s-linux-%s.tar.gz", version, version, arch_v05)
+                : snprintf(out, size, RELEASE_URL "/v%s/litestream-v%s-linux-%s.tar.gz", version, version, arch);
     return n > 0 && (size_t)n < size ? 0 : -1;
 }
 
@@ -213,8 +214,8 @@ static const char *nonempty_env(char *const *envp, const char *name)
     return v != NULL && v[0] != '\0' ? v : NULL;
 }
 
-int install_options_parse(int argc, char **argv, char *const *envp, const char *machine,
-                          struct install_options *o, char *err, size_t err_size)
+int install_options_parse(int argc, char **argv, char *const *envp, const char *machine, struct install_options *o,
+                          char *err, size_t err_size)
 {
     memset(o, 0, sizeof(*o));
     const char *version = NULL, *dir = NULL, *url = NULL, *sha = NULL, *arch_flag = NULL;
@@ -234,7 +235,8 @@ int install_options_parse(int argc, char **argv, char *const *envp, const char *
             const char *value = NULL;
             int rc = flag_value(argc, argv, &i, names[k], &value);
             if (rc < 0)
-                return errbuf_fail(err, err_size, EXIT_USAGE, "install-litestream: --%s needs a value; see lsinit install-litestream --help",
+                return errbuf_fail(err, err_size, EXIT_USAGE,
+                                   "install-litestream: --%s needs a value; see lsinit install-litestream --help",
                                    names[k]);
             if (rc == 0)
                 continue;
@@ -260,9 +262,9 @@ int install_options_parse(int argc, char **argv, char *const *envp, const char *
         version = INSTALL_DEFAULT_VERSION;
     const char *bare = version[0] == 'v' || version[0] == 'V' ? version + 1 : version;
     if (!version_valid(bare) || strlen(bare) >= sizeof(o->version))
-        return errbuf_fail(err, err_size, EXIT_CONFIG,
-                           "install-litestream: --version %.64s is not a release version: use e.g. " INSTALL_DEFAULT_VERSION,
-                           version);
+        return errbuf_fail(
+            err, err_size, EXIT_CONFIG,
+            "install-litestream: --version %.64s is not a release version: use e.g. " INSTALL_DEFAULT_VERSION, version);
     snprintf(o->version, sizeof(o->version), "%s", bare);
 
     if (dir == NULL)
@@ -277,18 +279,20 @@ int install_options_parse(int argc, char **argv, char *const *envp, const char *
     o->dir[dlen] = '\0';
 
     if (sha != NULL && !sha256_hex_valid(sha, o->sha256))
-        return errbuf_fail(err, err_size, EXIT_CONFIG,
-                           "install-litestream: %s=%.80s is not a SHA-256: give the archive's 64 hex digits (sha256sum)",
-                           sha_source, sha);
+        return errbuf_fail(
+            err, err_size, EXIT_CONFIG,
+            "install-litestream: %s=%.80s is not a SHA-256: give the archive's 64 hex digits (sha256sum)", sha_source,
+            sha);
     if (sha != NULL)
         o->sha256_source = sha_source;
 
     const char *arch = NULL;
     if (arch_flag != NULL && (arch = install_arch_from_name(arch_flag)) == NULL)
-        return errbuf_fail(err, err_size, EXIT_CONFIG,
-                           "install-litestream: --arch %.40s is not a Litestream release architecture: use amd64, arm64, "
-                           "arm7 or arm6",
-                           arch_flag);
+        return errbuf_fail(
+            err, err_size, EXIT_CONFIG,
+            "install-litestream: --arch %.40s is not a Litestream release architecture: use amd64, arm64, "
+            "arm7 or arm6",
+            arch_flag);
     if (arch == NULL && machine != NULL)
         arch = install_arch_for_machine(machine);
     if (arch != NULL) {
@@ -313,12 +317,14 @@ int install_options_parse(int argc, char **argv, char *const *envp, const char *
         return 0;
     }
     if (arch == NULL)
-        return errbuf_fail(err, err_size, EXIT_CONFIG,
-                           "install-litestream: Litestream publishes no linux build for machine '%s' (lsinit knows x86_64, "
-                           "aarch64, armv7l, armv6l): give --arch, or --url and --sha256 of an archive built for it",
-                           machine != NULL ? machine : "unknown");
+        return errbuf_fail(
+            err, err_size, EXIT_CONFIG,
+            "install-litestream: Litestream publishes no linux build for machine '%s' (lsinit knows x86_64, "
+            "aarch64, armv7l, armv6l): give --arch, or --url and --sha256 of an archive built for it",
+            machine != NULL ? machine : "unknown");
     if (install_release_url(o->version, arch, o->url, sizeof(o->url)) != 0)
-        return errbuf_fail(err, err_size, EXIT_CONFIG, "install-litestream: no release URL for v%s on %s", o->version, arch);
+        return errbuf_fail(err, err_size, EXIT_CONFIG, "install-litestream: no release URL for v%s on %s", o->version,
+                           arch);
     const char *archive_pin = install_pinned_sha256(o->version, arch);
     if (sha == NULL && archive_pin == NULL && o->binary_sha256[0] == '\0')
         return errbuf_fail(err, err_size, EXIT_CONFIG,
@@ -383,8 +389,7 @@ static size_t download_write(char *ptr, size_t size, size_t nmemb, void *userdat
     return n;
 }
 
-static int download_progress(void *userdata, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
-                             curl_off_t ulnow)
+static int download_progress(void *userdata, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal, curl_off_t ulnow)
 {
     (void)dltotal;
     (void)dlnow;
@@ -396,8 +401,7 @@ static int download_progress(void *userdata, curl_off_t dltotal, curl_off_t dlno
 }
 
 /* Downloads o->url into d. Returns 0 or an exit code, with err set. */
-static int download(const struct install_options *o, char *const *envp, struct download *d, char *err,
-                    size_t err_size)
+static int download(const struct install_options *o, char *const *envp, struct download *d, char *err, size_t err_size)
 {
     const char *ca = nonempty_env(envp, "LSINIT_CA_BUNDLE");
     struct stat st;
@@ -446,8 +450,8 @@ static int download(const struct install_options *o, char *const *envp, struct d
                                      : "check network access to github.com (https_proxy?) or use --url with a mirror";
     switch (rc) {
     case CURLE_ABORTED_BY_CALLBACK:
-        return errbuf_fail(err, err_size, 128 + d->stop_signal, "install-litestream: interrupted by signal %d while downloading %s",
-                           d->stop_signal, o->url);
+        return errbuf_fail(err, err_size, 128 + d->stop_signal,
+                           "install-litestream: interrupted by signal %d while downloading %s", d->stop_signal, o->url);
     case CURLE_HTTP_RETURNED_ERROR:
         if (status == 404 && !o->custom_url)
             return errbuf_fail(err, err_size, INSTALL_EXIT_UNAVAILABLE,
@@ -463,21 +467,22 @@ static int download(const struct install_options *o, char *const *envp, struct d
     case CURLE_WRITE_ERROR:
         if (d->too_large)
             return errbuf_fail(err, err_size, INSTALL_EXIT_DATAERR,
-                               "install-litestream: %s is larger than %zu MiB: not a Litestream release archive", o->url,
-                               INSTALL_MAX_DOWNLOAD >> 20);
+                               "install-litestream: %s is larger than %zu MiB: not a Litestream release archive",
+                               o->url, INSTALL_MAX_DOWNLOAD >> 20);
         return errbuf_fail(err, err_size, EXIT_OSERR, "install-litestream: out of memory downloading %s", o->url);
     case CURLE_PARTIAL_FILE:
     case CURLE_RECV_ERROR:
     case CURLE_GOT_NOTHING:
         return errbuf_fail(err, err_size, INSTALL_EXIT_UNAVAILABLE,
-                           "install-litestream: the download of %s was cut short after %zu bytes (%s): try again", o->url,
-                           d->len, why);
+                           "install-litestream: the download of %s was cut short after %zu bytes (%s): try again",
+                           o->url, d->len, why);
     case CURLE_PEER_FAILED_VERIFICATION:
     case CURLE_SSL_CACERT_BADFILE:
-        return errbuf_fail(err, err_size, INSTALL_EXIT_UNAVAILABLE,
-                           "install-litestream: cannot verify the TLS certificate of %s (%s): set LSINIT_CA_BUNDLE to a CA "
-                           "bundle that trusts it, e.g. /etc/ssl/certs/ca-certificates.crt from ca-certificates",
-                           o->url, why);
+        return errbuf_fail(
+            err, err_size, INSTALL_EXIT_UNAVAILABLE,
+            "install-litestream: cannot verify the TLS certificate of %s (%s): set LSINIT_CA_BUNDLE to a CA "
+            "bundle that trusts it, e.g. /etc/ssl/certs/ca-certificates.crt from ca-certificates",
+            o->url, why);
     default:
         return errbuf_fail(err, err_size, INSTALL_EXIT_UNAVAILABLE, "install-litestream: cannot download %s (%s): %s",
                            o->url, why, what);
@@ -493,7 +498,8 @@ static int open_temp(const char *dir, char *path, size_t size)
     for (int attempt = 0; attempt < 100; attempt++) {
         struct timespec ts;
         clock_gettime(CLOCK_MONOTONIC, &ts);
-        unsigned long tag = ((unsigned long)getpid() * 2654435761UL) ^ (unsigned long)ts.tv_nsec ^ (++counter * 40503UL);
+        unsigned long tag =
+            ((unsigned long)getpid() * 2654435761UL) ^ (unsigned long)ts.tv_nsec ^ (++counter * 40503UL);
         snprintf(path, size, "%s/.litestream.install-%08lx", dir, tag & 0xffffffffUL);
         int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0700);
         if (fd >= 0 || errno != EEXIST)
@@ -505,7 +511,7 @@ static int open_temp(const char *dir, char *path, size_t size)
 
 struct file_sink {
     int fd;
-    int error;        /* errno of a failed write */
+    int error; /* errno of a failed write */
     int stop_signal;
     struct sha256_ctx hash; /* of everything written */
 };
@@ -570,16 +576,16 @@ static void append(char *dst, size_t size, const char *src)
 
 static int write_error(const char *dir, int error, char *err, size_t err_size)
 {
-    return errbuf_fail(err, err_size, INSTALL_EXIT_CANTCREAT, "install-litestream: cannot write litestream into %s: %s: %s",
-                       dir, strerror(error),
+    return errbuf_fail(err, err_size, INSTALL_EXIT_CANTCREAT,
+                       "install-litestream: cannot write litestream into %s: %s: %s", dir, strerror(error),
                        error == ENOSPC || error == EDQUOT ? "free some space there or use --dir elsewhere"
-                                                   : "use --dir with a writable directory");
+                                                          : "use --dir with a writable directory");
 }
 
 /* Extracts litestream from the archive in d into fd and checks it against the binary pin, if any.
  * binary_hex receives its SHA-256. Returns 0 or an exit code, with err set. */
-static int extract(const struct install_options *o, const struct download *d, int fd,
-                   char binary_hex[SHA256_HEX_SIZE], char *err, size_t err_size)
+static int extract(const struct install_options *o, const struct download *d, int fd, char binary_hex[SHA256_HEX_SIZE],
+                   char *err, size_t err_size)
 {
     struct file_sink sink = {.fd = fd};
     sha256_init(&sink.hash);
@@ -588,21 +594,22 @@ static int extract(const struct install_options *o, const struct download *d, in
     enum tgz_result t = tgz_extract(d->data, d->len, "litestream", file_sink_write, &sink, &size, why, sizeof(why));
     if (t == TGZ_SINK_FAILED && sink.stop_signal != 0)
         return errbuf_fail(err, err_size, 128 + sink.stop_signal,
-                           "install-litestream: interrupted by signal %d while extracting %s", sink.stop_signal, o->url);
+                           "install-litestream: interrupted by signal %d while extracting %s", sink.stop_signal,
+                           o->url);
     if (t == TGZ_SINK_FAILED)
         return write_error(o->dir, sink.error, err, err_size);
     if (t != TGZ_OK)
-        return errbuf_fail(err, err_size, INSTALL_EXIT_DATAERR, "install-litestream: %s is not a usable litestream archive: %s",
-                           o->url, why);
+        return errbuf_fail(err, err_size, INSTALL_EXIT_DATAERR,
+                           "install-litestream: %s is not a usable litestream archive: %s", o->url, why);
     unsigned char digest[SHA256_DIGEST_SIZE];
     sha256_final(&sink.hash, digest);
     sha256_to_hex(digest, binary_hex);
     if (o->binary_sha256[0] != '\0' && strcmp(binary_hex, o->binary_sha256) != 0)
-        return errbuf_fail(err, err_size, INSTALL_EXIT_DATAERR,
-                           "install-litestream: checksum mismatch for the litestream binary in %s (%llu bytes): sha256 %s, "
-                           "expected %s (pinned for v%s %s): the archive does not hold the official litestream v%s for %s",
-                           o->url, (unsigned long long)size, binary_hex, o->binary_sha256, o->version, o->arch, o->version,
-                           o->arch);
+        return errbuf_fail(
+            err, err_size, INSTALL_EXIT_DATAERR,
+            "install-litestream: checksum mismatch for the litestream binary in %s (%llu bytes): sha256 %s, "
+            "expected %s (pinned for v%s %s): the archive does not hold the official litestream v%s for %s",
+            o->url, (unsigned long long)size, binary_hex, o->binary_sha256, o->version, o->arch, o->version, o->arch);
     return 0;
 }
 
@@ -645,10 +652,11 @@ static int install(const struct install_options *o, char *const *envp, char *err
     if (rc == 0) {
         sha256_hex(d.data, d.len, got);
         if (o->sha256[0] != '\0' && strcmp(got, o->sha256) != 0)
-            rc = errbuf_fail(err, err_size, INSTALL_EXIT_DATAERR,
-                             "install-litestream: checksum mismatch for %s (%zu bytes): sha256 %s, expected %s (%s): the "
-                             "download is corrupt or not litestream v%s",
-                             o->url, d.len, got, o->sha256, o->sha256_source, o->version);
+            rc = errbuf_fail(
+                err, err_size, INSTALL_EXIT_DATAERR,
+                "install-litestream: checksum mismatch for %s (%zu bytes): sha256 %s, expected %s (%s): the "
+                "download is corrupt or not litestream v%s",
+                o->url, d.len, got, o->sha256, o->sha256_source, o->version);
     }
     if (rc == 0)
         rc = extract(o, &d, fd, got_binary, err, err_size);

@@ -34,13 +34,13 @@ enum install_exit {
 };
 
 struct install_options {
-    char version[32];              /* without the leading v: "0.3.13" */
-    char dir[PATH_MAX - 64];       /* no trailing slash (except "/") */
+    char version[32];        /* without the leading v: "0.3.13" */
+    char dir[PATH_MAX - 64]; /* no trailing slash (except "/") */
     char url[2048];
-    char sha256[SHA256_HEX_SIZE];  /* the archive's, lowercase hex; "" when only the binary is pinned */
-    const char *sha256_source;     /* "pinned", "--sha256" or "LSINIT_LITESTREAM_SHA256"; NULL with sha256 "" */
+    char sha256[SHA256_HEX_SIZE];        /* the archive's, lowercase hex; "" when only the binary is pinned */
+    const char *sha256_source;           /* "pinned", "--sha256" or "LSINIT_LITESTREAM_SHA256"; NULL with sha256 "" */
     char binary_sha256[SHA256_HEX_SIZE]; /* pinned SHA-256 of the extracted litestream, or "" */
-    char arch[16];                 /* amd64, arm64, arm7, arm6; "" for another machine (then --url is required) */
+    char arch[16];                       /* amd64, arm64, arm7, arm6; "" for another machine (then --url is required) */
     bool custom_url;
     bool force;
     bool help;
@@ -69,8 +69,8 @@ const char *install_pinned_binary_sha256(const char *version, const char *arch);
  * LSINIT_LITESTREAM_SHA256 and LSINIT_INSTALL_DIR; machine is uname's.
  * Returns 0, or an exit code (64 usage, 78 bad value) with err set.
  */
-int install_options_parse(int argc, char **argv, char *const *envp, const char *machine,
-                          struct install_options *o, char *err, size_t err_size);
+int install_options_parse(int argc, char **argv, char *const *envp, const char *machine, struct install_options *o,
+                          char *err, size_t err_size);
 
 /* The subcommand. Returns the exit code. */
 int install_litestream_main(int argc, char **argv, char *const *envp);

@@ -170,21 +170,16 @@ static int pct_decode(const char *src, char *dst, size_t size)
 }
 
 /* Characters that would change the meaning of a URL's authority, or a known_hosts line. */
-static bool host_char_ok(unsigned char c)
-{
-    return c > 0x20 && c < 0x7f && strchr("/@?#[]%\\,\"'", c) == NULL;
-}
+static bool host_char_ok(unsigned char c) { return c > 0x20 && c < 0x7f && strchr("/@?#[]%\\,\"'", c) == NULL; }
 
 int legacy_split_host_port(const char *text, char *host, size_t host_size, long *port, char *why, size_t why_size)
 {
     struct hostport hp;
     switch (hostport_split(text, &hp)) {
-    case HOSTPORT_OK:
-        break;
+    case HOSTPORT_OK: break;
     case HOSTPORT_BAD_BRACKETS:
         return errbuf_fail(why, why_size, -1, "host '%.200s' is not HOST:PORT or [IPV6]:PORT", text);
-    case HOSTPORT_TOO_LONG:
-        return errbuf_fail(why, why_size, -1, "host name is too long");
+    case HOSTPORT_TOO_LONG: return errbuf_fail(why, why_size, -1, "host name is too long");
     case HOSTPORT_BAD_PORT:
     default:
         return errbuf_fail(why, why_size, -1, "host '%.200s' has an invalid port: use a number from 1 to 65535", text);
@@ -346,9 +341,15 @@ int legacy_sftp_listing_url(const struct legacy_sftp_target *t, char *out, size_
 
 static bool known_key_type(const char *s, size_t len)
 {
-    static const char *const types[] = {"ssh-ed25519", "ssh-rsa", "ecdsa-sha2-nistp256", "ecdsa-sha2-nistp384",
-                                        "ecdsa-sha2-nistp521", "ssh-dss", "sk-ssh-ed25519@openssh.com",
-                                        "sk-ecdsa-sha2-nistp256@openssh.com", NULL};
+    static const char *const types[] = {"ssh-ed25519",
+                                        "ssh-rsa",
+                                        "ecdsa-sha2-nistp256",
+                                        "ecdsa-sha2-nistp384",
+                                        "ecdsa-sha2-nistp521",
+                                        "ssh-dss",
+                                        "sk-ssh-ed25519@openssh.com",
+                                        "sk-ecdsa-sha2-nistp256@openssh.com",
+                                        NULL};
     for (size_t i = 0; types[i] != NULL; i++) {
         if (strlen(types[i]) == len && memcmp(types[i], s, len) == 0)
             return true;
@@ -383,7 +384,8 @@ int legacy_host_key_parse(const char *line, struct legacy_host_key *out, char *w
         }
     }
     if (type == NULL || b64 == NULL)
-        return errbuf_fail(why, why_size, -1, "host-key is not an authorized_keys line (\"ssh-ed25519 AAAA... [comment]\")");
+        return errbuf_fail(why, why_size, -1,
+                           "host-key is not an authorized_keys line (\"ssh-ed25519 AAAA... [comment]\")");
     if (type_len >= sizeof(out->type))
         return errbuf_fail(why, why_size, -1, "host-key has a key type that is too long");
     memcpy(out->type, type, type_len);
@@ -395,7 +397,8 @@ int legacy_host_key_parse(const char *line, struct legacy_host_key *out, char *w
     /* The blob starts with its own type name (RFC 4253 6.6), as Go's ParseAuthorizedKey checks. */
     if (out->blob_len < 4)
         return errbuf_fail(why, why_size, -1, "host-key: the %s key is truncated", out->type);
-    uint32_t inner = (uint32_t)out->blob[0] << 24 | (uint32_t)out->blob[1] << 16 | (uint32_t)out->blob[2] << 8 | out->blob[3];
+    uint32_t inner =
+        (uint32_t)out->blob[0] << 24 | (uint32_t)out->blob[1] << 16 | (uint32_t)out->blob[2] << 8 | out->blob[3];
     if (inner != type_len || out->blob_len < 4 + (size_t)inner || memcmp(out->blob + 4, out->type, type_len) != 0)
         return errbuf_fail(why, why_size, -1, "host-key: the key data is not a %s key", out->type);
     if (legacy_base64_encode(out->blob, out->blob_len, out->blob_b64, sizeof(out->blob_b64)) < 0)
@@ -410,8 +413,7 @@ int legacy_host_key_parse(const char *line, struct legacy_host_key *out, char *w
     return 0;
 }
 
-int legacy_known_hosts_line(const struct legacy_sftp_target *t, const struct legacy_host_key *k, char *out,
-                            size_t size)
+int legacy_known_hosts_line(const struct legacy_sftp_target *t, const struct legacy_host_key *k, char *out, size_t size)
 {
     int n = t->port == 22 ? snprintf(out, size, "%s %s %s\n", t->host, k->type, k->blob_b64)
                           : snprintf(out, size, "[%s]:%ld %s %s\n", t->host, t->port, k->type, k->blob_b64);
@@ -540,8 +542,8 @@ static int text_file(const char *text, char *path, size_t path_size)
     return fd;
 }
 
-static int sftp_list(const struct legacy_sftp_target *t, const struct legacy_host_key *key, const char *url,
-                     char *why, size_t why_size)
+static int sftp_list(const struct legacy_sftp_target *t, const struct legacy_host_key *key, const char *url, char *why,
+                     size_t why_size)
 {
     struct sftp_probe p;
     memset(&p, 0, sizeof(p));
@@ -612,11 +614,12 @@ static int sftp_list(const struct legacy_sftp_target *t, const struct legacy_hos
             snprintf(why, why_size, "%.300s does not exist", url);
             result = 0;
         } else if (p.key_rejected || rc == CURLE_PEER_FAILED_VERIFICATION) {
-            errbuf_fail(why, why_size, -1, "cannot list %.300s: the server's host key is not the replica's host-key (%s SHA256:%.43s)",
+            errbuf_fail(why, why_size, -1,
+                        "cannot list %.300s: the server's host key is not the replica's host-key (%s SHA256:%.43s)",
                         url, key != NULL ? key->type : "?", key != NULL ? key->sha256_b64 : "");
         } else {
-            errbuf_fail(why, why_size, -1, "cannot list %.300s as %.100s: %s%s%.300s", url, t->user, curl_easy_strerror(rc),
-                        err[0] != '\0' ? ": " : "", err);
+            errbuf_fail(why, why_size, -1, "cannot list %.300s as %.100s: %s%s%.300s", url, t->user,
+                        curl_easy_strerror(rc), err[0] != '\0' ? ": " : "", err);
         }
     }
     curl_easy_cleanup(c);
@@ -637,9 +640,11 @@ static int probe_sftp_with(const struct ynode *replica, struct legacy_sftp_targe
         return errbuf_fail(why, why_size, -1, "the sftp replica's path is too long for a URL");
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
         return errbuf_fail(why, why_size, -1, "curl_global_init failed");
-    int rc = curl_has_sftp()
-                 ? sftp_list(t, have_key ? key : NULL, url, why, why_size)
-                 : errbuf_fail(why, why_size, -1, "this lsinit's libcurl has no SFTP support, so it cannot look for Litestream 0.3 backups");
+    int rc =
+        curl_has_sftp()
+            ? sftp_list(t, have_key ? key : NULL, url, why, why_size)
+            : errbuf_fail(why, why_size, -1,
+                          "this lsinit's libcurl has no SFTP support, so it cannot look for Litestream 0.3 backups");
     curl_global_cleanup();
     return rc;
 }
@@ -650,7 +655,7 @@ static int probe_sftp(const struct ynode *replica, char *why, size_t why_size)
     struct legacy_host_key *key = calloc(1, sizeof(*key));
     char *url = malloc(LEGACY_URL_MAX);
     int rc = t == NULL || key == NULL || url == NULL ? errbuf_fail(why, why_size, -1, "out of memory")
-                                                      : probe_sftp_with(replica, t, key, url, why, why_size);
+                                                     : probe_sftp_with(replica, t, key, url, why, why_size);
     if (t != NULL)
         explicit_bzero(t->password, sizeof(t->password));
     free(t);
@@ -683,13 +688,16 @@ int legacy_layout_probe(const struct ynode *replica, char *why, size_t why_size)
     if (strcmp(type, "file") == 0)
         return probe_file(replica, why, why_size);
     if (strcmp(type, "s3") == 0)
-        return errbuf_fail(why, why_size, -1, "s3 replicas are not probed (Litestream 0.5.11+ reads 0.3 backups on S3 itself)");
+        return errbuf_fail(why, why_size, -1,
+                           "s3 replicas are not probed (Litestream 0.5.11+ reads 0.3 backups on S3 itself)");
     if (strcmp(type, "gs") == 0 || strcmp(type, "gcs") == 0)
-        return errbuf_fail(why, why_size, -1, "cannot look for Litestream 0.3 backups on a gs replica: listing GCS needs an OAuth2 token, "
-                                   "which lsinit does not fetch");
+        return errbuf_fail(why, why_size, -1,
+                           "cannot look for Litestream 0.3 backups on a gs replica: listing GCS needs an OAuth2 token, "
+                           "which lsinit does not fetch");
     if (strcmp(type, "abs") == 0)
-        return errbuf_fail(why, why_size, -1, "cannot look for Litestream 0.3 backups on an abs replica: listing Azure Blob Storage "
-                                   "needs SharedKey request signing, which lsinit does not do");
+        return errbuf_fail(why, why_size, -1,
+                           "cannot look for Litestream 0.3 backups on an abs replica: listing Azure Blob Storage "
+                           "needs SharedKey request signing, which lsinit does not do");
     return errbuf_fail(why, why_size, -1, "cannot look for Litestream 0.3 backups on a %.40s replica", type);
 }
 
@@ -726,11 +734,12 @@ const struct ynode *legacy_layout_replica_of(const struct ynode *config, const c
 
 void legacy_layout_refusal(const char *db_path, const char *found, char *out, size_t size)
 {
-    snprintf(out, size,
-             "cannot restore %.200s: its replica holds only Litestream 0.3 backups (%.260s), which Litestream 0.5 "
-             "does not read from this replica type; starting would put an empty database over them. To migrate, start once with "
-             "Litestream 0.3.13 (LSINIT_LITESTREAM=<a 0.3 binary>, or lsinit install-litestream --version 0.3.13) to "
-             "restore the database, then with 0.5, which uploads a fresh 0.5 snapshot; or point the replica at a new "
-             "path. Not starting the app",
-             db_path, found);
+    snprintf(
+        out, size,
+        "cannot restore %.200s: its replica holds only Litestream 0.3 backups (%.260s), which Litestream 0.5 "
+        "does not read from this replica type; starting would put an empty database over them. To migrate, start once with "
+        "Litestream 0.3.13 (LSINIT_LITESTREAM=<a 0.3 binary>, or lsinit install-litestream --version 0.3.13) to "
+        "restore the database, then with 0.5, which uploads a fresh 0.5 snapshot; or point the replica at a new "
+        "path. Not starting the app",
+        db_path, found);
 }

@@ -80,12 +80,12 @@ void legacy_layout_refusal(const char *db_path, const char *found, char *out, si
 
 /* What an SFTP probe needs, gathered from the replica node (fields win over url:, as in Litestream). */
 struct legacy_sftp_target {
-    char host[LEGACY_FIELD];         /* name or address; an IPv6 address without brackets */
-    long port;                       /* 22 when the replica names none */
+    char host[LEGACY_FIELD]; /* name or address; an IPv6 address without brackets */
+    long port;               /* 22 when the replica names none */
     char user[LEGACY_FIELD];
-    char password[LEGACY_FIELD];     /* a secret: never printed */
+    char password[LEGACY_FIELD]; /* a secret: never printed */
     char key_path[LEGACY_PATH];
-    char path[LEGACY_PATH];          /* as Litestream uses it: absolute, or relative to the login folder */
+    char path[LEGACY_PATH];              /* as Litestream uses it: absolute, or relative to the login folder */
     char host_key[LEGACY_HOST_KEY_LINE]; /* an authorized_keys line, or "" */
 };
 
@@ -130,11 +130,11 @@ bool legacy_is_generation_name(const char *name, size_t len);
 
 /* A directory listing (one name a line, as CURLOPT_DIRLISTONLY gives it), fed in any chunks. */
 struct legacy_listing {
-    char line[32];       /* the line so far; longer names cannot be generations */
+    char line[32]; /* the line so far; longer names cannot be generations */
     size_t len;
     bool overlong;
-    size_t generations;  /* names that are generation names */
-    char example[17];    /* the first of them */
+    size_t generations; /* names that are generation names */
+    char example[17];   /* the first of them */
 };
 
 void legacy_listing_feed(struct legacy_listing *l, const char *data, size_t len);

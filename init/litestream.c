@@ -49,7 +49,8 @@ int ls_version_check_supervised(const struct ls_version *v, char *err, size_t er
         snprintf(err, err_size,
                  "litestream %s cannot be supervised safely: lsinit confirms the final sync with `litestream sync "
                  "-wait`, which Litestream has from 0.5.9 (0.5's replicate exits 0 even when its shutdown sync "
-                 "failed); use 0.5.9 or later (0.5.17 is tested), or 0.3.13", v->text);
+                 "failed); use 0.5.9 or later (0.5.17 is tested), or 0.3.13",
+                 v->text);
         return -1;
     }
     return 0;
@@ -125,7 +126,11 @@ int ls_detect_version(const char *binary, const sigset_t *child_mask, struct ls_
     char *const argv[] = {(char *)binary, (char *)"version", NULL};
     /* A litestream that hangs must not hang PID 1 before its loop. */
     const struct spawn_capture run = {
-        .argv = argv, .child_mask = child_mask, .timeout_ms = LS_VERSION_TIMEOUT_MS, .out = buf, .out_size = sizeof(buf),
+        .argv = argv,
+        .child_mask = child_mask,
+        .timeout_ms = LS_VERSION_TIMEOUT_MS,
+        .out = buf,
+        .out_size = sizeof(buf),
     };
     struct spawn_result res;
     if (spawn_capture(&run, &res) != 0 && res.exec_errno == 0) {
@@ -149,7 +154,8 @@ int ls_detect_version(const char *binary, const sigset_t *child_mask, struct ls_
     if (strstr(buf, "development build") != NULL) {
         snprintf(err, err_size,
                  "%s is a development build of Litestream ('%.60s'), which does not say which release it is; set "
-                 "LSINIT_LITESTREAM_VERSION to the release it was built from (e.g. 0.5.17)", binary, buf);
+                 "LSINIT_LITESTREAM_VERSION to the release it was built from (e.g. 0.5.17)",
+                 binary, buf);
         return -1;
     }
     if (ls_version_parse(buf, out) != 0) {
@@ -213,33 +219,47 @@ struct ls_flag {
     const char *name;
     bool takes_value;
     enum ls_since versions;
-    int since05;           /* on 0.5: the first 0.5.N that has it (0: every 0.5) */
+    int since05; /* on 0.5: the first 0.5.N that has it (0: every 0.5) */
 };
 
 struct ls_command_def {
     const char *name;
     enum ls_since versions;
-    bool uses_config;      /* takes -config/-no-expand-env */
-    bool uses_socket;      /* takes -socket (0.5 control socket) */
+    bool uses_config; /* takes -config/-no-expand-env */
+    bool uses_socket; /* takes -socket (0.5 control socket) */
     int positional_min;
     int positional_max;
     const struct ls_flag *flags;
-    const char *instead;   /* what to use on the other version */
-    int since05;           /* on 0.5: the first 0.5.N that has it (0: every 0.5) */
+    const char *instead; /* what to use on the other version */
+    int since05;         /* on 0.5: the first 0.5.N that has it (0: every 0.5) */
 };
 
 static const struct ls_flag restore_flags[] = {
-    {"o", true, BOTH, 0},          {"replica", true, V03, 0},      {"generation", true, V03, 0},   {"index", true, V03, 0},
-    {"txid", true, V05, 0},        {"timestamp", true, BOTH, 0},   {"parallelism", true, BOTH, 0}, {"if-db-not-exists", false, BOTH, 0},
-    {"if-replica-exists", false, BOTH, 0}, {"f", false, V05, 9},   {"follow-interval", true, V05, 9}, {"dry-run", false, V05, 12},
-    {"force", false, V05, 12},      {"integrity-check", true, V05, 10}, {"json", false, V05, 12},     {NULL, false, 0, 0},
+    {"o", true, BOTH, 0},
+    {"replica", true, V03, 0},
+    {"generation", true, V03, 0},
+    {"index", true, V03, 0},
+    {"txid", true, V05, 0},
+    {"timestamp", true, BOTH, 0},
+    {"parallelism", true, BOTH, 0},
+    {"if-db-not-exists", false, BOTH, 0},
+    {"if-replica-exists", false, BOTH, 0},
+    {"f", false, V05, 9},
+    {"follow-interval", true, V05, 9},
+    {"dry-run", false, V05, 12},
+    {"force", false, V05, 12},
+    {"integrity-check", true, V05, 10},
+    {"json", false, V05, 12},
+    {NULL, false, 0, 0},
 };
 static const struct ls_flag databases_flags[] = {{"json", false, V05, 12}, {NULL, false, 0, 0}};
 static const struct ls_flag generations_flags[] = {{"replica", true, V03, 0}, {NULL, false, 0, 0}};
-static const struct ls_flag wal_flags[] = {{"replica", true, V03, 0}, {"generation", true, V03, 0}, {NULL, false, 0, 0}};
+static const struct ls_flag wal_flags[] = {
+    {"replica", true, V03, 0}, {"generation", true, V03, 0}, {NULL, false, 0, 0}};
 static const struct ls_flag ltx_flags[] = {{"level", true, V05, 8}, {"json", false, V05, 12}, {NULL, false, 0, 0}};
 static const struct ls_flag status_flags[] = {{"json", false, V05, 12}, {NULL, false, 0, 0}};
-static const struct ls_flag sync_flags[] = {{"timeout", true, V05, 0}, {"wait", false, V05, 0}, {"json", false, V05, 12}, {NULL, false, 0, 0}};
+static const struct ls_flag sync_flags[] = {
+    {"timeout", true, V05, 0}, {"wait", false, V05, 0}, {"json", false, V05, 12}, {NULL, false, 0, 0}};
 static const struct ls_flag reset_flags[] = {{"dry-run", false, V05, 12}, {NULL, false, 0, 0}};
 static const struct ls_flag no_flags[] = {{NULL, false, 0, 0}};
 
@@ -251,7 +271,8 @@ static const struct ls_command_def ls_commands[] = {
     {"wal", V03, true, false, 1, 1, wal_flags, "lsinit ltx", 0},
     {"ltx", V05, true, false, 1, 1, ltx_flags, "lsinit generations, snapshots or wal", 0},
     {"status", V05, true, false, 0, 1, status_flags, "lsinit generations", 6},
-    {"sync", V05, false, true, 1, 1, sync_flags, "nothing: 0.3 syncs continuously; stop the container to force a final sync", 9},
+    {"sync", V05, false, true, 1, 1, sync_flags,
+     "nothing: 0.3 syncs continuously; stop the container to force a final sync", 9},
     {"reset", V05, true, false, 1, 1, reset_flags, "nothing: 0.3 has no reset command", 7},
     {"version", BOTH, false, false, 0, 0, no_flags, NULL, 0},
 };
@@ -314,9 +335,9 @@ int ls_find_positional(const struct ls_version *v, const char *command, char **u
     return -1;
 }
 
-int ls_subcommand_argv(const struct ls_version *v, const char *binary, const char *config_path,
-                       const char *socket_path, const char *command, char **user_args, int user_argc,
-                       const char **out, size_t out_max, char *err, size_t err_size)
+int ls_subcommand_argv(const struct ls_version *v, const char *binary, const char *config_path, const char *socket_path,
+                       const char *command, char **user_args, int user_argc, const char **out, size_t out_max,
+                       char *err, size_t err_size)
 {
     const struct ls_command_def *def = ls_command_find(command);
     if (def == NULL) {
@@ -326,7 +347,8 @@ int ls_subcommand_argv(const struct ls_version *v, const char *binary, const cha
     enum ls_since mine = version_bit(v);
     if ((def->versions & mine) == 0) {
         snprintf(err, err_size, "'%s' needs Litestream %s; this litestream is %s: use %s", command,
-                 def->versions == V03 ? "0.3.x" : "0.5.x", v->text, def->instead != NULL ? def->instead : "another command");
+                 def->versions == V03 ? "0.3.x" : "0.5.x", v->text,
+                 def->instead != NULL ? def->instead : "another command");
         return -1;
     }
     if (mine == V05 && !ls_version_at_least(v, 0, 5, def->since05)) {

@@ -56,9 +56,9 @@ size_t ls_shell_quote(char *const *argv, char *out, size_t size);
  * argument, already resolved to a database path. Returns the argc, or -1
  * with one line in err naming the command or flag and the version.
  */
-int ls_subcommand_argv(const struct ls_version *v, const char *binary, const char *config_path,
-                       const char *socket_path, const char *command, char **user_args, int user_argc,
-                       const char **out, size_t out_max, char *err, size_t err_size);
+int ls_subcommand_argv(const struct ls_version *v, const char *binary, const char *config_path, const char *socket_path,
+                       const char *command, char **user_args, int user_argc, const char **out, size_t out_max,
+                       char *err, size_t err_size);
 
 /* True when the command exists in lsinit's mirror of Litestream's set. */
 bool ls_is_subcommand(const char *name);
@@ -81,7 +81,6 @@ size_t ls_restore_argv(const struct ls_version *v, const char *binary, const cha
 size_t ls_sync_wait_argv(const char *binary, const char *socket_path, const char *timeout_s, const char *db,
                          const char **out);
 /* replicate -config C -no-expand-env [-once] [-exec EXEC] */
-size_t ls_replicate_argv(const char *binary, const char *config_path, bool once, const char *exec,
-                         const char **out);
+size_t ls_replicate_argv(const char *binary, const char *config_path, bool once, const char *exec, const char **out);
 
 #endif

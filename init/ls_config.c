@@ -17,46 +17,129 @@ struct key_def {
 
 /* Top-level keys (litestream.md §3.1). */
 static const struct key_def top_keys[] = {
-    {"dbs", KALL}, {"addr", KALL}, {"exec", KALL}, {"access-key-id", KALL}, {"secret-access-key", KALL},
-    {"logging", KALL}, {"mcp-addr", K05}, {"snapshot", K05}, {"levels", K05}, {"l0-retention", K05},
-    {"l0-retention-check-interval", K05}, {"retention", K05}, {"validation", K05}, {"verify-compaction", K05},
-    {"heartbeat-url", K05}, {"heartbeat-interval", K05}, {"shutdown-sync-timeout", K05},
-    {"shutdown-sync-interval", K05}, {"socket", K05},
+    {"dbs", KALL},
+    {"addr", KALL},
+    {"exec", KALL},
+    {"access-key-id", KALL},
+    {"secret-access-key", KALL},
+    {"logging", KALL},
+    {"mcp-addr", K05},
+    {"snapshot", K05},
+    {"levels", K05},
+    {"l0-retention", K05},
+    {"l0-retention-check-interval", K05},
+    {"retention", K05},
+    {"validation", K05},
+    {"verify-compaction", K05},
+    {"heartbeat-url", K05},
+    {"heartbeat-interval", K05},
+    {"shutdown-sync-timeout", K05},
+    {"shutdown-sync-interval", K05},
+    {"socket", K05},
     /* 0.5.3+ global replica defaults */
-    {"sync-interval", K05}, {"region", K05}, {"bucket", K05}, {"endpoint", K05}, {"force-path-style", K05},
-    {"skip-verify", K05}, {NULL, 0},
+    {"sync-interval", K05},
+    {"region", K05},
+    {"bucket", K05},
+    {"endpoint", K05},
+    {"force-path-style", K05},
+    {"skip-verify", K05},
+    {NULL, 0},
 };
 
 /* Per-database keys (§3.2). */
 static const struct key_def db_keys[] = {
-    {"path", KALL}, {"meta-path", KALL}, {"monitor-interval", KALL}, {"checkpoint-interval", KALL},
-    {"min-checkpoint-page-count", KALL}, {"max-checkpoint-page-count", K03}, {"replicas", KALL},
-    {"replica", K05}, {"dir", K05}, {"pattern", K05}, {"recursive", K05}, {"watch", K05}, {"meta-dir", K05},
-    {"truncate-page-n", K05}, {"busy-timeout", K05}, {"max-sync-wal-bytes", K05},
-    {"restore-if-db-not-exists", K05}, {"snapshot", K05}, {NULL, 0},
+    {"path", KALL},
+    {"meta-path", KALL},
+    {"monitor-interval", KALL},
+    {"checkpoint-interval", KALL},
+    {"min-checkpoint-page-count", KALL},
+    {"max-checkpoint-page-count", K03},
+    {"replicas", KALL},
+    {"replica", K05},
+    {"dir", K05},
+    {"pattern", K05},
+    {"recursive", K05},
+    {"watch", K05},
+    {"meta-dir", K05},
+    {"truncate-page-n", K05},
+    {"busy-timeout", K05},
+    {"max-sync-wal-bytes", K05},
+    {"restore-if-db-not-exists", K05},
+    {"snapshot", K05},
+    {NULL, 0},
 };
 
 /* Replica keys (§3.3). */
 static const struct key_def replica_keys[] = {
-    {"type", KALL}, {"url", KALL}, {"path", KALL}, {"name", KALL}, {"bucket", KALL}, {"region", KALL},
-    {"endpoint", KALL}, {"force-path-style", KALL}, {"skip-verify", KALL}, {"access-key-id", KALL},
-    {"secret-access-key", KALL}, {"sync-interval", KALL}, {"account-name", KALL}, {"account-key", KALL},
-    {"host", KALL}, {"user", KALL}, {"password", KALL}, {"key-path", KALL},
-    {"retention", K03}, {"retention-check-interval", K03}, {"snapshot-interval", K03},
-    {"validation-interval", K03}, {"age", K03},
-    {"sign-payload", K05}, {"require-content-md5", K05}, {"storage-class", K05}, {"part-size", K05},
-    {"concurrency", K05}, {"sse-customer-algorithm", K05}, {"sse-customer-key", K05},
-    {"sse-customer-key-path", K05}, {"sse-kms-key-id", K05}, {"sas-token", K05}, {"host-key", K05},
-    {"concurrent-writes", K05}, {"webdav-url", K05}, {"webdav-username", K05}, {"webdav-password", K05},
-    {"jwt", K05}, {"seed", K05}, {"creds", K05}, {"nkey", K05}, {"username", K05}, {"token", K05},
-    {"tls", K05}, {"root-cas", K05}, {"client-cert", K05}, {"client-key", K05}, {"max-reconnects", K05},
-    {"reconnect-wait", K05}, {"timeout", K05}, {"auto-recover", K05}, {"max-sync-ltx-files", K05},
+    {"type", KALL},
+    {"url", KALL},
+    {"path", KALL},
+    {"name", KALL},
+    {"bucket", KALL},
+    {"region", KALL},
+    {"endpoint", KALL},
+    {"force-path-style", KALL},
+    {"skip-verify", KALL},
+    {"access-key-id", KALL},
+    {"secret-access-key", KALL},
+    {"sync-interval", KALL},
+    {"account-name", KALL},
+    {"account-key", KALL},
+    {"host", KALL},
+    {"user", KALL},
+    {"password", KALL},
+    {"key-path", KALL},
+    {"retention", K03},
+    {"retention-check-interval", K03},
+    {"snapshot-interval", K03},
+    {"validation-interval", K03},
+    {"age", K03},
+    {"sign-payload", K05},
+    {"require-content-md5", K05},
+    {"storage-class", K05},
+    {"part-size", K05},
+    {"concurrency", K05},
+    {"sse-customer-algorithm", K05},
+    {"sse-customer-key", K05},
+    {"sse-customer-key-path", K05},
+    {"sse-kms-key-id", K05},
+    {"sas-token", K05},
+    {"host-key", K05},
+    {"concurrent-writes", K05},
+    {"webdav-url", K05},
+    {"webdav-username", K05},
+    {"webdav-password", K05},
+    {"jwt", K05},
+    {"seed", K05},
+    {"creds", K05},
+    {"nkey", K05},
+    {"username", K05},
+    {"token", K05},
+    {"tls", K05},
+    {"root-cas", K05},
+    {"client-cert", K05},
+    {"client-key", K05},
+    {"max-reconnects", K05},
+    {"reconnect-wait", K05},
+    {"timeout", K05},
+    {"auto-recover", K05},
+    {"max-sync-ltx-files", K05},
     {NULL, 0},
 };
 
 static const char *const secret_keys[] = {
-    "access-key-id", "secret-access-key", "password", "account-key", "sas-token", "sse-customer-key",
-    "webdav-password", "jwt", "seed", "nkey", "token", NULL,
+    "access-key-id",
+    "secret-access-key",
+    "password",
+    "account-key",
+    "sas-token",
+    "sse-customer-key",
+    "webdav-password",
+    "jwt",
+    "seed",
+    "nkey",
+    "token",
+    NULL,
 };
 
 bool ls_config_is_secret_key(const char *key)
@@ -160,7 +243,9 @@ static int expect_kind(struct vctx *c, const struct ynode *n, enum ynode_kind ki
     if (n->kind == kind)
         return 0;
     snprintf(c->err, c->err_size, "%s line %zu: %s must be a %s", c->source, n->line, what,
-             kind == YNODE_MAP ? "map of keys" : kind == YNODE_SEQ ? "list" : "single value");
+             kind == YNODE_MAP   ? "map of keys"
+             : kind == YNODE_SEQ ? "list"
+                                 : "single value");
     return -1;
 }
 
@@ -207,15 +292,17 @@ int ls_config_validate(const struct ynode *root, const struct ls_version *v, con
         const struct ynode *replicas = ynode_map_get(db, "replicas");
         const struct ynode *replica = ynode_map_get(db, "replica");
         if (replicas != NULL && replica != NULL) {
-            snprintf(err, err_size, "%s line %zu: a database takes 'replica' or 'replicas', not both", source, db->line);
+            snprintf(err, err_size, "%s line %zu: a database takes 'replica' or 'replicas', not both", source,
+                     db->line);
             return -1;
         }
         if (replicas != NULL) {
             if (expect_kind(&c, replicas, YNODE_SEQ, "replicas") != 0)
                 return -1;
             if (ls_version_is_v05(v) && replicas->count > 1) {
-                snprintf(err, err_size, "%s line %zu: Litestream 0.5 supports one replica per database; this list has %zu",
-                         source, replicas->line, replicas->count);
+                snprintf(err, err_size,
+                         "%s line %zu: Litestream 0.5 supports one replica per database; this list has %zu", source,
+                         replicas->line, replicas->count);
                 return -1;
             }
             for (size_t j = 0; j < replicas->count; j++) {

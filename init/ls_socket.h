@@ -14,10 +14,10 @@
 #include <stdint.h>
 
 enum ls_sync_outcome {
-    LS_SYNC_OK,          /* the replica holds everything up to txid */
-    LS_SYNC_NOT_OPEN,    /* Litestream has not opened the database yet (first monitor tick) */
-    LS_SYNC_NO_ANSWER,   /* no socket, no answer within the timeout */
-    LS_SYNC_FAILED,      /* Litestream answered with an error (replica unreachable, ...) */
+    LS_SYNC_OK,        /* the replica holds everything up to txid */
+    LS_SYNC_NOT_OPEN,  /* Litestream has not opened the database yet (first monitor tick) */
+    LS_SYNC_NO_ANSWER, /* no socket, no answer within the timeout */
+    LS_SYNC_FAILED,    /* Litestream answered with an error (replica unreachable, ...) */
 };
 
 struct ls_sync_result {

@@ -62,7 +62,8 @@ int main(int argc, char **argv)
         return 0;
     }
     if (settings.command[0] == NULL) {
-        log_error("no command given: use lsinit [OPTIONS] -- COMMAND [ARGS...] (CMD in a Dockerfile); see lsinit --help");
+        log_error(
+            "no command given: use lsinit [OPTIONS] -- COMMAND [ARGS...] (CMD in a Dockerfile); see lsinit --help");
         return EXIT_USAGE;
     }
 

@@ -96,7 +96,7 @@ static int absolutize(const char *path, const char *cwd, const char *home, char 
 struct env_replica {
     bool present;
     struct replica_url url;
-    char source[64];             /* the variable it came from, for messages */
+    char source[64]; /* the variable it came from, for messages */
     const char *endpoint;
     const char *region;
     const char *access_key;
@@ -106,8 +106,8 @@ struct env_replica {
     const char *sftp_host_key;
     bool force_path_style_set;
     bool force_path_style;
-    const char *sync_interval;   /* already validated, as written */
-    const char *path_prefix;     /* bucket mode: LSINIT_PATH_PREFIX */
+    const char *sync_interval; /* already validated, as written */
+    const char *path_prefix;   /* bucket mode: LSINIT_PATH_PREFIX */
     bool from_url;
 };
 
@@ -116,7 +116,8 @@ static int env_replica_load(struct env_replica *r, char *const *envp, char *err,
     static const char *const bucket_names[] = {"LITESTREAM_REPLICA_BUCKET", "AWS_BUCKET", "BUCKET_NAME", NULL};
     static const char *const key_names[] = {"LITESTREAM_ACCESS_KEY_ID", "AWS_ACCESS_KEY_ID", NULL};
     static const char *const secret_names[] = {"LITESTREAM_SECRET_ACCESS_KEY", "AWS_SECRET_ACCESS_KEY", NULL};
-    static const char *const endpoint_names[] = {"LITESTREAM_REPLICA_ENDPOINT", "AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL", NULL};
+    static const char *const endpoint_names[] = {"LITESTREAM_REPLICA_ENDPOINT", "AWS_ENDPOINT_URL_S3",
+                                                 "AWS_ENDPOINT_URL", NULL};
     static const char *const region_names[] = {"LITESTREAM_REPLICA_REGION", "AWS_REGION", "AWS_DEFAULT_REGION", NULL};
     memset(r, 0, sizeof(*r));
     const char *url = env_lookup(envp, "LSINIT_REPLICA_URL");
@@ -134,7 +135,8 @@ static int env_replica_load(struct env_replica *r, char *const *envp, char *err,
         snprintf(r->source, sizeof(r->source), "LSINIT_REPLICA_URL");
     } else if (bucket != NULL) {
         if (strpbrk(bucket, "/: ") != NULL)
-            return errbuf_fail(err, size, EXIT_CONFIG, "%s=%s is not a bucket name: give the name only (no s3://, slashes or spaces)",
+            return errbuf_fail(err, size, EXIT_CONFIG,
+                               "%s=%s is not a bucket name: give the name only (no s3://, slashes or spaces)",
                                bucket_var, bucket);
         r->present = true;
         r->url.type = REPLICA_S3;
@@ -158,33 +160,46 @@ static int env_replica_load(struct env_replica *r, char *const *envp, char *err,
         r->secret_key = NULL;
     if (r->present && r->url.type == REPLICA_S3) {
         if (r->access_key != NULL && r->secret_key == NULL)
-            return errbuf_fail(err, size, EXIT_CONFIG, "%s is set but %s is not: set both (the access key id and the secret key are taken as a pair)", key_var, secret_var);
+            return errbuf_fail(
+                err, size, EXIT_CONFIG,
+                "%s is set but %s is not: set both (the access key id and the secret key are taken as a pair)", key_var,
+                secret_var);
         if (r->secret_key != NULL && r->access_key == NULL)
-            return errbuf_fail(err, size, EXIT_CONFIG, "%s is set but %s is not: set both (the access key id and the secret key are taken as a pair)", secret_var, key_var);
+            return errbuf_fail(
+                err, size, EXIT_CONFIG,
+                "%s is set but %s is not: set both (the access key id and the secret key are taken as a pair)",
+                secret_var, key_var);
     }
     const char *endpoint_var = NULL;
     r->endpoint = env_first(envp, endpoint_names, &endpoint_var);
     if (r->endpoint != NULL && strncmp(r->endpoint, "http://", 7) != 0 && strncmp(r->endpoint, "https://", 8) != 0)
-        return errbuf_fail(err, size, EXIT_CONFIG, "%s=%s must start with http:// or https://", endpoint_var, r->endpoint);
+        return errbuf_fail(err, size, EXIT_CONFIG, "%s=%s must start with http:// or https://", endpoint_var,
+                           r->endpoint);
     r->region = env_first(envp, region_names, NULL);
     const char *v = env_lookup(envp, "LSINIT_FORCE_PATH_STYLE");
     if (v != NULL) {
         if (parse_bool(v, &r->force_path_style) != 0)
-            return errbuf_fail(err, size, EXIT_CONFIG, "LSINIT_FORCE_PATH_STYLE=%s is not a boolean: use 1/0, true/false or on/off", v);
+            return errbuf_fail(err, size, EXIT_CONFIG,
+                               "LSINIT_FORCE_PATH_STYLE=%s is not a boolean: use 1/0, true/false or on/off", v);
         r->force_path_style_set = true;
     }
     int64_t ms = 0;
     r->sync_interval = env_lookup(envp, "LSINIT_SYNC_INTERVAL");
     if (r->sync_interval != NULL && (parse_duration_ms(r->sync_interval, &ms) != 0 || ms <= 0))
-        return errbuf_fail(err, size, EXIT_CONFIG, "LSINIT_SYNC_INTERVAL=%s is not a positive duration: use e.g. 1s, 500ms, 10s", r->sync_interval);
+        return errbuf_fail(err, size, EXIT_CONFIG,
+                           "LSINIT_SYNC_INTERVAL=%s is not a positive duration: use e.g. 1s, 500ms, 10s",
+                           r->sync_interval);
     r->sftp_key_path = env_lookup(envp, "LSINIT_SFTP_KEY_PATH");
     r->sftp_password = env_lookup(envp, "LSINIT_SFTP_PASSWORD");
     r->sftp_host_key = env_lookup(envp, "LSINIT_SFTP_HOST_KEY");
     if (r->present && r->url.type == REPLICA_SFTP && r->sftp_key_path == NULL && r->sftp_password == NULL &&
         r->url.password[0] == '\0')
-        return errbuf_fail(err, size, EXIT_CONFIG, "LSINIT_REPLICA_URL is an sftp:// URL but no credentials: set LSINIT_SFTP_KEY_PATH (a private key file) or LSINIT_SFTP_PASSWORD");
+        return errbuf_fail(
+            err, size, EXIT_CONFIG,
+            "LSINIT_REPLICA_URL is an sftp:// URL but no credentials: set LSINIT_SFTP_KEY_PATH (a private key file) or LSINIT_SFTP_PASSWORD");
     if (r->sftp_key_path != NULL && access(r->sftp_key_path, R_OK) != 0)
-        return errbuf_fail(err, size, EXIT_CONFIG, "LSINIT_SFTP_KEY_PATH=%s: cannot read the key file: %s", r->sftp_key_path, strerror(errno));
+        return errbuf_fail(err, size, EXIT_CONFIG, "LSINIT_SFTP_KEY_PATH=%s: cannot read the key file: %s",
+                           r->sftp_key_path, strerror(errno));
     return 0;
 }
 
@@ -231,7 +246,8 @@ static struct ynode *env_replica_node(const struct env_replica *r, const struct 
         else if (r->endpoint != NULL)
             ynode_map_set_str(rep, "region", "us-east-1", true);
         if (r->force_path_style_set || r->endpoint != NULL)
-            ynode_map_set_str(rep, "force-path-style", (!r->force_path_style_set || r->force_path_style) ? "true" : "false", false);
+            ynode_map_set_str(rep, "force-path-style",
+                              (!r->force_path_style_set || r->force_path_style) ? "true" : "false", false);
         if (r->access_key != NULL) {
             ynode_map_set_str(rep, "access-key-id", r->access_key, true);
             ynode_map_set_str(rep, "secret-access-key", r->secret_key, true);
@@ -355,7 +371,8 @@ static int plan_litestream(struct plan *plan, char *const *envp, const sigset_t 
     const char *forced = env_lookup(envp, "LSINIT_LITESTREAM_VERSION");
     if (forced != NULL && forced[0] != '\0') {
         if (ls_version_parse(forced, &plan->version) != 0)
-            return errbuf_fail(err, size, EXIT_CONFIG, "LSINIT_LITESTREAM_VERSION=%s is not a version like 0.3.13 or 0.5.16", forced);
+            return errbuf_fail(err, size, EXIT_CONFIG,
+                               "LSINIT_LITESTREAM_VERSION=%s is not a version like 0.3.13 or 0.5.16", forced);
     } else if (ls_detect_version(plan->litestream, mask, &plan->version, why, sizeof(why)) != 0) {
         return errbuf_fail(err, size, EXIT_LITESTREAM, "%s", why);
     }
@@ -380,7 +397,8 @@ static int plan_base_config(struct plan *plan, char *const *envp, const char **c
     char *text = NULL;
     size_t len = 0;
     if (read_file_limited(cfg, &text, &len) != 0)
-        return errbuf_fail(err, size, EXIT_CONFIG, "%s=%s: cannot read the config file: %s", *cfg_var, cfg, strerror(errno));
+        return errbuf_fail(err, size, EXIT_CONFIG, "%s=%s: cannot read the config file: %s", *cfg_var, cfg,
+                           strerror(errno));
     if (memchr(text, '\0', len) != NULL) {
         free(text);
         return errbuf_fail(err, size, EXIT_CONFIG, "%s=%s is not a text file", *cfg_var, cfg);
@@ -451,7 +469,8 @@ static int plan_control_socket(struct plan *plan, char *const *envp, char *err, 
     if (strlen(path) >= sizeof(un.sun_path))
         return errbuf_fail(err, size, EXIT_CONFIG,
                            "%s: the control socket path %s is over %zu bytes (a unix socket limit); set LSINIT_SOCKET "
-                           "to a shorter path", var, path, sizeof(un.sun_path) - 1);
+                           "to a shorter path",
+                           var, path, sizeof(un.sun_path) - 1);
     if (sock == NULL) {
         sock = ynode_new(YNODE_MAP);
         ynode_map_set(plan->config, "socket", sock);
@@ -478,22 +497,42 @@ int plan_build(struct plan *plan, char *const *envp, const char *cwd, const sigs
     plan->enabled = true;
 
     /* Every value that ends up in litestream's YAML config must be text. */
-    static const char *const copied[] = {
-        "LSINIT_DB", "LSINIT_REPLICA_URL", "LITESTREAM_REPLICA_BUCKET", "AWS_BUCKET", "BUCKET_NAME",
-        "LSINIT_PATH_PREFIX", "LITESTREAM_ACCESS_KEY_ID", "AWS_ACCESS_KEY_ID", "LITESTREAM_SECRET_ACCESS_KEY",
-        "AWS_SECRET_ACCESS_KEY", "LITESTREAM_REPLICA_ENDPOINT", "AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL",
-        "LITESTREAM_REPLICA_REGION", "AWS_REGION", "AWS_DEFAULT_REGION", "LSINIT_SFTP_KEY_PATH", "LSINIT_SFTP_PASSWORD",
-        "LSINIT_SFTP_HOST_KEY", "LSINIT_METRICS_ADDR", "LSINIT_SOCKET", "HOME", NULL};
+    static const char *const copied[] = {"LSINIT_DB",
+                                         "LSINIT_REPLICA_URL",
+                                         "LITESTREAM_REPLICA_BUCKET",
+                                         "AWS_BUCKET",
+                                         "BUCKET_NAME",
+                                         "LSINIT_PATH_PREFIX",
+                                         "LITESTREAM_ACCESS_KEY_ID",
+                                         "AWS_ACCESS_KEY_ID",
+                                         "LITESTREAM_SECRET_ACCESS_KEY",
+                                         "AWS_SECRET_ACCESS_KEY",
+                                         "LITESTREAM_REPLICA_ENDPOINT",
+                                         "AWS_ENDPOINT_URL_S3",
+                                         "AWS_ENDPOINT_URL",
+                                         "LITESTREAM_REPLICA_REGION",
+                                         "AWS_REGION",
+                                         "AWS_DEFAULT_REGION",
+                                         "LSINIT_SFTP_KEY_PATH",
+                                         "LSINIT_SFTP_PASSWORD",
+                                         "LSINIT_SFTP_HOST_KEY",
+                                         "LSINIT_METRICS_ADDR",
+                                         "LSINIT_SOCKET",
+                                         "HOME",
+                                         NULL};
     for (size_t i = 0; copied[i] != NULL; i++) {
         const char *value = env_lookup(envp, copied[i]);
         if (value != NULL && !utf8_valid(value))
-            return errbuf_fail(err, size, EXIT_CONFIG, "%s is not valid UTF-8 text: Litestream's YAML config cannot hold "
-                               "it; fix the value (its encoding)", copied[i]);
+            return errbuf_fail(err, size, EXIT_CONFIG,
+                               "%s is not valid UTF-8 text: Litestream's YAML config cannot hold "
+                               "it; fix the value (its encoding)",
+                               copied[i]);
     }
 
     const char *v = env_lookup(envp, "LSINIT_RESTORE_TIMEOUT");
     if (v != NULL && parse_duration_ms(v, &plan->restore_timeout_ms) != 0)
-        return errbuf_fail(err, size, EXIT_CONFIG, "LSINIT_RESTORE_TIMEOUT=%s is not a duration: use e.g. 30s, 2m, 10m", v);
+        return errbuf_fail(err, size, EXIT_CONFIG, "LSINIT_RESTORE_TIMEOUT=%s is not a duration: use e.g. 30s, 2m, 10m",
+                           v);
 
     struct env_replica rep;
     int rc = env_replica_load(&rep, envp, err, size);
@@ -521,14 +560,16 @@ int plan_build(struct plan *plan, char *const *envp, const char *cwd, const sigs
         if (p == NULL) {
             /* Litestream 0.3 takes a missing path as "" = its working directory, and replicates nothing. */
             if (!ls_version_is_v05(&plan->version) || ynode_map_get(db, "dir") == NULL)
-                return errbuf_fail(err, size, EXIT_CONFIG, "%s line %zu: a database without path:%s", plan->config_source,
-                                   db->line, ls_version_is_v05(&plan->version) ? " (or dir: and pattern:)" : "");
+                return errbuf_fail(err, size, EXIT_CONFIG, "%s line %zu: a database without path:%s",
+                                   plan->config_source, db->line,
+                                   ls_version_is_v05(&plan->version) ? " (or dir: and pattern:)" : "");
             continue; /* 0.5 directory mode: dir + pattern */
         }
         const char *bare = strncmp(p, "sqlite3://", 10) == 0 ? p + 10 : strncmp(p, "sqlite://", 9) == 0 ? p + 9 : p;
         char abs_path[PATH_MAX];
         if (bare[0] == '\0' || absolutize(bare, cwd, home, abs_path, sizeof(abs_path)) != 0)
-            return errbuf_fail(err, size, EXIT_CONFIG, "%s line %zu: database path '%s' is empty or too long", plan->config_source, db->line, p);
+            return errbuf_fail(err, size, EXIT_CONFIG, "%s line %zu: database path '%s' is empty or too long",
+                               plan->config_source, db->line, p);
         ynode_map_set_str(db, "path", abs_path, true);
     }
 
@@ -550,7 +591,8 @@ int plan_build(struct plan *plan, char *const *envp, const char *cwd, const sigs
             if (absolutize(tok, cwd, home, abs_path, sizeof(abs_path)) != 0)
                 return errbuf_fail(err, size, EXIT_CONFIG, "LSINIT_DB: path '%s' is too long", tok);
             if (tok[len - 1] == '/')
-                return errbuf_fail(err, size, EXIT_CONFIG, "LSINIT_DB: '%s' is a folder; name the database file, e.g. %sapp.db", tok, tok);
+                return errbuf_fail(err, size, EXIT_CONFIG,
+                                   "LSINIT_DB: '%s' is a folder; name the database file, e.g. %sapp.db", tok, tok);
             bool known = false;
             for (size_t i = 0; i < dbs->count; i++) {
                 const char *p = ynode_map_get_str(dbs->items[i], "path");
@@ -578,13 +620,16 @@ int plan_build(struct plan *plan, char *const *envp, const char *cwd, const sigs
                 return errbuf_fail(err, size, EXIT_CONFIG,
                                    "database %s has no replica: set LSINIT_REPLICA_URL (e.g. file:///data/replica or "
                                    "s3://bucket/path) or LITESTREAM_REPLICA_BUCKET, or add replicas: to %s",
-                                   p != NULL ? p : "(dir)", plan->config_source[0] != '\0' ? plan->config_source : "the config");
-            attach_replica(db, env_replica_node(&rep, &plan->version, p != NULL ? p : "db", needing > 1), &plan->version);
+                                   p != NULL ? p : "(dir)",
+                                   plan->config_source[0] != '\0' ? plan->config_source : "the config");
+            attach_replica(db, env_replica_node(&rep, &plan->version, p != NULL ? p : "db", needing > 1),
+                           &plan->version);
         }
         if (p == NULL)
             continue;
         if (plan->db_count >= PLAN_MAX_DBS)
-            return errbuf_fail(err, size, EXIT_CONFIG, "too many databases: lsinit supervises at most %d", PLAN_MAX_DBS);
+            return errbuf_fail(err, size, EXIT_CONFIG, "too many databases: lsinit supervises at most %d",
+                               PLAN_MAX_DBS);
         for (size_t j = 0; j < plan->db_count; j++) {
             if (strcmp(plan->dbs[j].path, p) == 0)
                 return errbuf_fail(err, size, EXIT_CONFIG, "database %s is configured twice", p);
@@ -592,20 +637,24 @@ int plan_build(struct plan *plan, char *const *envp, const char *cwd, const sigs
         snprintf(plan->dbs[plan->db_count++].path, sizeof(plan->dbs[0].path), "%s", p);
     }
     if (dbs->count == 0)
-        return errbuf_fail(err, size, EXIT_CONFIG, "%s=%s lists no databases (dbs:) and LSINIT_DB is not set", cfg_var, plan->config_source);
+        return errbuf_fail(err, size, EXIT_CONFIG, "%s=%s lists no databases (dbs:) and LSINIT_DB is not set", cfg_var,
+                           plan->config_source);
 
     const char *addr = ynode_map_get_str(plan->config, "addr");
     if (addr != NULL) {
         if (hostport_local_target(addr, plan->metrics_addr, sizeof(plan->metrics_addr)) != 0)
-            return errbuf_fail(err, size, EXIT_CONFIG, "%s: addr '%s' needs a port, e.g. 127.0.0.1:9090", plan->config_source, addr);
+            return errbuf_fail(err, size, EXIT_CONFIG, "%s: addr '%s' needs a port, e.g. 127.0.0.1:9090",
+                               plan->config_source, addr);
     } else if ((addr = env_lookup(envp, "LSINIT_METRICS_ADDR")) != NULL && addr[0] != '\0') {
         if (hostport_local_target(addr, plan->metrics_addr, sizeof(plan->metrics_addr)) != 0)
-            return errbuf_fail(err, size, EXIT_CONFIG, "LSINIT_METRICS_ADDR=%s needs a port, e.g. 127.0.0.1:9090", addr);
+            return errbuf_fail(err, size, EXIT_CONFIG, "LSINIT_METRICS_ADDR=%s needs a port, e.g. 127.0.0.1:9090",
+                               addr);
         ynode_map_set_str(plan->config, "addr", addr, true);
     } else {
         int port = pick_free_port();
         if (port < 0)
-            return errbuf_fail(err, size, EXIT_OSERR, "cannot find a free loopback port for litestream's metrics: %s", strerror(errno));
+            return errbuf_fail(err, size, EXIT_OSERR, "cannot find a free loopback port for litestream's metrics: %s",
+                               strerror(errno));
         snprintf(plan->metrics_addr, sizeof(plan->metrics_addr), "127.0.0.1:%d", port);
         ynode_map_set_str(plan->config, "addr", plan->metrics_addr, true);
     }

@@ -24,18 +24,18 @@ struct plan_db {
 };
 
 struct plan {
-    bool enabled;                       /* false: no database configured, plain init */
+    bool enabled; /* false: no database configured, plain init */
     struct plan_db dbs[PLAN_MAX_DBS];
     size_t db_count;
     char litestream[PATH_MAX];
     struct ls_version version;
-    struct ynode *config;               /* what litestream reads */
-    char config_source[PATH_MAX];       /* the user's base config, or "" */
-    char metrics_addr[128];             /* host:port of litestream's metrics, for lsinit's own reads */
-    char socket_path[PATH_MAX];         /* 0.5 control socket */
+    struct ynode *config;         /* what litestream reads */
+    char config_source[PATH_MAX]; /* the user's base config, or "" */
+    char metrics_addr[128];       /* host:port of litestream's metrics, for lsinit's own reads */
+    char socket_path[PATH_MAX];   /* 0.5 control socket */
     int64_t restore_timeout_ms;
-    int config_fd;                      /* memfd holding the rendered config, -1 before */
-    char config_path[64];               /* /proc/<pid>/fd/<n>: litestream's -config */
+    int config_fd;        /* memfd holding the rendered config, -1 before */
+    char config_path[64]; /* /proc/<pid>/fd/<n>: litestream's -config */
 };
 
 /*

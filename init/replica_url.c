@@ -65,7 +65,8 @@ int replica_url_parse(const char *url, struct replica_url *out, char *err, size_
     memset(out, 0, sizeof(*out));
     const char *sep = strstr(url, "://");
     if (sep == NULL)
-        return bad(err, err_size, "is not a URL: use s3://BUCKET/PATH, gs://, abs://, sftp://USER@HOST/PATH or file:///PATH");
+        return bad(err, err_size,
+                   "is not a URL: use s3://BUCKET/PATH, gs://, abs://, sftp://USER@HOST/PATH or file:///PATH");
     size_t scheme_len = (size_t)(sep - url);
     char scheme[16];
     if (scheme_len == 0 || scheme_len >= sizeof(scheme))
@@ -74,8 +75,9 @@ int replica_url_parse(const char *url, struct replica_url *out, char *err, size_
     scheme[scheme_len] = '\0';
     const char *rest = sep + 3;
     if (strpbrk(rest, "?#") != NULL)
-        return bad(err, err_size, "has a query or fragment: set the endpoint and region with "
-                                  "LITESTREAM_REPLICA_ENDPOINT and LITESTREAM_REPLICA_REGION instead");
+        return bad(err, err_size,
+                   "has a query or fragment: set the endpoint and region with "
+                   "LITESTREAM_REPLICA_ENDPOINT and LITESTREAM_REPLICA_REGION instead");
     if (strpbrk(rest, " \t\r\n") != NULL)
         return bad(err, err_size, "contains white space");
 
@@ -158,8 +160,9 @@ int replica_url_parse(const char *url, struct replica_url *out, char *err, size_
     }
 
     if (memchr(rest, '@', (size_t)(authority_end - rest)) != NULL && type != REPLICA_ABS)
-        return bad(err, err_size, "must not carry credentials: set LITESTREAM_ACCESS_KEY_ID and "
-                                  "LITESTREAM_SECRET_ACCESS_KEY instead");
+        return bad(err, err_size,
+                   "must not carry credentials: set LITESTREAM_ACCESS_KEY_ID and "
+                   "LITESTREAM_SECRET_ACCESS_KEY instead");
     if (type == REPLICA_ABS) {
         const char *at = memchr(rest, '@', (size_t)(authority_end - rest));
         if (at == NULL || at == rest)
@@ -169,11 +172,13 @@ int replica_url_parse(const char *url, struct replica_url *out, char *err, size_
         rest = at + 1;
     }
     if (rest == authority_end)
-        return bad(err, err_size, type == REPLICA_ABS ? "needs a container: abs://ACCOUNT@CONTAINER/PATH"
-                                                      : "needs a bucket: s3://BUCKET/PATH");
+        return bad(err, err_size,
+                   type == REPLICA_ABS ? "needs a container: abs://ACCOUNT@CONTAINER/PATH"
+                                       : "needs a bucket: s3://BUCKET/PATH");
     if (copy_span(out->bucket, sizeof(out->bucket), rest, authority_end) != 0)
         return bad(err, err_size, "has a bucket name that is too long");
     if (strchr(out->bucket, ':') != NULL)
-        return bad(err, err_size, "has a port in the bucket name: set LITESTREAM_REPLICA_ENDPOINT for a custom endpoint");
+        return bad(err, err_size,
+                   "has a port in the bucket name: set LITESTREAM_REPLICA_ENDPOINT for a custom endpoint");
     return 0;
 }

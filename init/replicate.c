@@ -115,8 +115,8 @@ static void final_sync_failed(struct replicate *r, const char *what, int code)
         return;
     }
     log_error("the final sync failed: %s (litestream exit code %d), so the app's last writes may be missing from "
-              "the replica (the local database is intact; the next start replicates them); exiting %d", what, code,
-              EXIT_SYNC);
+              "the replica (the local database is intact; the next start replicates them); exiting %d",
+              what, code, EXIT_SYNC);
     char text[200];
     snprintf(text, sizeof(text), "failed: %s", what);
     final_sync_text(r, text);
@@ -236,7 +236,8 @@ static void act_exited_before_app(struct replicate *r, const struct replicate_ev
     }
     if (!r->cfg.retry_start) {
         log_error("litestream exited with code %d before starting the app: see its messages above (config, "
-                  "database or replica problem); exiting %d", code, EXIT_LITESTREAM);
+                  "database or replica problem); exiting %d",
+                  code, EXIT_LITESTREAM);
         finish(r, EXIT_LITESTREAM);
         return;
     }
@@ -244,8 +245,8 @@ static void act_exited_before_app(struct replicate *r, const struct replicate_ev
     int64_t wait = backoff_ms(r->start_attempts, START_BACKOFF_FIRST_MS, START_BACKOFF_MAX_MS);
     if (ev->now + wait <= r->start_deadline) {
         log_warn("litestream exited with code %d before starting the app (attempt %d; see its messages above: an "
-                 "unreachable replica at start is retried); retrying in %lldms", code, r->start_attempts,
-                 (long long)wait);
+                 "unreachable replica at start is retried); retrying in %lldms",
+                 code, r->start_attempts, (long long)wait);
         r->start_retry_at = ev->now + wait;
         set_state(r, REPLICATE_START_BACKOFF);
         return;
@@ -314,8 +315,10 @@ static void act_final_sync_exited(struct replicate *r, const struct replicate_ev
     }
     if (second_pass_start(r, code, ev->now))
         return;
-    final_sync_failed(r, r->cfg.confirm_by_socket ? "the replica did not confirm the app's last writes"
-                                                  : "litestream's shutdown reported an error", code);
+    final_sync_failed(r,
+                      r->cfg.confirm_by_socket ? "the replica did not confirm the app's last writes"
+                                               : "litestream's shutdown reported an error",
+                      code);
 }
 
 /* The second pass (`replicate -once` on 0.5, a short replicate run on 0.3) ended: its exit code decides. */
@@ -372,7 +375,8 @@ static void act_stop(struct replicate *r, const struct replicate_event *ev)
     }
     if (r->stop_forwarded) {
         log_info("already stopping (SIG%s ignored so the final sync is not cut short; the grace period still "
-                 "applies)", signal_name(ev->sig, name, sizeof(name)));
+                 "applies)",
+                 signal_name(ev->sig, name, sizeof(name)));
         return;
     }
     r->stop_routed = ev->routed;
@@ -417,7 +421,8 @@ static void act_grace_expired(struct replicate *r, const struct replicate_event 
         decide(r, 128 + SIGKILL);
     } else if (r->app_exited && r->litestream_pid > 0) {
         log_error("litestream's final sync did not finish within LSINIT_GRACE: raise LSINIT_GRACE (and the "
-                  "platform's stop timeout); exiting %d", EXIT_SYNC);
+                  "platform's stop timeout); exiting %d",
+                  EXIT_SYNC);
         final_sync_text(r, "failed: litestream's final sync did not finish within LSINIT_GRACE");
         decide(r, EXIT_SYNC);
     }
@@ -465,8 +470,8 @@ static const replicate_action actions[REPLICATE_STATE_COUNT][REPLICATE_EVENT_COU
                                  act_timer},
     [REPLICATE_RUNNING] = {IGN, act_app_started, act_app_exited, act_exec_failed, act_sync, act_died_under_app,
                            act_shim_exited, act_stop, act_signal, act_grace_expired, act_hung, act_timer},
-    [REPLICATE_DOWN] = {IGN, act_app_started, act_app_exited, act_exec_failed, act_sync, IGN, act_shim_exited,
-                        act_stop, act_signal, act_grace_expired, IGN, act_timer},
+    [REPLICATE_DOWN] = {IGN, act_app_started, act_app_exited, act_exec_failed, act_sync, IGN, act_shim_exited, act_stop,
+                        act_signal, act_grace_expired, IGN, act_timer},
     [REPLICATE_SIBLING] = {IGN, act_app_started, act_app_exited, act_exec_failed, act_sync, act_died_under_app,
                            act_shim_exited, act_stop, act_signal, act_grace_expired, act_hung, act_timer},
     [REPLICATE_FINAL_SYNC] = {IGN, IGN, act_app_exited, act_exec_failed, act_sync, act_final_sync_exited,
@@ -519,10 +524,7 @@ const char *replicate_state_name(enum replicate_state s)
     return (unsigned)s < REPLICATE_STATE_COUNT ? names[s] : "?";
 }
 
-bool replicate_app_running(const struct replicate *r)
-{
-    return r->app_started && !r->app_exited && !r->exec_failed;
-}
+bool replicate_app_running(const struct replicate *r) { return r->app_started && !r->app_exited && !r->exec_failed; }
 
 /* Live: nothing has died that should be running (starting, or waiting to retry, counts as live). */
 bool replicate_is_live(const struct replicate *r)

@@ -37,11 +37,11 @@ enum replicate_state {
 };
 
 enum replicate_event_kind {
-    REPLICATE_EV_START,        /* restores finished: start Litestream with the app */
-    REPLICATE_EV_APP_STARTED,  /* shim: the app runs (pid, shim_pid) */
-    REPLICATE_EV_APP_EXITED,   /* shim: the app's wait status (status) */
-    REPLICATE_EV_EXEC_FAILED,  /* shim: exec of the app failed (err) */
-    REPLICATE_EV_SYNC,         /* shim, 0.5: the replica confirmed the app's last writes (confirmed) */
+    REPLICATE_EV_START,             /* restores finished: start Litestream with the app */
+    REPLICATE_EV_APP_STARTED,       /* shim: the app runs (pid, shim_pid) */
+    REPLICATE_EV_APP_EXITED,        /* shim: the app's wait status (status) */
+    REPLICATE_EV_EXEC_FAILED,       /* shim: exec of the app failed (err) */
+    REPLICATE_EV_SYNC,              /* shim, 0.5: the replica confirmed the app's last writes (confirmed) */
     REPLICATE_EV_LITESTREAM_EXITED, /* status */
     REPLICATE_EV_SHIM_EXITED,
     REPLICATE_EV_STOP,          /* the first TERM/INT (sig, routed: the signal after rewriting, deadline: grace end) */
@@ -56,8 +56,8 @@ struct replicate_event {
     enum replicate_event_kind kind;
     int64_t now;
     pid_t pid, shim_pid;
-    int status;     /* wait status */
-    int err;        /* errno */
+    int status; /* wait status */
+    int err;    /* errno */
     int sig, routed;
     int64_t deadline;
     bool confirmed;
@@ -102,7 +102,7 @@ struct replicate {
 
     /* the stop */
     int stop_signal, stop_routed;
-    bool stop_forwarded;   /* the one TERM/INT went to Litestream or the shim */
+    bool stop_forwarded; /* the one TERM/INT went to Litestream or the shim */
     int64_t grace_deadline;
     bool killed_everything;
 

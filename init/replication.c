@@ -138,7 +138,8 @@ static pid_t op_spawn(void *ctx, enum replicate_mode mode, int *fail_code)
         exec_string = malloc(EXEC_STRING_MAX);
         if (exec_string == NULL || !build_exec_string(r, exec_string, EXEC_STRING_MAX)) {
             log_error("the command cannot be passed to litestream -exec: over %d bytes quoted, or an argument "
-                      "is not valid UTF-8 (Go would replace its bytes)", EXEC_STRING_MAX);
+                      "is not valid UTF-8 (Go would replace its bytes)",
+                      EXEC_STRING_MAX);
             free(exec_string);
             *fail_code = EXIT_USAGE;
             return -1;
@@ -360,15 +361,17 @@ static void report_handle_line(struct replication *r, const char *line)
         ev.kind = REPLICATE_EV_SYNC;
         ev.confirmed = rep.value == SHIM_SYNC_CONFIRMED;
         break;
-    default:
-        return;
+    default: return;
     }
     replicate_handle(&r->rep, &ev);
 }
 
 static void on_report_line(char *line, void *ctx) { report_handle_line(ctx, line); }
 
-static void report_drain(struct replication *r) { (void)line_reader_drain(&r->reports, r->report_read, on_report_line, r); }
+static void report_drain(struct replication *r)
+{
+    (void)line_reader_drain(&r->reports, r->report_read, on_report_line, r);
+}
 
 /* ---- signals -------------------------------------------------------------- */
 
@@ -385,8 +388,8 @@ void replication_on_stop(struct replication *r, int sig, int routed, int64_t gra
             host_drain(r);
         return;
     }
-    struct replicate_event ev = {.kind = REPLICATE_EV_STOP, .now = now, .sig = sig, .routed = routed,
-                                 .deadline = grace_deadline};
+    struct replicate_event ev = {
+        .kind = REPLICATE_EV_STOP, .now = now, .sig = sig, .routed = routed, .deadline = grace_deadline};
     replicate_handle(&r->rep, &ev);
 }
 
@@ -446,7 +449,8 @@ static void check_hang(struct replication *r, int64_t now)
     if (now - h->scrape_ok_ms < LITESTREAM_HANG_MS)
         return;
     log_error("litestream (pid %ld) has not answered on its metrics endpoint for %lds: killing it so replication "
-              "restarts", (long)r->rep.litestream_pid, (long)((now - h->scrape_ok_ms) / 1000));
+              "restarts",
+              (long)r->rep.litestream_pid, (long)((now - h->scrape_ok_ms) / 1000));
     h->litestream_hangs++;
     h->scrape_ok_ms = now;
     replicate_event(r, REPLICATE_EV_HUNG, now);
@@ -472,7 +476,8 @@ static bool source_on_child_exit(void *self, pid_t pid, int status, int64_t now)
     }
     if (pid == r->rep.litestream_pid || pid == r->rep.shim_pid) {
         report_drain(r); /* what the shim said before it (or Litestream) went */
-        struct replicate_event ev = {.now = now, .status = status,
+        struct replicate_event ev = {.now = now,
+                                     .status = status,
                                      .kind = pid == r->rep.litestream_pid ? REPLICATE_EV_LITESTREAM_EXITED
                                                                           : REPLICATE_EV_SHIM_EXITED};
         replicate_handle(&r->rep, &ev);
@@ -498,4 +503,7 @@ bool replication_litestream_running(const struct replication *r) { return r->rep
 
 bool replication_is_live(const struct replication *r) { return !r->restores_finished || replicate_is_live(&r->rep); }
 
-bool replication_is_ready(const struct replication *r) { return r->restores_finished && replicate_app_running(&r->rep); }
+bool replication_is_ready(const struct replication *r)
+{
+    return r->restores_finished && replicate_app_running(&r->rep);
+}

@@ -49,7 +49,8 @@ static int prepare_db_folder(const char *db_path)
     if (stat(dir, &st) != 0) {
         /* A missing data folder is created, never anything inside it. */
         if (fs_mkdir_p(dir, 0755, NULL) != 0) {
-            log_error("LSINIT_DB: cannot create the folder %s for %s: %m; create it or mount a volume there", dir, db_path);
+            log_error("LSINIT_DB: cannot create the folder %s for %s: %m; create it or mount a volume there", dir,
+                      db_path);
             return EXIT_CONFIG;
         }
         return 0;
@@ -59,8 +60,9 @@ static int prepare_db_folder(const char *db_path)
         return EXIT_CONFIG;
     }
     if (access(dir, W_OK | X_OK) != 0) {
-        log_error("LSINIT_DB: the folder %s is not writable by uid %ld: fix its owner or mode, or mount a writable volume",
-                  dir, (long)geteuid());
+        log_error(
+            "LSINIT_DB: the folder %s is not writable by uid %ld: fix its owner or mode, or mount a writable volume",
+            dir, (long)geteuid());
         return EXIT_CONFIG;
     }
     struct stat db;
@@ -347,7 +349,8 @@ static enum restore_outcome check_exited(struct restore_set *s, size_t i, int st
         return where(s);
     if (!sound) {
         log_error("cannot restore %s: the restored database fails SQLite's quick_check, so the backup is corrupt; "
-                  "not starting the app (see lsinit generations, and restore an older one by hand)", db);
+                  "not starting the app (see lsinit generations, and restore an older one by hand)",
+                  db);
         return RESTORE_FAILED;
     }
     return restored(s, i, ", quick_check ok");
@@ -378,17 +381,10 @@ bool restore_set_on_child_exit(struct restore_set *s, pid_t pid, int status, int
         if (job->pid != pid || pid <= 0)
             continue;
         switch (job->state) {
-        case RESTORE_RUNNING:
-            *out = restore_exited(s, i, status, now);
-            return true;
-        case RESTORE_CHECKING:
-            *out = check_exited(s, i, status);
-            return true;
-        case RESTORE_PROBING:
-            *out = probe_exited(s, i, status, now);
-            return true;
-        default:
-            break;
+        case RESTORE_RUNNING: *out = restore_exited(s, i, status, now); return true;
+        case RESTORE_CHECKING: *out = check_exited(s, i, status); return true;
+        case RESTORE_PROBING: *out = probe_exited(s, i, status, now); return true;
+        default: break;
         }
     }
     return false;
@@ -414,7 +410,8 @@ static void check_progress(struct restore_set *s, size_t i, int64_t now)
         job->progress_check_at = now + RESTORE_PROGRESS_CHECK_MS;
         if (first_look)
             log_info("restore of %s still downloads at LSINIT_RESTORE_TIMEOUT (%lld bytes so far): letting it "
-                     "finish while it progresses", s->plan->dbs[i].path, size);
+                     "finish while it progresses",
+                     s->plan->dbs[i].path, size);
         return;
     }
     log_warn("restore of %s %s at LSINIT_RESTORE_TIMEOUT: stopping it", s->plan->dbs[i].path,

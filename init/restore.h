@@ -30,7 +30,7 @@ struct restore_job {
     enum restore_job_state state;
     pid_t pid;
     int attempts;
-    int64_t retry_at;          /* 0: not waiting */
+    int64_t retry_at; /* 0: not waiting */
     bool deadline_killed;
     int64_t progress_check_at; /* past the deadline: when to look at <db>.tmp again */
     long long tmp_size;        /* its size at the last look, -1: none */
@@ -44,10 +44,10 @@ enum restore_outcome {
 
 struct restore_set {
     const struct plan *plan;
-    char *const *env;           /* Litestream's environment */
+    char *const *env; /* Litestream's environment */
     const sigset_t *child_mask;
     const char *cwd;
-    unsigned long *restored;    /* counts successful restores (health) */
+    unsigned long *restored; /* counts successful restores (health) */
     int64_t deadline;
     bool aborted;
     struct restore_job jobs[PLAN_MAX_DBS];

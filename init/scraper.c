@@ -283,7 +283,8 @@ void scraper_on_fd(struct scraper *s, short revents, int64_t now)
     if (s->state == SCRAPE_CONNECTING) {
         int err = 0;
         socklen_t len = sizeof(err);
-        if ((revents & (POLLERR | POLLHUP)) != 0 || getsockopt(s->fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0 || err != 0) {
+        if ((revents & (POLLERR | POLLHUP)) != 0 || getsockopt(s->fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0 ||
+            err != 0) {
             s->health->scrapes_failed++;
             scraper_close(s, now);
             return;
@@ -300,7 +301,8 @@ void scraper_on_fd(struct scraper *s, short revents, int64_t now)
             int blen = snprintf(body, sizeof(body), "{\"path\":\"%s\",\"wait\":false}", db_e);
             n = snprintf(req, sizeof(req),
                          "POST /sync HTTP/1.0\r\nHost: litestream\r\nContent-Type: application/json\r\n"
-                         "Content-Length: %d\r\n\r\n%s", blen, body);
+                         "Content-Length: %d\r\n\r\n%s",
+                         blen, body);
         }
         /* A request this small fits a fresh socket's buffer in one write. */
         if (n <= 0 || write(s->fd, req, (size_t)n) != (ssize_t)n) {

@@ -69,7 +69,8 @@ static int parse_log_level(const char *text, enum log_level *out)
     static const struct {
         const char *name;
         enum log_level level;
-    } levels[] = {{"debug", LOG_DEBUG}, {"info", LOG_INFO}, {"warn", LOG_WARN}, {"error", LOG_ERROR}, {"quiet", LOG_QUIET}};
+    } levels[] = {
+        {"debug", LOG_DEBUG}, {"info", LOG_INFO}, {"warn", LOG_WARN}, {"error", LOG_ERROR}, {"quiet", LOG_QUIET}};
     for (size_t i = 0; i < sizeof(levels) / sizeof(levels[0]); i++) {
         if (strcmp(text, levels[i].name) == 0) {
             *out = levels[i].level;
@@ -111,12 +112,16 @@ int settings_load_verify(struct settings *s, char *const *envp, char *err, unsig
         if (parse_bool(v, &on) == 0 && !on)
             s->verify_interval_ms = 0;
         else if (parse_duration_ms(v, &s->verify_interval_ms) != 0 || s->verify_interval_ms < 1000)
-            return errbuf_fail(err, size, EXIT_CONFIG, "LSINIT_VERIFY_INTERVAL=%s is not a duration of at least 1s (e.g. 1h, 30m) or off", v);
+            return errbuf_fail(err, size, EXIT_CONFIG,
+                               "LSINIT_VERIFY_INTERVAL=%s is not a duration of at least 1s (e.g. 1h, 30m) or off", v);
     }
-    if ((v = env_lookup(envp, "LSINIT_VERIFY_CATCHUP_TIMEOUT")) != NULL && positive_duration(v, &s->verify_catchup_timeout_ms) != 0)
-        return errbuf_fail(err, size, EXIT_CONFIG, "LSINIT_VERIFY_CATCHUP_TIMEOUT=%s is not a positive duration: use e.g. 30s, 1m, 5m", v);
+    if ((v = env_lookup(envp, "LSINIT_VERIFY_CATCHUP_TIMEOUT")) != NULL &&
+        positive_duration(v, &s->verify_catchup_timeout_ms) != 0)
+        return errbuf_fail(err, size, EXIT_CONFIG,
+                           "LSINIT_VERIFY_CATCHUP_TIMEOUT=%s is not a positive duration: use e.g. 30s, 1m, 5m", v);
     if ((v = env_lookup(envp, "LSINIT_VERIFY_TIMEOUT")) != NULL && positive_duration(v, &s->verify_timeout_ms) != 0)
-        return errbuf_fail(err, size, EXIT_CONFIG, "LSINIT_VERIFY_TIMEOUT=%s is not a positive duration: use e.g. 10m, 30m, 1h", v);
+        return errbuf_fail(err, size, EXIT_CONFIG,
+                           "LSINIT_VERIFY_TIMEOUT=%s is not a positive duration: use e.g. 10m, 30m, 1h", v);
     const char *dir_var = "LSINIT_VERIFY_DIR";
     v = env_lookup(envp, dir_var);
     if (v == NULL || v[0] == '\0') {
@@ -125,7 +130,9 @@ int settings_load_verify(struct settings *s, char *const *envp, char *err, unsig
     }
     if (v != NULL && v[0] != '\0') {
         if (strlen(v) >= sizeof(s->verify_dir) || v[0] != '/')
-            return errbuf_fail(err, size, EXIT_CONFIG, "%s=%s must be an absolute folder path (verification restores its copies there)", dir_var, v);
+            return errbuf_fail(err, size, EXIT_CONFIG,
+                               "%s=%s must be an absolute folder path (verification restores its copies there)",
+                               dir_var, v);
         snprintf(s->verify_dir, sizeof(s->verify_dir), "%s", v);
     }
     return 0;
@@ -135,27 +142,36 @@ static int settings_from_env(struct settings *s, char *const *envp, char *err, u
 {
     const char *v;
     if ((v = env_lookup(envp, "LSINIT_GRACE")) != NULL && parse_duration_ms(v, &s->grace_ms) != 0)
-        return errbuf_fail(err, size, EXIT_CONFIG, "LSINIT_GRACE=%s is not a duration: use e.g. 500ms, 10s, 1m (a bare number means seconds)", v);
+        return errbuf_fail(err, size, EXIT_CONFIG,
+                           "LSINIT_GRACE=%s is not a duration: use e.g. 500ms, 10s, 1m (a bare number means seconds)",
+                           v);
     if ((v = env_lookup(envp, "LSINIT_STRAGGLER_GRACE")) != NULL && parse_duration_ms(v, &s->straggler_ms) != 0)
-        return errbuf_fail(err, size, EXIT_CONFIG, "LSINIT_STRAGGLER_GRACE=%s is not a duration: use e.g. 500ms, 2s", v);
+        return errbuf_fail(err, size, EXIT_CONFIG, "LSINIT_STRAGGLER_GRACE=%s is not a duration: use e.g. 500ms, 2s",
+                           v);
     if ((v = env_lookup(envp, "LSINIT_REMAP_EXIT")) != NULL && remap_add_list(s, v) != 0)
-        return errbuf_fail(err, size, EXIT_CONFIG, "LSINIT_REMAP_EXIT=%s is not a list of exit codes 0-255, e.g. 143,130", v);
+        return errbuf_fail(err, size, EXIT_CONFIG,
+                           "LSINIT_REMAP_EXIT=%s is not a list of exit codes 0-255, e.g. 143,130", v);
     if ((v = env_lookup(envp, "LSINIT_SIGNAL_REWRITE")) != NULL && rewrite_add_list(s, v) != 0)
-        return errbuf_fail(err, size, EXIT_CONFIG, "LSINIT_SIGNAL_REWRITE=%s is not a list of FROM:TO signals, e.g. TERM:INT,HUP:0 (0 drops)", v);
+        return errbuf_fail(err, size, EXIT_CONFIG,
+                           "LSINIT_SIGNAL_REWRITE=%s is not a list of FROM:TO signals, e.g. TERM:INT,HUP:0 (0 drops)",
+                           v);
     if ((v = env_lookup(envp, "LSINIT_KILL_GROUP")) != NULL && parse_bool(v, &s->kill_group) != 0)
-        return errbuf_fail(err, size, EXIT_CONFIG, "LSINIT_KILL_GROUP=%s is not a boolean: use 1/0, true/false or on/off", v);
+        return errbuf_fail(err, size, EXIT_CONFIG,
+                           "LSINIT_KILL_GROUP=%s is not a boolean: use 1/0, true/false or on/off", v);
     if ((v = env_lookup(envp, "LSINIT_HEALTH_ADDR")) != NULL) {
         struct hostport hp;
         bool off = strcmp(v, "off") == 0;
         if (strlen(v) >= sizeof(s->health_addr) || (!off && (hostport_split(v, &hp) != HOSTPORT_OK || !hp.has_port)))
-            return errbuf_fail(err, size, EXIT_CONFIG, "LSINIT_HEALTH_ADDR=%s is not HOST:PORT (e.g. 0.0.0.0:9091) or off", v);
+            return errbuf_fail(err, size, EXIT_CONFIG,
+                               "LSINIT_HEALTH_ADDR=%s is not HOST:PORT (e.g. 0.0.0.0:9091) or off", v);
         snprintf(s->health_addr, sizeof(s->health_addr), "%s", v);
     }
     int rc = settings_load_verify(s, envp, err, size);
     if (rc != 0)
         return rc;
     if ((v = env_lookup(envp, "LSINIT_LOG_LEVEL")) != NULL && parse_log_level(v, &s->log_level) != 0)
-        return errbuf_fail(err, size, EXIT_CONFIG, "LSINIT_LOG_LEVEL=%s is not one of debug, info, warn, error, quiet", v);
+        return errbuf_fail(err, size, EXIT_CONFIG, "LSINIT_LOG_LEVEL=%s is not one of debug, info, warn, error, quiet",
+                           v);
     return 0;
 }
 
@@ -190,11 +206,13 @@ int settings_load(struct settings *s, int argc, char **argv, char *const *envp, 
         case 'V': s->show_version = true; break;
         case 't':
             if (parse_duration_ms(optarg, &s->grace_ms) != 0)
-                return errbuf_fail(err, size, EXIT_USAGE, "--grace %s is not a duration: use e.g. 500ms, 10s, 1m", optarg);
+                return errbuf_fail(err, size, EXIT_USAGE, "--grace %s is not a duration: use e.g. 500ms, 10s, 1m",
+                                   optarg);
             break;
         case 'T':
             if (parse_duration_ms(optarg, &s->straggler_ms) != 0)
-                return errbuf_fail(err, size, EXIT_USAGE, "--straggler-grace %s is not a duration: use e.g. 500ms, 2s", optarg);
+                return errbuf_fail(err, size, EXIT_USAGE, "--straggler-grace %s is not a duration: use e.g. 500ms, 2s",
+                                   optarg);
             break;
         case 'e':
             if (remap_add_list(s, optarg) != 0)
@@ -202,7 +220,8 @@ int settings_load(struct settings *s, int argc, char **argv, char *const *envp, 
             break;
         case 'r':
             if (rewrite_add_list(s, optarg) != 0)
-                return errbuf_fail(err, size, EXIT_USAGE, "-r %s is not FROM:TO, e.g. -r TERM:INT or -r HUP:0 to drop HUP", optarg);
+                return errbuf_fail(err, size, EXIT_USAGE,
+                                   "-r %s is not FROM:TO, e.g. -r TERM:INT or -r HUP:0 to drop HUP", optarg);
             break;
         case 'g': s->kill_group = true; break;
         case 'v': s->log_level = s->log_level > LOG_DEBUG ? s->log_level - 1 : LOG_DEBUG; break;

@@ -24,18 +24,18 @@
 #define SETTINGS_DEFAULT_HEALTH_ADDR "0.0.0.0:9091"
 
 struct settings {
-    char **command;                         /* the app's argv (NULL-terminated) */
-    int64_t grace_ms;                       /* TERM/INT → SIGKILL deadline */
-    int64_t straggler_ms;                   /* after the main child exits: TERM → KILL */
-    unsigned char remap_exit[32];           /* bit N set: exit code N becomes 0 */
-    int rewrite[SETTINGS_SIGNAL_SLOTS];     /* signal → signal to send (0 = drop) */
-    bool kill_group;                        /* forward to the child's process group */
+    char **command;                     /* the app's argv (NULL-terminated) */
+    int64_t grace_ms;                   /* TERM/INT → SIGKILL deadline */
+    int64_t straggler_ms;               /* after the main child exits: TERM → KILL */
+    unsigned char remap_exit[32];       /* bit N set: exit code N becomes 0 */
+    int rewrite[SETTINGS_SIGNAL_SLOTS]; /* signal → signal to send (0 = drop) */
+    bool kill_group;                    /* forward to the child's process group */
     enum log_level log_level;
-    char health_addr[128];                  /* "" = default for the mode; "off" = none */
-    int64_t verify_interval_ms;             /* 0 = off */
-    int64_t verify_catchup_timeout_ms;      /* LSINIT_VERIFY_CATCHUP_TIMEOUT: wait for the replica */
-    int64_t verify_timeout_ms;              /* LSINIT_VERIFY_TIMEOUT: one verification restore */
-    char verify_dir[256];                   /* temporary copies (LSINIT_VERIFY_DIR, TMPDIR, /tmp) */
+    char health_addr[128];             /* "" = default for the mode; "off" = none */
+    int64_t verify_interval_ms;        /* 0 = off */
+    int64_t verify_catchup_timeout_ms; /* LSINIT_VERIFY_CATCHUP_TIMEOUT: wait for the replica */
+    int64_t verify_timeout_ms;         /* LSINIT_VERIFY_TIMEOUT: one verification restore */
+    char verify_dir[256];              /* temporary copies (LSINIT_VERIFY_DIR, TMPDIR, /tmp) */
     bool show_help;
     bool show_version;
 };

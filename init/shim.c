@@ -149,7 +149,7 @@ static int shim_load_environment(struct shim *s)
         return -1;
     }
     size_t k = 0;
-    for (size_t i = 0; i < len && k < count + 1; ) {
+    for (size_t i = 0; i < len && k < count + 1;) {
         envp[k++] = buf + i;
         i += strlen(buf + i) + 1;
     }
@@ -333,7 +333,8 @@ static int64_t shim_wait_v03(const struct shim *s, int64_t deadline)
         }
         if (waiting_for != NULL)
             log_warn("litestream has not caught up with %s yet (waited for %s); its final sync may miss the "
-                     "app's last writes", db, waiting_for);
+                     "app's last writes",
+                     db, waiting_for);
     }
     return clock_now_ms() - t0;
 }
@@ -378,7 +379,8 @@ static enum shim_sync shim_sync_v05(const struct shim *s, int64_t deadline)
             bool retry = res.outcome == LS_SYNC_NOT_OPEN || res.outcome == LS_SYNC_NO_ANSWER;
             if (!retry || clock_now_ms() >= deadline) {
                 log_warn("litestream could not confirm that %s is in its replica before its shutdown (%s); "
-                         "lsinit checks again after it", db, res.error);
+                         "lsinit checks again after it",
+                         db, res.error);
                 verdict = SHIM_SYNC_FAILED;
                 break;
             }
@@ -425,7 +427,8 @@ int shim_main(int argc, char **argv, const struct signal_state *sig)
     }
     if (shim_load_environment(&s) != 0) {
         log_error("cannot read lsinit's environment from /proc/%ld/environ: %m; not starting the app with "
-                  "litestream's environment (it holds copied credentials)", s.parent_pid);
+                  "litestream's environment (it holds copied credentials)",
+                  s.parent_pid);
         shim_report(&s, SHIM_REPORT_EXECFAIL, (long)getpid(), (long)EACCES);
         return 0;
     }
@@ -445,7 +448,8 @@ int shim_main(int argc, char **argv, const struct signal_state *sig)
     pid_t app = spawn_process(&req, &exec_errno);
     if (app < 0) {
         errno = exec_errno != 0 ? exec_errno : errno;
-        log_error("cannot run %s: %m%s", s.command[0], errno == ENOENT ? " (not found: check the command name and PATH)" : "");
+        log_error("cannot run %s: %m%s", s.command[0],
+                  errno == ENOENT ? " (not found: check the command name and PATH)" : "");
         shim_report(&s, SHIM_REPORT_EXECFAIL, (long)getpid(), (long)(exec_errno != 0 ? exec_errno : ENOEXEC));
         free(s.envp);
         free(s.env_block);

@@ -78,20 +78,27 @@ static char *render_healthz(const struct status_view *v, int *http_status, size_
     enum check_status app_check = (app_up || starting) ? CHECK_PASS : CHECK_FAIL;
     overall = worst(overall, app_check);
     text_buf_printf(&o, "\"app:process\":[{\"status\":\"%s\",\"output\":\"%s\"}]", check_names[app_check],
-               app_up ? "running" : starting ? "not started yet (restoring)" : "not running");
+                    app_up     ? "running"
+                    : starting ? "not started yet (restoring)"
+                               : "not running");
     if (litestream_mode) {
         enum check_status ls_check = (litestream_up || starting) ? CHECK_PASS : CHECK_FAIL;
         overall = worst(overall, ls_check);
-        text_buf_printf(&o, ",\"litestream:process\":[{\"status\":\"%s\",\"output\":\"%s\",\"observedValue\":%lu,"
-                       "\"observedUnit\":\"restarts\"}]",
-                   check_names[ls_check], litestream_up ? "running" : starting ? "not started yet" : "not running",
-                   h->litestream_restarts);
+        text_buf_printf(&o,
+                        ",\"litestream:process\":[{\"status\":\"%s\",\"output\":\"%s\",\"observedValue\":%lu,"
+                        "\"observedUnit\":\"restarts\"}]",
+                        check_names[ls_check],
+                        litestream_up ? "running"
+                        : starting    ? "not started yet"
+                                      : "not running",
+                        h->litestream_restarts);
         if (v->stopping || h->final_sync[0] != '\0') {
             /* While stopping: where the final sync stands, so a slow or failed one says why. */
             bool failed = strncmp(h->final_sync, "failed", 6) == 0;
             text_buf_printf(&o, ",\"replication:final-sync\":[{\"status\":\"%s\",\"output\":",
-                       failed ? check_names[CHECK_FAIL] : check_names[CHECK_PASS]);
-            text_buf_json_string(&o, h->final_sync[0] != '\0' ? h->final_sync : "waiting for the app and litestream's final sync");
+                            failed ? check_names[CHECK_FAIL] : check_names[CHECK_PASS]);
+            text_buf_json_string(&o, h->final_sync[0] != '\0' ? h->final_sync
+                                                              : "waiting for the app and litestream's final sync");
             text_buf_printf(&o, "}]");
             if (failed)
                 overall = worst(overall, CHECK_FAIL);
@@ -104,13 +111,15 @@ static char *render_healthz(const struct status_view *v, int *http_status, size_
             overall = worst(overall, c);
             text_buf_printf(&o, "%s{\"componentId\":", i == 0 ? "" : ",");
             text_buf_json_string(&o, d->path);
-            text_buf_printf(&o, ",\"status\":\"%s\",\"observedValue\":%lld,\"observedUnit\":\"s\",\"output\":\"%s\","
-                           "\"syncs\":%.0f,\"syncErrors\":%.0f}",
-                       check_names[c], (long long)lag,
-                       !d->scraped ? "no data from litestream yet"
-                       : d->sync_errors > d->sync_errors_previous ? "litestream reports new sync errors"
-                       : c == CHECK_PASS ? "replica current" : "replica behind",
-                       d->sync_count, d->sync_errors);
+            text_buf_printf(&o,
+                            ",\"status\":\"%s\",\"observedValue\":%lld,\"observedUnit\":\"s\",\"output\":\"%s\","
+                            "\"syncs\":%.0f,\"syncErrors\":%.0f}",
+                            check_names[c], (long long)lag,
+                            !d->scraped                                ? "no data from litestream yet"
+                            : d->sync_errors > d->sync_errors_previous ? "litestream reports new sync errors"
+                            : c == CHECK_PASS                          ? "replica current"
+                                                                       : "replica behind",
+                            d->sync_count, d->sync_errors);
         }
         text_buf_printf(&o, "],\"verification:last\":[");
         for (size_t i = 0; i < h->db_count; i++) {
@@ -120,13 +129,15 @@ static char *render_healthz(const struct status_view *v, int *http_status, size_
             text_buf_printf(&o, "%s{\"componentId\":", i == 0 ? "" : ",");
             text_buf_json_string(&o, d->path);
             text_buf_printf(&o, ",\"status\":\"%s\",\"result\":\"%s\",\"output\":", check_names[c],
-                       d->verified ? verify_result_name(d->last_result) : "none");
-            text_buf_json_string(&o, d->verified ? d->last_reason : (h->verify_interval_ms > 0 ? "not run yet" : "verification is off"));
+                            d->verified ? verify_result_name(d->last_result) : "none");
+            text_buf_json_string(&o, d->verified ? d->last_reason
+                                                 : (h->verify_interval_ms > 0 ? "not run yet" : "verification is off"));
             if (d->verified) {
                 char when[32];
                 iso8601(d->last_verify_unix, when, sizeof(when));
-                text_buf_printf(&o, ",\"time\":\"%s\",\"observedValue\":%lld,\"observedUnit\":\"s\",\"durationMs\":%lld", when,
-                           (long long)(now - d->last_verify_unix), (long long)d->last_duration_ms);
+                text_buf_printf(&o,
+                                ",\"time\":\"%s\",\"observedValue\":%lld,\"observedUnit\":\"s\",\"durationMs\":%lld",
+                                when, (long long)(now - d->last_verify_unix), (long long)d->last_duration_ms);
             }
             text_buf_printf(&o, "}");
         }
@@ -153,7 +164,8 @@ static char *render_healthz(const struct status_view *v, int *http_status, size_
             overall = worst(overall, c);
             text_buf_printf(&o, "%s{\"componentId\":", i == 0 ? "" : ",");
             text_buf_json_string(&o, dir);
-            text_buf_printf(&o, ",\"status\":\"%s\",\"observedValue\":%llu,\"observedUnit\":\"bytes\"}", check_names[c], avail);
+            text_buf_printf(&o, ",\"status\":\"%s\",\"observedValue\":%llu,\"observedUnit\":\"bytes\"}", check_names[c],
+                            avail);
         }
         text_buf_printf(&o, "]");
     }
@@ -161,7 +173,7 @@ static char *render_healthz(const struct status_view *v, int *http_status, size_
         overall = CHECK_WARN; /* stopping */
     struct text_buf doc = {0};
     text_buf_printf(&doc, "{\"status\":\"%s\",\"version\":\"%s\",\"serviceId\":\"lsinit\",\"checks\":{%s}}\n",
-               check_names[overall], LSINIT_VERSION, o.data != NULL ? o.data : "");
+                    check_names[overall], LSINIT_VERSION, o.data != NULL ? o.data : "");
     free(o.data);
     if (o.failed || doc.failed) {
         free(doc.data);
@@ -177,73 +189,101 @@ static char *render_metrics(const struct status_view *v, size_t *len)
     struct text_buf o = {0};
     const struct health_state *h = v->health;
     text_buf_printf(&o, "# HELP lsinit_up 1 while lsinit serves this endpoint.\n# TYPE lsinit_up gauge\nlsinit_up 1\n");
-    text_buf_printf(&o, "# HELP lsinit_live 1 when /livez answers 200.\n# TYPE lsinit_live gauge\nlsinit_live %d\n", v->live);
-    text_buf_printf(&o, "# HELP lsinit_ready 1 when /readyz answers 200.\n# TYPE lsinit_ready gauge\nlsinit_ready %d\n", v->ready);
-    text_buf_printf(&o, "# HELP lsinit_start_time_seconds When lsinit started (unix time).\n# TYPE lsinit_start_time_seconds gauge\n"
-                   "lsinit_start_time_seconds %lld\n", (long long)h->started_unix);
-    text_buf_printf(&o, "# HELP lsinit_zombies_reaped_total Processes reaped by lsinit.\n# TYPE lsinit_zombies_reaped_total counter\n"
-                   "lsinit_zombies_reaped_total %lu\n", v->zombies_reaped);
+    text_buf_printf(&o, "# HELP lsinit_live 1 when /livez answers 200.\n# TYPE lsinit_live gauge\nlsinit_live %d\n",
+                    v->live);
+    text_buf_printf(&o, "# HELP lsinit_ready 1 when /readyz answers 200.\n# TYPE lsinit_ready gauge\nlsinit_ready %d\n",
+                    v->ready);
+    text_buf_printf(
+        &o,
+        "# HELP lsinit_start_time_seconds When lsinit started (unix time).\n# TYPE lsinit_start_time_seconds gauge\n"
+        "lsinit_start_time_seconds %lld\n",
+        (long long)h->started_unix);
+    text_buf_printf(
+        &o,
+        "# HELP lsinit_zombies_reaped_total Processes reaped by lsinit.\n# TYPE lsinit_zombies_reaped_total counter\n"
+        "lsinit_zombies_reaped_total %lu\n",
+        v->zombies_reaped);
     if (v->litestream_mode) {
-        text_buf_printf(&o, "# HELP lsinit_restores_total Databases restored from their replica on boot.\n"
-                       "# TYPE lsinit_restores_total counter\nlsinit_restores_total %lu\n", h->restores);
-        text_buf_printf(&o, "# HELP lsinit_litestream_restarts_total Times litestream was restarted after dying.\n"
-                       "# TYPE lsinit_litestream_restarts_total counter\nlsinit_litestream_restarts_total %lu\n",
-                   h->litestream_restarts);
-        text_buf_printf(&o, "# HELP lsinit_litestream_hangs_total Times litestream stopped answering and was killed.\n"
-                       "# TYPE lsinit_litestream_hangs_total counter\nlsinit_litestream_hangs_total %lu\n",
-                   h->litestream_hangs);
-        text_buf_printf(&o, "# HELP lsinit_verifications_total Verification cycles by result.\n# TYPE lsinit_verifications_total counter\n");
+        text_buf_printf(&o,
+                        "# HELP lsinit_restores_total Databases restored from their replica on boot.\n"
+                        "# TYPE lsinit_restores_total counter\nlsinit_restores_total %lu\n",
+                        h->restores);
+        text_buf_printf(&o,
+                        "# HELP lsinit_litestream_restarts_total Times litestream was restarted after dying.\n"
+                        "# TYPE lsinit_litestream_restarts_total counter\nlsinit_litestream_restarts_total %lu\n",
+                        h->litestream_restarts);
+        text_buf_printf(&o,
+                        "# HELP lsinit_litestream_hangs_total Times litestream stopped answering and was killed.\n"
+                        "# TYPE lsinit_litestream_hangs_total counter\nlsinit_litestream_hangs_total %lu\n",
+                        h->litestream_hangs);
+        text_buf_printf(
+            &o,
+            "# HELP lsinit_verifications_total Verification cycles by result.\n# TYPE lsinit_verifications_total counter\n");
         for (int r = 0; r < VERIFY_RESULT_COUNT; r++)
-            text_buf_printf(&o, "lsinit_verifications_total{result=\"%s\"} %lu\n", verify_result_name((enum verify_result)r),
-                       h->verifications[r]);
-        text_buf_printf(&o, "# HELP lsinit_verification_seconds_total Time spent in verification cycles.\n"
-                       "# TYPE lsinit_verification_seconds_total counter\nlsinit_verification_seconds_total %.3f\n",
-                   h->verification_seconds_sum);
-        text_buf_printf(&o, "# HELP lsinit_verification_last_success_timestamp_seconds Unix time of the last passing verification.\n"
-                       "# TYPE lsinit_verification_last_success_timestamp_seconds gauge\n");
+            text_buf_printf(&o, "lsinit_verifications_total{result=\"%s\"} %lu\n",
+                            verify_result_name((enum verify_result)r), h->verifications[r]);
+        text_buf_printf(&o,
+                        "# HELP lsinit_verification_seconds_total Time spent in verification cycles.\n"
+                        "# TYPE lsinit_verification_seconds_total counter\nlsinit_verification_seconds_total %.3f\n",
+                        h->verification_seconds_sum);
+        text_buf_printf(
+            &o,
+            "# HELP lsinit_verification_last_success_timestamp_seconds Unix time of the last passing verification.\n"
+            "# TYPE lsinit_verification_last_success_timestamp_seconds gauge\n");
         for (size_t i = 0; i < h->db_count; i++) {
             text_buf_printf(&o, "lsinit_verification_last_success_timestamp_seconds{db=\"");
             out_label(&o, h->dbs[i].path);
             text_buf_printf(&o, "\"} %lld\n", (long long)h->dbs[i].last_success_unix);
         }
         text_buf_printf(&o, "# HELP lsinit_verification_last_duration_seconds Duration of the last verification.\n"
-                       "# TYPE lsinit_verification_last_duration_seconds gauge\n");
+                            "# TYPE lsinit_verification_last_duration_seconds gauge\n");
         for (size_t i = 0; i < h->db_count; i++) {
             text_buf_printf(&o, "lsinit_verification_last_duration_seconds{db=\"");
             out_label(&o, h->dbs[i].path);
             text_buf_printf(&o, "\"} %.3f\n", (double)h->dbs[i].last_duration_ms / 1000.0);
         }
-        text_buf_printf(&o, "# HELP lsinit_verification_last_pass 1 when the last verification passed, 0 when it failed, -1 before the first.\n"
-                       "# TYPE lsinit_verification_last_pass gauge\n");
+        text_buf_printf(
+            &o,
+            "# HELP lsinit_verification_last_pass 1 when the last verification passed, 0 when it failed, -1 before the first.\n"
+            "# TYPE lsinit_verification_last_pass gauge\n");
         for (size_t i = 0; i < h->db_count; i++) {
             text_buf_printf(&o, "lsinit_verification_last_pass{db=\"");
             out_label(&o, h->dbs[i].path);
             text_buf_printf(&o, "\"} %d\n", !h->dbs[i].verified ? -1 : h->dbs[i].last_result == VERIFY_PASS ? 1 : 0);
         }
         int64_t now = (int64_t)time(NULL);
-        text_buf_printf(&o, "# HELP lsinit_replication_lag_seconds Time since the replica last matched the local database.\n"
-                       "# TYPE lsinit_replication_lag_seconds gauge\n");
+        text_buf_printf(
+            &o, "# HELP lsinit_replication_lag_seconds Time since the replica last matched the local database.\n"
+                "# TYPE lsinit_replication_lag_seconds gauge\n");
         for (size_t i = 0; i < h->db_count; i++) {
             text_buf_printf(&o, "lsinit_replication_lag_seconds{db=\"");
             out_label(&o, h->dbs[i].path);
-            text_buf_printf(&o, "\"} %lld\n",
-                       (long long)(h->dbs[i].scraped && !h->dbs[i].caught_up ? now - h->dbs[i].caught_up_unix : 0));
+            text_buf_printf(
+                &o, "\"} %lld\n",
+                (long long)(h->dbs[i].scraped && !h->dbs[i].caught_up ? now - h->dbs[i].caught_up_unix : 0));
         }
         text_buf_printf(&o, "# HELP lsinit_litestream_sync_errors Litestream's sync error count per database.\n"
-                       "# TYPE lsinit_litestream_sync_errors gauge\n");
+                            "# TYPE lsinit_litestream_sync_errors gauge\n");
         for (size_t i = 0; i < h->db_count; i++) {
             text_buf_printf(&o, "lsinit_litestream_sync_errors{db=\"");
             out_label(&o, h->dbs[i].path);
             text_buf_printf(&o, "\"} %.0f\n", h->dbs[i].sync_errors);
         }
-        text_buf_printf(&o, "# HELP lsinit_metrics_scrape_failures_total Failed reads of litestream's metrics.\n"
-                       "# TYPE lsinit_metrics_scrape_failures_total counter\nlsinit_metrics_scrape_failures_total %lu\n",
-                   h->scrapes_failed);
+        text_buf_printf(
+            &o,
+            "# HELP lsinit_metrics_scrape_failures_total Failed reads of litestream's metrics.\n"
+            "# TYPE lsinit_metrics_scrape_failures_total counter\nlsinit_metrics_scrape_failures_total %lu\n",
+            h->scrapes_failed);
     }
-    text_buf_printf(&o, "# HELP lsinit_http_requests_total Health endpoint requests answered.\n# TYPE lsinit_http_requests_total counter\n"
-                   "lsinit_http_requests_total %lu\n", h->http_requests);
-    text_buf_printf(&o, "# HELP lsinit_http_rejected_total Health connections refused (cap) or timed out.\n"
-                   "# TYPE lsinit_http_rejected_total counter\nlsinit_http_rejected_total %lu\n", h->http_rejected);
+    text_buf_printf(
+        &o,
+        "# HELP lsinit_http_requests_total Health endpoint requests answered.\n# TYPE lsinit_http_requests_total counter\n"
+        "lsinit_http_requests_total %lu\n",
+        h->http_requests);
+    text_buf_printf(&o,
+                    "# HELP lsinit_http_rejected_total Health connections refused (cap) or timed out.\n"
+                    "# TYPE lsinit_http_rejected_total counter\nlsinit_http_rejected_total %lu\n",
+                    h->http_rejected);
     if (o.failed) {
         free(o.data);
         return NULL;

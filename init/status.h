@@ -20,9 +20,9 @@ struct health_state;
 struct status_view {
     const struct health_state *health;
     bool litestream_mode;
-    bool starting;     /* restoring: the app has not started yet */
-    bool stopping;     /* a stop signal arrived */
-    bool live, ready;  /* the /livez and /readyz verdicts */
+    bool starting;    /* restoring: the app has not started yet */
+    bool stopping;    /* a stop signal arrived */
+    bool live, ready; /* the /livez and /readyz verdicts */
     bool app_up, litestream_up;
     unsigned long zombies_reaped;
 };
@@ -30,7 +30,7 @@ struct status_view {
 struct http_response {
     int status;
     const char *content_type;
-    char *body;      /* malloc'ed */
+    char *body; /* malloc'ed */
     size_t body_len;
 };
 

@@ -121,7 +121,8 @@ int subcommand_main(int argc, char **argv, char *const *envp, const struct signa
     if (pos >= 0 && strstr(user_args[pos], "://") == NULL) {
         const char *db = plan_find_db(&plan, user_args[pos], cwd);
         if (db == NULL) {
-            log_error("no database '%s' is configured (or the name is ambiguous): see lsinit databases", user_args[pos]);
+            log_error("no database '%s' is configured (or the name is ambiguous): see lsinit databases",
+                      user_args[pos]);
             plan_free(&plan);
             return EXIT_USAGE;
         }

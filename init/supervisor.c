@@ -176,7 +176,8 @@ static void supervisor_forward(struct supervisor *sup, int sig, int64_t now)
     }
     pid_t target = sup->settings->kill_group ? -sup->main_pid : sup->main_pid;
     if (kill(target, routed) != 0 && errno != ESRCH)
-        log_warn("cannot forward SIG%s to %ld: %m", signal_name(routed, routed_name, sizeof(routed_name)), (long)target);
+        log_warn("cannot forward SIG%s to %ld: %m", signal_name(routed, routed_name, sizeof(routed_name)),
+                 (long)target);
     if (is_stop)
         supervisor_start_stop(sup, sig, now);
 }
@@ -280,16 +281,25 @@ static bool loop_finished(void *ctx)
 
 /* ---- the other services' sources (adapters from the loop's ops) ---------- */
 
-static nfds_t http_poll_fds(void *self, struct pollfd *fds, nfds_t room) { return health_server_poll_fds(self, fds, room); }
+static nfds_t http_poll_fds(void *self, struct pollfd *fds, nfds_t room)
+{
+    return health_server_poll_fds(self, fds, room);
+}
 static void http_on_fd(void *self, int fd, short revents, int64_t now) { health_server_on_fd(self, fd, revents, now); }
 static int64_t http_next_deadline(const void *self) { return health_server_next_deadline(self); }
 static void http_on_timer(void *self, int64_t now) { health_server_on_timer(self, now); }
 static const struct loop_source_ops http_source = {
-    .name = "health", .poll_fds = http_poll_fds, .on_fd = http_on_fd,
-    .next_deadline = http_next_deadline, .on_timer = http_on_timer,
+    .name = "health",
+    .poll_fds = http_poll_fds,
+    .on_fd = http_on_fd,
+    .next_deadline = http_next_deadline,
+    .on_timer = http_on_timer,
 };
 
-static nfds_t scraper_source_poll(void *self, struct pollfd *fds, nfds_t room) { return scraper_poll_fds(self, fds, room); }
+static nfds_t scraper_source_poll(void *self, struct pollfd *fds, nfds_t room)
+{
+    return scraper_poll_fds(self, fds, room);
+}
 static void scraper_source_on_fd(void *self, int fd, short revents, int64_t now)
 {
     if (scraper_fd(self) == fd)
@@ -298,11 +308,17 @@ static void scraper_source_on_fd(void *self, int fd, short revents, int64_t now)
 static int64_t scraper_source_deadline(const void *self) { return scraper_next_deadline(self); }
 static void scraper_source_on_timer(void *self, int64_t now) { scraper_on_timer(self, now); }
 static const struct loop_source_ops scraper_source = {
-    .name = "scraper", .poll_fds = scraper_source_poll, .on_fd = scraper_source_on_fd,
-    .next_deadline = scraper_source_deadline, .on_timer = scraper_source_on_timer,
+    .name = "scraper",
+    .poll_fds = scraper_source_poll,
+    .on_fd = scraper_source_on_fd,
+    .next_deadline = scraper_source_deadline,
+    .on_timer = scraper_source_on_timer,
 };
 
-static nfds_t verifier_source_poll(void *self, struct pollfd *fds, nfds_t room) { return verifier_poll_fds(self, fds, room); }
+static nfds_t verifier_source_poll(void *self, struct pollfd *fds, nfds_t room)
+{
+    return verifier_poll_fds(self, fds, room);
+}
 static void verifier_source_on_fd(void *self, int fd, short revents, int64_t now)
 {
     (void)revents;
@@ -316,8 +332,11 @@ static bool verifier_source_child(void *self, pid_t pid, int status, int64_t now
     return verifier_on_child_exit(self, pid, status, now);
 }
 static const struct loop_source_ops verifier_source = {
-    .name = "verifier", .poll_fds = verifier_source_poll, .on_fd = verifier_source_on_fd,
-    .next_deadline = verifier_source_deadline, .on_timer = verifier_source_on_timer,
+    .name = "verifier",
+    .poll_fds = verifier_source_poll,
+    .on_fd = verifier_source_on_fd,
+    .next_deadline = verifier_source_deadline,
+    .on_timer = verifier_source_on_timer,
     .on_child_exit = verifier_source_child,
 };
 
@@ -419,8 +438,8 @@ int supervisor_start_services(struct supervisor *sup, const struct plan *plan)
     if (s->verify_interval_ms > 0) {
         struct verifier_params vp = {
             .interval_ms = s->verify_interval_ms,
-            .first_delay_ms = s->verify_interval_ms < VERIFY_FIRST_DELAY_MS ? s->verify_interval_ms
-                                                                            : VERIFY_FIRST_DELAY_MS,
+            .first_delay_ms =
+                s->verify_interval_ms < VERIFY_FIRST_DELAY_MS ? s->verify_interval_ms : VERIFY_FIRST_DELAY_MS,
             .tmp_dir = s->verify_dir,
             .plan = plan,
             .health = h,
@@ -442,7 +461,10 @@ int supervisor_start_replication(struct supervisor *sup, const struct plan *plan
         .child_mask = &sup->sig.original_mask,
         .cwd = sup->cwd,
         .health = &sup->health,
-        .host = {.ctx = sup, .decide = host_decide, .drain = host_drain, .app_started = host_app_started,
+        .host = {.ctx = sup,
+                 .decide = host_decide,
+                 .drain = host_drain,
+                 .app_started = host_app_started,
                  .main_child = host_main_child},
     };
     int code = 0;

@@ -25,7 +25,7 @@
 struct verifier {
     int64_t interval_ms;
     int64_t first_delay_ms;
-    int64_t next_at;     /* 0: not scheduled */
+    int64_t next_at; /* 0: not scheduled */
     bool stopped;
     pid_t pid;
     int out_fd;

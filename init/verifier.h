@@ -19,9 +19,9 @@ struct plan;
 struct health_state;
 
 struct verifier_params {
-    int64_t interval_ms;        /* LSINIT_VERIFY_INTERVAL */
-    int64_t first_delay_ms;     /* after the app started */
-    const char *tmp_dir;        /* LSINIT_VERIFY_DIR */
+    int64_t interval_ms;    /* LSINIT_VERIFY_INTERVAL */
+    int64_t first_delay_ms; /* after the app started */
+    const char *tmp_dir;    /* LSINIT_VERIFY_DIR */
     const struct plan *plan;
     struct health_state *health; /* where results go */
     const sigset_t *child_mask;

@@ -210,7 +210,8 @@ static int catchup_v03(const struct verify_params *p, const char *db, char *err,
     }
     do {
         if (clock_now_ms() >= deadline) {
-            snprintf(err, err_size, "litestream did not sync %s locally within %lldms", db, (long long)p->catchup_timeout_ms);
+            snprintf(err, err_size, "litestream did not sync %s locally within %lldms", db,
+                     (long long)p->catchup_timeout_ms);
             return -1;
         }
         sleep_ms(50);
@@ -269,7 +270,8 @@ static int run_captured(const struct verify_params *p, char *const *argv, int64_
 static int catchup_v05(const struct verify_params *p, const char *db, char *err, size_t err_size)
 {
     char timeout[32];
-    snprintf(timeout, sizeof(timeout), "%lld", (long long)(p->catchup_timeout_ms / 1000 > 0 ? p->catchup_timeout_ms / 1000 : 1));
+    snprintf(timeout, sizeof(timeout), "%lld",
+             (long long)(p->catchup_timeout_ms / 1000 > 0 ? p->catchup_timeout_ms / 1000 : 1));
     const char *argv[LS_ARGV_MAX];
     ls_sync_wait_argv(p->litestream, p->socket_path, timeout, db, argv);
     char tail[VERIFY_OUTPUT_TAIL];
@@ -352,7 +354,8 @@ static void restore_and_check(const struct verify_params *p, const char *db, con
         if (strstr(tail, "no space left") != NULL)
             set_reason(o, VERIFY_NO_SPACE, "restore ran out of space in %s", p->tmp_dir);
         else
-            set_reason(o, VERIFY_RESTORE_FAILED, "litestream restore %s: %.200s", timed_out ? "timed out" : "failed", tail);
+            set_reason(o, VERIFY_RESTORE_FAILED, "litestream restore %s: %.200s", timed_out ? "timed out" : "failed",
+                       tail);
     } else {
         char why[256];
         enum verify_result r = check_copy(copy, token, why, sizeof(why));
@@ -386,7 +389,8 @@ void verify_database(const struct verify_params *p, const char *db, struct verif
     for (int attempt = 1; attempt <= attempts; attempt++) {
         o->attempts = attempt;
         int64_t c0 = clock_now_ms();
-        int rc = ls_version_is_v05(&p->version) ? catchup_v05(p, db, why, sizeof(why)) : catchup_v03(p, db, why, sizeof(why));
+        int rc = ls_version_is_v05(&p->version) ? catchup_v05(p, db, why, sizeof(why))
+                                                : catchup_v03(p, db, why, sizeof(why));
         o->catchup_ms += clock_now_ms() - c0;
         if (rc == -2) {
             set_reason(o, VERIFY_LOCAL_ERROR, "%s", why);
@@ -431,7 +435,11 @@ static void ping(const struct verify_params *p, const char *suffix)
     snprintf(url, sizeof(url), "%.*s%s", (int)len, p->ping_url, suffix);
     /* No write callback: the monitor's answer goes nowhere (stdout carries our JSON lines). */
     const struct http_easy opts = {
-        .url = url, .connect_timeout_ms = 5000, .timeout_ms = 10000, .ca_bundle = p->ca_bundle, .user_agent = "lsinit",
+        .url = url,
+        .connect_timeout_ms = 5000,
+        .timeout_ms = 10000,
+        .ca_bundle = p->ca_bundle,
+        .user_agent = "lsinit",
     };
     CURL *curl = http_easy_new(&opts);
     if (curl == NULL)
@@ -441,7 +449,8 @@ static void ping(const struct verify_params *p, const char *suffix)
     curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
     curl_easy_cleanup(curl);
     if (rc != CURLE_OK || status < 200 || status >= 300)
-        log_warn("ping to LSINIT_PING_URL%s failed: %s (HTTP %ld)", suffix, rc != CURLE_OK ? curl_easy_strerror(rc) : "bad status", status);
+        log_warn("ping to LSINIT_PING_URL%s failed: %s (HTTP %ld)", suffix,
+                 rc != CURLE_OK ? curl_easy_strerror(rc) : "bad status", status);
 }
 
 /* Runs every database; prints one JSON line or one text line each; returns the number that failed. */
@@ -593,7 +602,8 @@ int verify_cli_main(int argc, char **argv, char *const *envp, const struct signa
     char err[1024];
     rc = plan_build(&plan, envp, cwd, &sig->original_mask, err, sizeof(err));
     if (rc != 0 || !plan.enabled) {
-        log_error("%s", rc != 0 ? err : "no database configured: set LSINIT_DB (and LSINIT_REPLICA_URL) or LSINIT_CONFIG");
+        log_error("%s",
+                  rc != 0 ? err : "no database configured: set LSINIT_DB (and LSINIT_REPLICA_URL) or LSINIT_CONFIG");
         plan_free(&plan);
         return rc != 0 ? rc : EXIT_CONFIG;
     }

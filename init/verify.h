@@ -33,8 +33,8 @@ struct verify_params {
     const char *litestream;
     struct ls_version version;
     const char *config_path;
-    const char *metrics_addr;  /* running litestream's metrics, NULL/"" if none */
-    const char *socket_path;   /* 0.5 */
+    const char *metrics_addr; /* running litestream's metrics, NULL/"" if none */
+    const char *socket_path;  /* 0.5 */
     const char *tmp_dir;
     int64_t catchup_timeout_ms;
     int64_t restore_timeout_ms;

@@ -17,7 +17,7 @@ struct hostport {
     char host[HOSTPORT_HOST_MAX]; /* without brackets; "" for ":PORT" */
     bool bracketed;               /* written as [HOST]: an IPv6 address */
     bool has_port;
-    long port;                    /* 0..65535 when has_port, else 0 */
+    long port; /* 0..65535 when has_port, else 0 */
 };
 
 enum hostport_result {

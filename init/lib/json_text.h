@@ -21,7 +21,7 @@
 
 /* Zero-initialise (struct text_buf b = {0}), append, use data and len, text_buf_free. */
 struct text_buf {
-    char *data;  /* NUL-terminated once anything was appended; NULL before */
+    char *data; /* NUL-terminated once anything was appended; NULL before */
     size_t len;
     size_t cap;
     bool failed; /* an allocation failed: the text is incomplete; later appends do nothing */
@@ -52,9 +52,9 @@ int json_field_u64(const char *text, const char *key, uint64_t *out);
 /* ---- lines from a pipe ------------------------------------------------------ */
 
 struct line_reader {
-    char *buf;   /* the caller's buffer: a line longer than size - 1 bytes is dropped */
+    char *buf; /* the caller's buffer: a line longer than size - 1 bytes is dropped */
     size_t size;
-    size_t len;  /* bytes of an unfinished line held in buf */
+    size_t len; /* bytes of an unfinished line held in buf */
 };
 
 /*

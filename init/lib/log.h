@@ -15,9 +15,21 @@ enum log_level log_get_level(void);
 
 void log_write(enum log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
-#define log_debug(...) do { log_write(LOG_DEBUG, __VA_ARGS__); } while (0)
-#define log_info(...) do { log_write(LOG_INFO, __VA_ARGS__); } while (0)
-#define log_warn(...) do { log_write(LOG_WARN, __VA_ARGS__); } while (0)
-#define log_error(...) do { log_write(LOG_ERROR, __VA_ARGS__); } while (0)
+#define log_debug(...)                                                                                                 \
+    do {                                                                                                               \
+        log_write(LOG_DEBUG, __VA_ARGS__);                                                                             \
+    } while (0)
+#define log_info(...)                                                                                                  \
+    do {                                                                                                               \
+        log_write(LOG_INFO, __VA_ARGS__);                                                                              \
+    } while (0)
+#define log_warn(...)                                                                                                  \
+    do {                                                                                                               \
+        log_write(LOG_WARN, __VA_ARGS__);                                                                              \
+    } while (0)
+#define log_error(...)                                                                                                 \
+    do {                                                                                                               \
+        log_write(LOG_ERROR, __VA_ARGS__);                                                                             \
+    } while (0)
 
 #endif

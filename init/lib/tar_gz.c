@@ -130,19 +130,13 @@ static void pax_find_path(struct tar_reader *r)
 static const char *type_name(unsigned char type)
 {
     switch (type) {
-    case '1':
-        return "hard link";
-    case '2':
-        return "symbolic link";
+    case '1': return "hard link";
+    case '2': return "symbolic link";
     case '3':
-    case '4':
-        return "device";
-    case '5':
-        return "directory";
-    case '6':
-        return "FIFO";
-    default:
-        return "special entry";
+    case '4': return "device";
+    case '5': return "directory";
+    case '6': return "FIFO";
+    default: return "special entry";
     }
 }
 
@@ -235,8 +229,7 @@ static int tar_feed(struct tar_reader *r, const unsigned char *p, size_t len)
 {
     while (len > 0) {
         switch (r->phase) {
-        case TAR_END:
-            return 0;
+        case TAR_END: return 0;
         case TAR_HEADER: {
             size_t take = TAR_BLOCK - r->header_used;
             if (take > len)
@@ -283,8 +276,8 @@ static int tar_feed(struct tar_reader *r, const unsigned char *p, size_t len)
     return 0;
 }
 
-enum tgz_result tgz_extract(const unsigned char *gz, size_t gz_len, const char *name, tgz_sink_fn sink,
-                            void *sink_ctx, uint64_t *entry_size, char *err, size_t err_size)
+enum tgz_result tgz_extract(const unsigned char *gz, size_t gz_len, const char *name, tgz_sink_fn sink, void *sink_ctx,
+                            uint64_t *entry_size, char *err, size_t err_size)
 {
     if (gz_len < 18 || gz[0] != 0x1f || gz[1] != 0x8b) {
         snprintf(err, err_size, "not a gzip file (%zu bytes%s)", gz_len,
@@ -337,7 +330,8 @@ enum tgz_result tgz_extract(const unsigned char *gz, size_t gz_len, const char *
         size_t produced = INFLATE_CHUNK - zs.avail_out;
         total += produced;
         if (total > TGZ_MAX_TOTAL_SIZE) {
-            snprintf(err, err_size, "the archive inflates to more than %llu MiB", (unsigned long long)(TGZ_MAX_TOTAL_SIZE >> 20));
+            snprintf(err, err_size, "the archive inflates to more than %llu MiB",
+                     (unsigned long long)(TGZ_MAX_TOTAL_SIZE >> 20));
             result = TGZ_CORRUPT;
             break;
         }

@@ -232,15 +232,12 @@ static struct ynode *yparse_node(struct yparse *p, yaml_event_t *ev, int depth)
         return n;
     }
     case YAML_MAPPING_START_EVENT:
-    case YAML_SEQUENCE_START_EVENT:
-        return yparse_collection(p, ev, depth);
+    case YAML_SEQUENCE_START_EVENT: return yparse_collection(p, ev, depth);
     case YAML_ALIAS_EVENT:
         snprintf(p->err, p->err_size, "line %zu: YAML aliases (*name) are not supported; write the value out",
                  ev->start_mark.line + 1);
         return NULL;
-    default:
-        snprintf(p->err, p->err_size, "line %zu: unexpected YAML structure", ev->start_mark.line + 1);
-        return NULL;
+    default: snprintf(p->err, p->err_size, "line %zu: unexpected YAML structure", ev->start_mark.line + 1); return NULL;
     }
 }
 
@@ -321,8 +318,7 @@ static bool emit_scalar(yaml_emitter_t *em, const char *value, bool quoted)
 {
     yaml_event_t ev;
     yaml_scalar_style_t style = quoted ? YAML_DOUBLE_QUOTED_SCALAR_STYLE : YAML_ANY_SCALAR_STYLE;
-    if (!yaml_scalar_event_initialize(&ev, NULL, NULL, (yaml_char_t *)value, (int)strlen(value), 1, 1,
-                                      style))
+    if (!yaml_scalar_event_initialize(&ev, NULL, NULL, (yaml_char_t *)value, (int)strlen(value), 1, 1, style))
         return false;
     return yaml_emitter_emit(em, &ev) != 0;
 }
@@ -331,8 +327,7 @@ static bool emit_node(yaml_emitter_t *em, const struct ynode *n, bool redact, bo
 {
     yaml_event_t ev;
     switch (n->kind) {
-    case YNODE_SCALAR:
-        return emit_scalar(em, n->value, n->quoted);
+    case YNODE_SCALAR: return emit_scalar(em, n->value, n->quoted);
     case YNODE_SEQ:
         if (!yaml_sequence_start_event_initialize(&ev, NULL, NULL, 1, YAML_BLOCK_SEQUENCE_STYLE) ||
             !yaml_emitter_emit(em, &ev))

@@ -14,10 +14,10 @@ enum ynode_kind { YNODE_SCALAR, YNODE_MAP, YNODE_SEQ };
 
 struct ynode {
     enum ynode_kind kind;
-    char *value;          /* scalars only */
-    bool quoted;          /* emit as a double-quoted string */
-    size_t line;          /* 1-based source line, 0 when generated */
-    size_t count;         /* seq: items; map: pairs */
+    char *value;  /* scalars only */
+    bool quoted;  /* emit as a double-quoted string */
+    size_t line;  /* 1-based source line, 0 when generated */
+    size_t count; /* seq: items; map: pairs */
     size_t cap;
     struct ynode **items; /* seq: items[i]; map: key items[2i], value items[2i+1] */
 };

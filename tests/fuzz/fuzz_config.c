@@ -49,12 +49,29 @@ int LLVMFuzzerInitialize(int *argc, char ***argv);
 enum { FLAG_V05 = 1, FLAG_LITESTREAM_CONFIG = 2, FLAG_NO_CONFIG = 4 };
 
 static const char *const ENV_NAMES[] = {
-    "LSINIT_DB",           "LSINIT_REPLICA_URL",          "LITESTREAM_ACCESS_KEY_ID", "LITESTREAM_SECRET_ACCESS_KEY",
-    "LITESTREAM_REPLICA_ENDPOINT", "LITESTREAM_REPLICA_REGION", "LITESTREAM_REPLICA_BUCKET", "LSINIT_PATH_PREFIX",
-    "LSINIT_FORCE_PATH_STYLE", "LSINIT_SYNC_INTERVAL",    "LSINIT_SFTP_PASSWORD",     "LSINIT_SFTP_KEY_PATH",
-    "LSINIT_SFTP_HOST_KEY", "LSINIT_RESTORE_TIMEOUT",     "LSINIT_METRICS_ADDR",      "LSINIT_SOCKET",
-    "AWS_ACCESS_KEY_ID",   "AWS_SECRET_ACCESS_KEY",       "AWS_BUCKET",               "BUCKET_NAME",
-    "AWS_ENDPOINT_URL_S3", "AWS_REGION",                  "HOME",
+    "LSINIT_DB",
+    "LSINIT_REPLICA_URL",
+    "LITESTREAM_ACCESS_KEY_ID",
+    "LITESTREAM_SECRET_ACCESS_KEY",
+    "LITESTREAM_REPLICA_ENDPOINT",
+    "LITESTREAM_REPLICA_REGION",
+    "LITESTREAM_REPLICA_BUCKET",
+    "LSINIT_PATH_PREFIX",
+    "LSINIT_FORCE_PATH_STYLE",
+    "LSINIT_SYNC_INTERVAL",
+    "LSINIT_SFTP_PASSWORD",
+    "LSINIT_SFTP_KEY_PATH",
+    "LSINIT_SFTP_HOST_KEY",
+    "LSINIT_RESTORE_TIMEOUT",
+    "LSINIT_METRICS_ADDR",
+    "LSINIT_SOCKET",
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_BUCKET",
+    "BUCKET_NAME",
+    "AWS_ENDPOINT_URL_S3",
+    "AWS_REGION",
+    "HOME",
 };
 #define ENV_COUNT (sizeof(ENV_NAMES) / sizeof(ENV_NAMES[0]))
 static const char *const SECRET_NAMES[] = {"LITESTREAM_SECRET_ACCESS_KEY", "LSINIT_SFTP_PASSWORD",
@@ -222,10 +239,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     size_t n = 0, owned_n = 0;
     envp[n++] = (char *)"PATH=/usr/bin:/bin";
     envp[n++] = (char *)"LSINIT_LITESTREAM=/bin/true";
-    envp[n++] = (flags & FLAG_V05) ? (char *)"LSINIT_LITESTREAM_VERSION=0.5.16" : (char *)"LSINIT_LITESTREAM_VERSION=0.3.13";
+    envp[n++] =
+        (flags & FLAG_V05) ? (char *)"LSINIT_LITESTREAM_VERSION=0.5.16" : (char *)"LSINIT_LITESTREAM_VERSION=0.3.13";
     if (!(flags & FLAG_NO_CONFIG)) {
         char *e = NULL;
-        if (asprintf(&e, "%s=%s", (flags & FLAG_LITESTREAM_CONFIG) ? "LITESTREAM_CONFIG" : "LSINIT_CONFIG", config_path) < 0)
+        if (asprintf(&e, "%s=%s", (flags & FLAG_LITESTREAM_CONFIG) ? "LITESTREAM_CONFIG" : "LSINIT_CONFIG",
+                     config_path) < 0)
             abort();
         envp[n++] = owned[owned_n++] = e;
     }
@@ -260,7 +279,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             for (size_t i = 0; i < ENV_COUNT; i++)
                 value_has_newline = value_has_newline || (values[i] != NULL && strchr(values[i], '\n') != NULL);
             fail(value_has_newline ? "plan_build's error is more than one line: it echoes a variable's value "
-                                     "with its newline" : "plan_build's error is more than one line", err);
+                                     "with its newline"
+                                   : "plan_build's error is more than one line",
+                 err);
         }
     } else if (plan.enabled) {
         /* 0.5's directory mode (dir: + pattern:) names no database file */
@@ -269,7 +290,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 #ifndef FUZZ_CONFIG_SKIP_KNOWN /* known (docs/reliability.md): a 0.3 database without path: is accepted */
         if (plan.db_count == 0 && !(flags & FLAG_V05))
             fail("a plan without databases: a 0.3 config database without path: was accepted (litestream 0.3 "
-                 "replicates its working directory instead)", NULL);
+                 "replicates its working directory instead)",
+                 NULL);
 #endif
         const char *home = values[ENV_COUNT - 1];
         bool home_relative = home != NULL && home[0] != '/';
@@ -281,7 +303,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 #endif
             if (plan.dbs[i].path[0] != '/')
                 fail(home_relative ? "a relative database path in the plan (~/ expanded against a relative HOME)"
-                                   : "a relative database path in the plan", plan.dbs[i].path);
+                                   : "a relative database path in the plan",
+                     plan.dbs[i].path);
         }
         for (int redact = 0; redact <= 1; redact++) {
             char *text = plan_render(&plan, redact != 0);
@@ -295,10 +318,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 if (!env_utf8)
                     break;
 #endif
-                fail(env_utf8 ? "plan_render returned NULL" :
-                     "plan_build accepted an environment value that is not UTF-8, and the plan cannot be rendered "
-                     "(lsinit would exit 71 'cannot render the litestream config' instead of 78 naming the variable)",
-                     NULL);
+                fail(
+                    env_utf8
+                        ? "plan_render returned NULL"
+                        : "plan_build accepted an environment value that is not UTF-8, and the plan cannot be rendered "
+                          "(lsinit would exit 71 'cannot render the litestream config' instead of 78 naming the variable)",
+                    NULL);
             }
             char why[1024];
             struct ynode *back = ynode_parse(text, strlen(text), why, sizeof(why));
@@ -312,7 +337,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 fprintf(stderr, "%s\n", why);
                 fail(env_utf8 ? "the rendered config does not parse back"
                               : "the rendered config does not parse back: plan_build accepted an environment value "
-                                "that is not UTF-8 (litestream would reject the config: exit 70)", text);
+                                "that is not UTF-8 (litestream would reject the config: exit 70)",
+                     text);
             }
             if (!redact && ls_config_validate(back, &plan.version, "rendered", why, sizeof(why)) != 0) {
                 fprintf(stderr, "%s\n", why);

@@ -24,7 +24,9 @@ static void test_one_line_whatever_the_value(void **state)
 {
     (void)state;
     char err[64];
-    errbuf_fail(err, sizeof(err), 78, "LSINIT_DB=%s: no", "a\nb\tc\rd\x7f" "e\x01");
+    errbuf_fail(err, sizeof(err), 78, "LSINIT_DB=%s: no",
+                "a\nb\tc\rd\x7f"
+                "e\x01");
     assert_string_equal(err, "LSINIT_DB=a?b?c?d?e?: no");
     errbuf_fail(err, sizeof(err), 78, "caf\xc3\xa9"); /* UTF-8 stays */
     assert_string_equal(err, "caf\xc3\xa9");

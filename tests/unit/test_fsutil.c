@@ -158,7 +158,7 @@ static void test_remove_tree(void **state)
     char precious[PATH_MAX];
     join(precious, outside, "precious");
     assert_int_equal(access(precious, F_OK), 0); /* the link went, not what it pointed at */
-    fs_remove_tree(dir); /* gone already: nothing happens */
+    fs_remove_tree(dir);                         /* gone already: nothing happens */
 }
 
 int main(void)

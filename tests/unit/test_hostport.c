@@ -46,9 +46,9 @@ static void test_split(void **state)
     split_is("[::]:9091", "::", true, true, 9091);
     split_is("[::1]:2200", "::1", true, true, 2200);
     split_is("[fe80::1]", "fe80::1", true, false, 0);
-    split_is("::1", "::1", false, false, 0);           /* bare IPv6: no port */
+    split_is("::1", "::1", false, false, 0); /* bare IPv6: no port */
     split_is("fe80::1:22", "fe80::1:22", false, false, 0);
-    split_is("h:0", "h", false, true, 0);              /* any free port: the caller decides */
+    split_is("h:0", "h", false, true, 0); /* any free port: the caller decides */
     split_is("h:65535", "h", false, true, 65535);
     split_is("h:00022", "h", false, true, 22);
 }
@@ -118,12 +118,12 @@ static void test_local_target(void **state)
     target_is("[::1]:9090", "[::1]:9090");
     target_is("metrics.internal:9090", "metrics.internal:9090");
     char out[128];
-    assert_int_equal(hostport_local_target("localhost", out, sizeof(out)), -1);    /* no port */
-    assert_int_equal(hostport_local_target("localhost:0", out, sizeof(out)), -1);  /* nothing to connect to */
+    assert_int_equal(hostport_local_target("localhost", out, sizeof(out)), -1);   /* no port */
+    assert_int_equal(hostport_local_target("localhost:0", out, sizeof(out)), -1); /* nothing to connect to */
     assert_int_equal(hostport_local_target("host:x", out, sizeof(out)), -1);
-    assert_int_equal(hostport_local_target("::1:9090", out, sizeof(out)), -1);     /* Go refuses it too */
+    assert_int_equal(hostport_local_target("::1:9090", out, sizeof(out)), -1); /* Go refuses it too */
     assert_int_equal(hostport_local_target("[::1:9090", out, sizeof(out)), -1);
-    assert_int_equal(hostport_local_target("0.0.0.0:9090", out, 8), -1);           /* does not fit */
+    assert_int_equal(hostport_local_target("0.0.0.0:9090", out, 8), -1); /* does not fit */
 }
 
 int main(void)

@@ -96,7 +96,8 @@ static void test_fetch_body_ignoring_proxy(void **state)
 static void test_fetch_status_and_timeout(void **state)
 {
     (void)state;
-    struct server s = server_start("HTTP/1.1 503 Service Unavailable\r\nContent-Length: 4\r\nConnection: close\r\n\r\nbusy");
+    struct server s =
+        server_start("HTTP/1.1 503 Service Unavailable\r\nContent-Length: 4\r\nConnection: close\r\n\r\nbusy");
     char url[64];
     snprintf(url, sizeof(url), "http://127.0.0.1:%d/sync", s.port);
     struct http_fetch req = {.url = url, .post_body = "{}", .timeout_ms = 5000};

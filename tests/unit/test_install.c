@@ -38,8 +38,9 @@ static void test_sha256_nist_vectors(void **state)
     hex_is("abc", 3, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
     const char *m448 = "abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq";
     hex_is(m448, strlen(m448), "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1");
-    const char *m896 = "abcdefghbcdefghicdefghijdefghijkefghijklfghijklmghijklmnhijklmnoijklmnopjklmnopqklmnopqrlmnopqrs"
-                       "mnopqrstnopqrstu";
+    const char *m896 =
+        "abcdefghbcdefghicdefghijdefghijkefghijklfghijklmghijklmnhijklmnoijklmnopjklmnopqklmnopqrlmnopqrs"
+        "mnopqrstnopqrstu";
     hex_is(m896, strlen(m896), "cf5b16a778af8380036ce59e7b0492370b249b11e8f07a51afac45037afee9d1");
 }
 
@@ -136,7 +137,10 @@ static void tar_entry(struct buf *b, const char *name, char type, const void *da
     if (gnu)
         memcpy(h + 257, "ustar  ", 8);
     else
-        memcpy(h + 257, "ustar\0" "00", 8);
+        memcpy(h + 257,
+               "ustar\0"
+               "00",
+               8);
     memset(h + 148, ' ', 8);
     unsigned sum = 0;
     for (size_t i = 0; i < 512; i++)
@@ -544,8 +548,7 @@ static void test_tgz_oversized_entry(void **state)
 #define BIN_X86_64 "200e4248a4cc83da2ca52babe66774f1a71afa993d31373adb0ce0fe12154647"
 #define BIN_ARM64 "47baa971c744f3f0d3ca1f4fe82a7883fc8d4bf67ebe3d673c89ec71364920eb"
 
-static int parse(struct install_options *o, char *err, size_t err_size, const char *machine, char *const *envp,
-                 ...)
+static int parse(struct install_options *o, char *err, size_t err_size, const char *machine, char *const *envp, ...)
 {
     char *argv[16] = {(char *)"install-litestream"};
     int argc = 1;
@@ -668,9 +671,8 @@ static void test_options_binary_pin_with_url(void **state)
     assert_string_equal(o.sha256, "");
     assert_string_equal(o.binary_sha256, BIN_X86_64);
     /* With --sha256 both are checked. */
-    assert_int_equal(parse(&o, err, sizeof(err), "aarch64", no_env, "--url", "http://m/l.tar.gz", "--sha256", HEX_A,
-                           NULL),
-                     0);
+    assert_int_equal(
+        parse(&o, err, sizeof(err), "aarch64", no_env, "--url", "http://m/l.tar.gz", "--sha256", HEX_A, NULL), 0);
     assert_string_equal(o.sha256, HEX_A);
     assert_string_equal(o.binary_sha256, BIN_ARM64);
     /* An explicit checksum also covers a version lsinit pins nothing for. */
@@ -726,12 +728,12 @@ static void test_options_rejected(void **state)
     expect_rejected(EXIT_USAGE, "--version needs a value", "x86_64", no_env, "--version", NULL, NULL, NULL);
     expect_rejected(EXIT_USAGE, "--sha256 needs a value", "x86_64", no_env, "--url", "http://x/y", "--sha256", NULL);
     expect_rejected(EXIT_CONFIG, "no checksum pinned", "x86_64", no_env, "--version", "0.5.2", NULL, NULL);
-    expect_rejected(EXIT_CONFIG, "--sha256 HEX of litestream-0.5.2-linux-x86_64.tar.gz", "x86_64", no_env,
-                    "--version", "0.5.2", NULL, NULL);
-    expect_rejected(EXIT_CONFIG, "--sha256 HEX of litestream-0.5.17-linux-armv7.tar.gz", "armv7l", no_env, NULL,
-                    NULL, NULL, NULL);
-    expect_rejected(EXIT_CONFIG, "--sha256 HEX of litestream-v0.3.13-linux-arm7.tar.gz", "x86_64", no_env,
-                    "--version", "0.3.13", "--arch", "armv7");
+    expect_rejected(EXIT_CONFIG, "--sha256 HEX of litestream-0.5.2-linux-x86_64.tar.gz", "x86_64", no_env, "--version",
+                    "0.5.2", NULL, NULL);
+    expect_rejected(EXIT_CONFIG, "--sha256 HEX of litestream-0.5.17-linux-armv7.tar.gz", "armv7l", no_env, NULL, NULL,
+                    NULL, NULL);
+    expect_rejected(EXIT_CONFIG, "--sha256 HEX of litestream-v0.3.13-linux-arm7.tar.gz", "x86_64", no_env, "--version",
+                    "0.3.13", "--arch", "armv7");
     expect_rejected(EXIT_CONFIG, "not a release version", "x86_64", no_env, "--version", "../../evil", NULL, NULL);
     expect_rejected(EXIT_CONFIG, "needs --sha256", "x86_64", no_env, "--url", "http://x/y.tar.gz", "--version",
                     "0.3.13");
@@ -739,8 +741,8 @@ static void test_options_rejected(void **state)
     expect_rejected(EXIT_CONFIG, "--arch mips is not a Litestream release architecture", "x86_64", no_env, "--arch",
                     "mips", NULL, NULL);
     expect_rejected(EXIT_USAGE, "--arch needs a value", "x86_64", no_env, "--arch", NULL, NULL, NULL);
-    expect_rejected(EXIT_CONFIG, "not an http:// or https:// URL", "x86_64", no_env, "--url", "ftp://x/y",
-                    "--sha256", HEX_A);
+    expect_rejected(EXIT_CONFIG, "not an http:// or https:// URL", "x86_64", no_env, "--url", "ftp://x/y", "--sha256",
+                    HEX_A);
     expect_rejected(EXIT_CONFIG, "not an http:// or https:// URL", "x86_64", no_env, "--url", "http://x/a b",
                     "--sha256", HEX_A);
     expect_rejected(EXIT_CONFIG, "--sha256=abc is not a SHA-256", "x86_64", no_env, "--sha256", "abc", NULL, NULL);

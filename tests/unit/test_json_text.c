@@ -80,7 +80,7 @@ static void test_json_escape_round_trips_through_json_field(void **state)
     snprintf(line, sizeof(line), "{\"reason\":\"%s\"}", esc);
     assert_int_equal(json_field(line, "reason", back, sizeof(back)), 0);
     assert_string_equal(back, "one two"); /* one line of text */
-    json_escape("\n\n\n", esc, 8);      /* bounded: never half an escape */
+    json_escape("\n\n\n", esc, 8);        /* bounded: never half an escape */
     assert_string_equal(esc, "\\u000a");
 }
 
@@ -96,10 +96,7 @@ static void collect(char *line, void *ctx)
         snprintf(l->seen[l->count++], sizeof(l->seen[0]), "%s", line);
 }
 
-static void put(int fd, const char *text)
-{
-    assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
-}
+static void put(int fd, const char *text) { assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text)); }
 
 static void test_line_reader(void **state)
 {

@@ -108,10 +108,10 @@ static void test_base64_errors(void **state)
 {
     (void)state;
     unsigned char back[8];
-    assert_int_equal(legacy_base64_decode("Zm9v!", 5, back, sizeof(back)), -1);   /* bad character */
-    assert_int_equal(legacy_base64_decode("Zm9=v", 5, back, sizeof(back)), -1);   /* data after padding */
-    assert_int_equal(legacy_base64_decode("Z", 1, back, sizeof(back)), -1);       /* impossible length */
-    assert_int_equal(legacy_base64_decode("Zm9vYmFy", 8, back, 5), -1);           /* output too small */
+    assert_int_equal(legacy_base64_decode("Zm9v!", 5, back, sizeof(back)), -1); /* bad character */
+    assert_int_equal(legacy_base64_decode("Zm9=v", 5, back, sizeof(back)), -1); /* data after padding */
+    assert_int_equal(legacy_base64_decode("Z", 1, back, sizeof(back)), -1);     /* impossible length */
+    assert_int_equal(legacy_base64_decode("Zm9vYmFy", 8, back, 5), -1);         /* output too small */
     char out[4];
     assert_int_equal(legacy_base64_encode((const unsigned char *)"foo", 3, out, sizeof(out)), -1); /* no room for NUL */
 }
@@ -336,7 +336,7 @@ static void test_listing_url(void **state)
 #define ED25519_B64 "AAAAC3NzaC1lZDI1NTE5AAAAIHo/2YV32uGbKtBo6QqGLod/zAskn2jXtKd1zPKPFpJ9"
 #define ED25519_SHA "OD7+PKd+hgBGnwMRVVrcPp8RPxriZukSOnSL2Tx/p5g="
 /* ... and SHA256:x1uf71MxLmktpwYlJPoOUBj8/pZC2Xy3BcwL2JVQ2sI for this one. */
-#define ECDSA_B64                                                                                                    \
+#define ECDSA_B64                                                                                                      \
     "AAAAE2VjZHNhLXNoYTItbmlzdHAyNTYAAAAIbmlzdHAyNTYAAABBBIqVG6mqe3LgwDrlXdJL9UTl0zp8h0OWLIAQ9wdEhXny0/0JXSyogpgO5qsL" \
     "a+3SVYlR8Ik3+XhJaWwyfvG+qsQ="
 #define ECDSA_SHA "x1uf71MxLmktpwYlJPoOUBj8/pZC2Xy3BcwL2JVQ2sI="
@@ -514,9 +514,10 @@ static void test_sftp_cannot_tell(void **state)
     lacks(why, "s3cr3t-pw");
 
     /* A bad host-key is refused before any connection. */
-    snprintf(text, sizeof(text),
-             "type: sftp\nhost: \"127.0.0.1:%d\"\nuser: backup\npassword: \"s3cr3t-pw\"\npath: /p\nhost-key: \"ssh-rsa AAAA\"\n",
-             port);
+    snprintf(
+        text, sizeof(text),
+        "type: sftp\nhost: \"127.0.0.1:%d\"\nuser: backup\npassword: \"s3cr3t-pw\"\npath: /p\nhost-key: \"ssh-rsa AAAA\"\n",
+        port);
     assert_int_equal(probe_text(text, why, sizeof(why)), -1);
     contains(why, "host-key");
     lacks(why, "s3cr3t-pw");
@@ -567,9 +568,9 @@ static void test_refusal_line(void **state)
 {
     (void)state;
     char line[1024];
-    legacy_layout_refusal("/data/app.db",
-                          "sftp://h:22/srv/app.db/generations/ holds 1 Litestream 0.3 generation (e.g. 0123456789abcdef)",
-                          line, sizeof(line));
+    legacy_layout_refusal(
+        "/data/app.db", "sftp://h:22/srv/app.db/generations/ holds 1 Litestream 0.3 generation (e.g. 0123456789abcdef)",
+        line, sizeof(line));
     contains(line, "cannot restore /data/app.db");
     contains(line, "only Litestream 0.3 backups");
     contains(line, "0123456789abcdef");

@@ -23,8 +23,8 @@
 #define CFG "/proc/1/fd/3"
 #define SOCK "/tmp/ls.sock"
 
-static struct ls_version V03;  /* v0.3.13 */
-static struct ls_version V05;  /* v0.5.16 */
+static struct ls_version V03; /* v0.3.13 */
+static struct ls_version V05; /* v0.5.16 */
 
 static int setup_versions(void **state)
 {
@@ -359,8 +359,7 @@ static int shellwords_parse(const char *line, bool go_runes, struct sw_args *a)
             if (!(sq || dq || backq || dollarq))
                 return -2;
             break;
-        default:
-            break;
+        default: break;
         }
         got = ARG_SINGLE;
         sw_put(a, &blen, enc, enc_len);
@@ -432,8 +431,7 @@ static void test_shell_quote_forms(void **state)
     quote_is((char *[]){"hello world", NULL}, "'hello world'");
     quote_is((char *[]){"$HOME", "${X}", NULL}, "'$HOME' '${X}'");
     quote_is((char *[]){"a;b", "c && d", "e|f", "<in", ">out", NULL}, "'a;b' 'c && d' 'e|f' '<in' '>out'");
-    quote_is((char *[]){"back\\slash", "\"dq\"", "`cmd`", "$(x)", NULL},
-             "'back\\slash' '\"dq\"' '`cmd`' '$(x)'");
+    quote_is((char *[]){"back\\slash", "\"dq\"", "`cmd`", "$(x)", NULL}, "'back\\slash' '\"dq\"' '`cmd`' '$(x)'");
 }
 
 /* Quotes argv and parses the result back with the reference. The only
@@ -686,17 +684,16 @@ static void test_restore_v03(void **state)
 static void test_restore_v05(void **state)
 {
     (void)state;
-    argv_is(&V05, "restore",
-            ARGS("-txid", "0000000000000010", "-dry-run", "-force", "-integrity-check", "quick", "-json",
-                 "/data/app.db"),
-            8,
-            WANT(BIN, "restore", CONFIG_FLAGS, "-txid", "0000000000000010", "-dry-run", "-force", "-integrity-check",
-                 "quick", "-json", "/data/app.db"));
+    argv_is(
+        &V05, "restore",
+        ARGS("-txid", "0000000000000010", "-dry-run", "-force", "-integrity-check", "quick", "-json", "/data/app.db"),
+        8,
+        WANT(BIN, "restore", CONFIG_FLAGS, "-txid", "0000000000000010", "-dry-run", "-force", "-integrity-check",
+             "quick", "-json", "/data/app.db"));
     argv_is(&V05, "restore", ARGS("-f", "-follow-interval", "2s", "-o", "/tmp/f.db", "/data/app.db"), 6,
             WANT(BIN, "restore", CONFIG_FLAGS, "-f", "-follow-interval", "2s", "-o", "/tmp/f.db", "/data/app.db"));
-    argv_is(&V05, "restore", ARGS("-if-replica-exists", "-if-db-not-exists", "-timestamp", "2024-01-01T00:00:00Z",
-                                  "/data/app.db"),
-            5,
+    argv_is(&V05, "restore",
+            ARGS("-if-replica-exists", "-if-db-not-exists", "-timestamp", "2024-01-01T00:00:00Z", "/data/app.db"), 5,
             WANT(BIN, "restore", CONFIG_FLAGS, "-if-replica-exists", "-if-db-not-exists", "-timestamp",
                  "2024-01-01T00:00:00Z", "/data/app.db"));
     argv_fails(&V05, "restore", ARGS("-generation", "abc", "/data/app.db"), 3, "-generation", "0.3");
@@ -721,8 +718,8 @@ static void test_flags_before_positional(void **state)
 static void test_config_flags_refused(void **state)
 {
     (void)state;
-    static const char *const flags[] = {"-config", "--config", "-config=/etc/x.yml", "-no-expand-env",
-                                        "--no-expand-env", "-socket", "-socket=/x.sock"};
+    static const char *const flags[] = {"-config",         "--config", "-config=/etc/x.yml", "-no-expand-env",
+                                        "--no-expand-env", "-socket",  "-socket=/x.sock"};
     for (size_t i = 0; i < sizeof(flags) / sizeof(flags[0]); i++) {
         argv_fails(&V03, "restore", ARGS((char *)flags[i], "/etc/x.yml", "/data/app.db"), 3, flags[i], "LSINIT_CONFIG");
         argv_fails(&V05, "databases", ARGS((char *)flags[i]), 1, flags[i], "LSINIT_CONFIG");
@@ -756,7 +753,8 @@ static void test_v05_only_commands(void **state)
     argv_is(&V05, "ltx", ARGS("-level", "9", "-json", "/data/app.db"), 4,
             WANT(BIN, "ltx", CONFIG_FLAGS, "-level", "9", "-json", "/data/app.db"));
     argv_is(&V05, "status", NULL, 0, WANT(BIN, "status", CONFIG_FLAGS));
-    argv_is(&V05, "status", ARGS("-json", "/data/app.db"), 2, WANT(BIN, "status", CONFIG_FLAGS, "-json", "/data/app.db"));
+    argv_is(&V05, "status", ARGS("-json", "/data/app.db"), 2,
+            WANT(BIN, "status", CONFIG_FLAGS, "-json", "/data/app.db"));
     /* sync talks to the control socket, not the config. */
     argv_is(&V05, "sync", ARGS("/data/app.db"), 1, WANT(BIN, "sync", "-socket", SOCK, "/data/app.db"));
     argv_is(&V05, "sync", ARGS("-wait", "-timeout", "30", "-json", "/data/app.db"), 5,

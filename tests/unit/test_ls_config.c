@@ -39,12 +39,21 @@ static int group_setup(void **state)
 static void test_secret_keys(void **state)
 {
     (void)state;
-    static const char *const secret[] = {"access-key-id", "secret-access-key", "password", "account-key", "sas-token",
-                                         "sse-customer-key", "webdav-password", "jwt", "seed", "nkey", "token"};
+    static const char *const secret[] = {"access-key-id",
+                                         "secret-access-key",
+                                         "password",
+                                         "account-key",
+                                         "sas-token",
+                                         "sse-customer-key",
+                                         "webdav-password",
+                                         "jwt",
+                                         "seed",
+                                         "nkey",
+                                         "token"};
     for (size_t i = 0; i < sizeof(secret) / sizeof(secret[0]); i++)
         assert_true(ls_config_is_secret_key(secret[i]));
-    static const char *const plain[] = {"path", "bucket", "user", "host", "key-path", "sse-customer-key-path",
-                                        "region", "endpoint", "url", "type", ""};
+    static const char *const plain[] = {"path",   "bucket",   "user", "host", "key-path", "sse-customer-key-path",
+                                        "region", "endpoint", "url",  "type", ""};
     for (size_t i = 0; i < sizeof(plain) / sizeof(plain[0]); i++)
         assert_false(ls_config_is_secret_key(plain[i]));
 }
@@ -52,28 +61,27 @@ static void test_secret_keys(void **state)
 static void test_emit_redacts(void **state)
 {
     (void)state;
-    static const char yml[] =
-        "access-key-id: TOPAKIA111\n"
-        "secret-access-key: TOPSECRET222\n"
-        "dbs:\n"
-        "  - path: /data/app.db\n"
-        "    replicas:\n"
-        "      - type: s3\n"
-        "        bucket: visible-bucket\n"
-        "        access-key-id: AKIA333\n"
-        "        secret-access-key: \"S3CRET/444+x\"\n"
-        "      - type: sftp\n"
-        "        host: h:22\n"
-        "        user: visible-user\n"
-        "        password: 'pw 555'\n"
-        "      - type: abs\n"
-        "        account-key: ACCTKEY666\n"
-        "        sas-token: SAS777\n"
-        "        password: \"\"\n";
+    static const char yml[] = "access-key-id: TOPAKIA111\n"
+                              "secret-access-key: TOPSECRET222\n"
+                              "dbs:\n"
+                              "  - path: /data/app.db\n"
+                              "    replicas:\n"
+                              "      - type: s3\n"
+                              "        bucket: visible-bucket\n"
+                              "        access-key-id: AKIA333\n"
+                              "        secret-access-key: \"S3CRET/444+x\"\n"
+                              "      - type: sftp\n"
+                              "        host: h:22\n"
+                              "        user: visible-user\n"
+                              "        password: 'pw 555'\n"
+                              "      - type: abs\n"
+                              "        account-key: ACCTKEY666\n"
+                              "        sas-token: SAS777\n"
+                              "        password: \"\"\n";
     struct ynode *root = parse_ok(yml);
     char *text = emit(root, true);
-    static const char *const hidden[] = {"TOPAKIA111", "TOPSECRET222", "AKIA333", "S3CRET", "444", "pw 555",
-                                         "ACCTKEY666", "SAS777"};
+    static const char *const hidden[] = {"TOPAKIA111", "TOPSECRET222", "AKIA333",    "S3CRET",
+                                         "444",        "pw 555",       "ACCTKEY666", "SAS777"};
     for (size_t i = 0; i < sizeof(hidden) / sizeof(hidden[0]); i++) {
         if (strstr(text, hidden[i]) != NULL)
             print_error("redacted text shows '%s':\n%s\n", hidden[i], text);
@@ -114,8 +122,7 @@ static void validate_ok(const char *yml, const struct ls_version *v)
     ynode_free(root);
 }
 
-static void validate_fails(const char *yml, const struct ls_version *v, const char *w1, const char *w2,
-                           const char *w3)
+static void validate_fails(const char *yml, const struct ls_version *v, const char *w1, const char *w2, const char *w3)
 {
     struct ynode *root = parse_ok(yml);
     char err[512] = "";
@@ -160,8 +167,8 @@ static void test_validate_v05_keys_on_v03(void **state)
     validate_fails("addr: ':9090'\nheartbeat-url: https://x\n", &V03, "line 2", "heartbeat-url", "0.5");
     validate_fails("socket:\n  enabled: true\n", &V03, "line 1", "socket", "0.5");
     validate_fails("dbs:\n  - path: /a\n    replica:\n      url: s3://b/p\n", &V03, "line 3", "'replica:'", "0.5");
-    validate_fails("dbs:\n  - path: /a\n    busy-timeout: 5s\n    replicas:\n      - url: s3://b/p\n", &V03,
-                   "line 3", "busy-timeout", "0.5");
+    validate_fails("dbs:\n  - path: /a\n    busy-timeout: 5s\n    replicas:\n      - url: s3://b/p\n", &V03, "line 3",
+                   "busy-timeout", "0.5");
     validate_fails("dbs:\n  - path: /a\n    replicas:\n      - url: s3://b/p\n        storage-class: GLACIER\n", &V03,
                    "line 5", "storage-class", "0.5");
 }
@@ -173,8 +180,8 @@ static void test_validate_v03_keys_on_v05(void **state)
                    &V05, "line 3", "max-checkpoint-page-count", "0.3");
     validate_fails("dbs:\n  - path: /a\n    replica:\n      url: s3://b/p\n      retention: 24h\n", &V05, "line 5",
                    "retention", "0.3");
-    validate_fails("dbs:\n  - path: /a\n    replica:\n      url: s3://b/p\n      age:\n        identities: [x]\n",
-                   &V05, "line 5", "age", "0.3");
+    validate_fails("dbs:\n  - path: /a\n    replica:\n      url: s3://b/p\n      age:\n        identities: [x]\n", &V05,
+                   "line 5", "age", "0.3");
     validate_fails("dbs:\n  - path: /a\n    replicas:\n      - url: s3://b/p\n        snapshot-interval: 1h\n", &V05,
                    "line 5", "snapshot-interval", "0.3");
 }
@@ -188,28 +195,28 @@ static void test_validate_gcs_by_version(void **state)
     validate_fails("dbs:\n  - path: /a\n    replica:\n      type: gcs\n      bucket: b\n", &V05, "line 4", "'gs'",
                    "0.5");
     validate_fails("dbs:\n  - path: /a\n    replica:\n      url: gcs://b/p\n", &V05, "line 4", "gs://", "0.5");
-    validate_fails("dbs:\n  - path: /a\n    replicas:\n      - type: gs\n        bucket: b\n", &V03, "line 4",
-                   "gcs", "0.5");
+    validate_fails("dbs:\n  - path: /a\n    replicas:\n      - type: gs\n        bucket: b\n", &V03, "line 4", "gcs",
+                   "0.5");
     validate_fails("dbs:\n  - path: /a\n    replicas:\n      - url: gs://b/p\n", &V03, "line 4", "gcs://", NULL);
 }
 
 static void test_validate_structure(void **state)
 {
     (void)state;
-    validate_fails("dbs:\n  - path: /a\n    replicas:\n      - url: s3://b/p\n        path: x\n", &V03, "line 4",
-                   "url", "not both");
+    validate_fails("dbs:\n  - path: /a\n    replicas:\n      - url: s3://b/p\n        path: x\n", &V03, "line 4", "url",
+                   "not both");
     validate_fails("dbs:\n  - path: /a\n    replicas:\n      - url: s3://b/p\n        bucket: x\n", &V03, "url",
                    "not both", NULL);
-    validate_fails("dbs:\n  - path: /a\n    replicas:\n      - url: s3://b/p\n      - url: file:///x\n", &V05,
-                   "line 4", "one replica", "has 2");
+    validate_fails("dbs:\n  - path: /a\n    replicas:\n      - url: s3://b/p\n      - url: file:///x\n", &V05, "line 4",
+                   "one replica", "has 2");
     validate_ok("dbs:\n  - path: /a\n    replicas:\n      - url: s3://b/p\n      - url: file:///x\n", &V03);
     validate_fails("dbs:\n  - path: /a\n    replica:\n      url: s3://b/p\n    replicas:\n      - url: file:///x\n",
                    &V05, "line 2", "not both", NULL);
     validate_fails("dbs:\n  path: /a\n", &V03, "line 2", "dbs must be a list", NULL);
     validate_fails("dbs:\n  - /a\n", &V03, "line 2", "must be a map", NULL);
     validate_fails("dbs:\n  - path: [/a]\n", &V03, "line 2", "path must be a single value", NULL);
-    validate_fails("dbs:\n  - path: /a\n    replicas:\n      url: s3://b/p\n", &V03, "line 4", "replicas must be a list",
-                   NULL);
+    validate_fails("dbs:\n  - path: /a\n    replicas:\n      url: s3://b/p\n", &V03, "line 4",
+                   "replicas must be a list", NULL);
 }
 
 /* =========================================================================
@@ -219,8 +226,8 @@ static void test_validate_structure(void **state)
 static void expands(const char *text, const char *want)
 {
     static char *const envp[] = {
-        (char *)"A=alpha", (char *)"B=$A", (char *)"C=${A}", (char *)"EMPTY=", (char *)"A_1=under",
-        (char *)"AB=both", (char *)"PW=p$ss:w#rd", NULL,
+        (char *)"A=alpha",   (char *)"B=$A",    (char *)"C=${A}",       (char *)"EMPTY=",
+        (char *)"A_1=under", (char *)"AB=both", (char *)"PW=p$ss:w#rd", NULL,
     };
     char *got = ls_config_expand_env(text, envp);
     assert_non_null(got);

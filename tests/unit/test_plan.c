@@ -101,7 +101,6 @@ static const char *temp_config(const char *name, const char *text)
     return path;
 }
 
-
 /* plan_build with extra (first, so they win) + the fake litestream + version. */
 static int build(const char *version, const char *cwd, const char *const *extra)
 {
@@ -134,8 +133,7 @@ static struct plan *build_ok(const char *version, const char *cwd, const char *c
     return &the_plan;
 }
 
-static void build_fails(const char *version, const char *const *extra, int code, const char *want1,
-                        const char *want2)
+static void build_fails(const char *version, const char *const *extra, int code, const char *want1, const char *want2)
 {
     int rc = build(version, "/", extra);
     if (rc != code || strstr(plan_err, want1) == NULL || (want2 != NULL && strstr(plan_err, want2) == NULL))
@@ -261,8 +259,7 @@ static void test_plan_bucket_env(void **state)
 {
     (void)state;
     static const char *const db = "LSINIT_DB=/data/app.db";
-    struct plan *p = build_ok("0.3.13", "/",
-                              E(db, "BUCKET_NAME=b3", "AWS_BUCKET=b2", "LITESTREAM_REPLICA_BUCKET=b1"));
+    struct plan *p = build_ok("0.3.13", "/", E(db, "BUCKET_NAME=b3", "AWS_BUCKET=b2", "LITESTREAM_REPLICA_BUCKET=b1"));
     assert_str_at(p->config, R03("type"), "s3");
     assert_str_at(p->config, R03("bucket"), "b1");
     assert_str_at(p->config, R03("path"), "app.db");
@@ -339,8 +336,7 @@ static void test_plan_endpoint_region(void **state)
     assert_str_at(p->config, R03("region"), "eu-west-1");
     assert_null(at(p->config, R03("endpoint")));
     assert_null(at(p->config, R03("force-path-style")));
-    build_fails("0.3.13", E(db, url, "AWS_ENDPOINT_URL_S3=minio:9000"), EXIT_CONFIG, "AWS_ENDPOINT_URL_S3",
-                "http://");
+    build_fails("0.3.13", E(db, url, "AWS_ENDPOINT_URL_S3=minio:9000"), EXIT_CONFIG, "AWS_ENDPOINT_URL_S3", "http://");
 }
 
 static void test_plan_force_path_style(void **state)
@@ -348,7 +344,8 @@ static void test_plan_force_path_style(void **state)
     (void)state;
     static const char *const db = "LSINIT_DB=/data/app.db";
     static const char *const url = "LSINIT_REPLICA_URL=s3://bkt/p";
-    struct plan *p = build_ok("0.3.13", "/", E(db, url, "LITESTREAM_REPLICA_ENDPOINT=http://m", "LSINIT_FORCE_PATH_STYLE=0"));
+    struct plan *p =
+        build_ok("0.3.13", "/", E(db, url, "LITESTREAM_REPLICA_ENDPOINT=http://m", "LSINIT_FORCE_PATH_STYLE=0"));
     assert_str_at(p->config, R03("force-path-style"), "false");
     p = build_ok("0.3.13", "/", E(db, url, "LSINIT_FORCE_PATH_STYLE=true"));
     assert_str_at(p->config, R03("force-path-style"), "true");
@@ -363,8 +360,8 @@ static void test_plan_sync_interval(void **state)
 {
     (void)state;
     static const char *const cases[][2] = {
-        {"1500ms", "1500ms"}, {"60s", "1m"}, {"2", "2s"}, {"0.5s", "500ms"}, {"1h", "1h"}, {"90m", "90m"},
-        {"1m30s", "90s"},     {"10s", "10s"},
+        {"1500ms", "1500ms"}, {"60s", "1m"},  {"2", "2s"},      {"0.5s", "500ms"},
+        {"1h", "1h"},         {"90m", "90m"}, {"1m30s", "90s"}, {"10s", "10s"},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         char var[64];
@@ -454,16 +451,15 @@ static void test_plan_paths_are_cleaned(void **state)
 static void test_plan_base_config_merge(void **state)
 {
     (void)state;
-    const char *cfg = temp_config("base.yml",
-                                  "# base\n"
-                                  "addr: \":9191\"\n"
-                                  "dbs:\n"
-                                  "  - path: /data/has.db\n"
-                                  "    replicas:\n"
-                                  "      - type: file\n"
-                                  "        path: /elsewhere/has\n"
-                                  "  - path: rel/none.db\n"
-                                  "    monitor-interval: 2s\n");
+    const char *cfg = temp_config("base.yml", "# base\n"
+                                              "addr: \":9191\"\n"
+                                              "dbs:\n"
+                                              "  - path: /data/has.db\n"
+                                              "    replicas:\n"
+                                              "      - type: file\n"
+                                              "        path: /elsewhere/has\n"
+                                              "  - path: rel/none.db\n"
+                                              "    monitor-interval: 2s\n");
     char var[256];
     snprintf(var, sizeof(var), "LSINIT_CONFIG=%s", cfg);
     struct plan *p = build_ok("0.3.13", "/srv", E(var, "LSINIT_DB=/data/new.db", "LSINIT_REPLICA_URL=file:///backup"));
@@ -498,14 +494,13 @@ static void test_plan_base_config_merge(void **state)
 static void test_plan_base_config_env_and_errors(void **state)
 {
     (void)state;
-    const char *cfg = temp_config("env.yml",
-                                  "dbs:\n"
-                                  "  - path: ${DBDIR}/app.db\n"
-                                  "    replicas:\n"
-                                  "      - type: s3\n"
-                                  "        bucket: $BKT\n"
-                                  "        secret-access-key: \"${SECRET}\"\n"
-                                  "        access-key-id: AK\n");
+    const char *cfg = temp_config("env.yml", "dbs:\n"
+                                             "  - path: ${DBDIR}/app.db\n"
+                                             "    replicas:\n"
+                                             "      - type: s3\n"
+                                             "        bucket: $BKT\n"
+                                             "        secret-access-key: \"${SECRET}\"\n"
+                                             "        access-key-id: AK\n");
     char var[256];
     snprintf(var, sizeof(var), "LSINIT_CONFIG=%s", cfg);
     struct plan *p = build_ok("0.3.13", "/", E(var, "DBDIR=/data", "BKT=my-bkt", "SECRET=a$b#c"));
@@ -527,9 +522,8 @@ static void test_plan_base_config_env_and_errors(void **state)
     build_fails("0.3.13", E(var), EXIT_CONFIG, "no databases", NULL);
     build_fails("0.3.13", E("LSINIT_CONFIG=/nonexistent/litestream.yml"), EXIT_CONFIG, "LSINIT_CONFIG",
                 "/nonexistent/litestream.yml");
-    const char *twice = temp_config("twice.yml",
-                                    "dbs:\n  - path: /a.db\n    replicas: [{path: /b}]\n"
-                                    "  - path: /a.db\n    replicas: [{path: /c}]\n");
+    const char *twice = temp_config("twice.yml", "dbs:\n  - path: /a.db\n    replicas: [{path: /b}]\n"
+                                                 "  - path: /a.db\n    replicas: [{path: /c}]\n");
     snprintf(var, sizeof(var), "LSINIT_CONFIG=%s", twice);
     build_fails("0.3.13", E(var), EXIT_CONFIG, "/a.db", "twice");
 }
@@ -567,8 +561,8 @@ static void test_plan_addr(void **state)
 static void test_plan_find_db(void **state)
 {
     (void)state;
-    struct plan *p = build_ok("0.3.13", "/",
-                              E("LSINIT_DB=/data/app.db,/other/app.db,/data/x.db", "LSINIT_REPLICA_URL=file:///b"));
+    struct plan *p =
+        build_ok("0.3.13", "/", E("LSINIT_DB=/data/app.db,/other/app.db,/data/x.db", "LSINIT_REPLICA_URL=file:///b"));
     assert_int_equal(p->db_count, 3);
     assert_string_equal(plan_find_db(p, "/data/x.db", "/"), "/data/x.db");
     assert_string_equal(plan_find_db(p, "/other/app.db", "/"), "/other/app.db");
@@ -576,7 +570,7 @@ static void test_plan_find_db(void **state)
     assert_string_equal(plan_find_db(p, "data/x.db", "/"), "/data/x.db");
     assert_string_equal(plan_find_db(p, "x.db", "/data"), "/data/x.db");
     assert_string_equal(plan_find_db(p, "app.db", "/data"), "/data/app.db"); /* the path wins */
-    assert_null(plan_find_db(p, "app.db", "/")); /* two files named app.db: ambiguous */
+    assert_null(plan_find_db(p, "app.db", "/"));                             /* two files named app.db: ambiguous */
     assert_null(plan_find_db(p, "nope.db", "/"));
     assert_null(plan_find_db(p, "/data/nope.db", "/"));
     /* The returned pointer is the plan's own storage. */
@@ -602,11 +596,9 @@ static void test_plan_errors(void **state)
     (void)state;
     static const char *const db = "LSINIT_DB=/data/app.db";
     static const char *const url = "LSINIT_REPLICA_URL=s3://bkt/p";
-    build_fails("0.3.13", E(db, url, "LITESTREAM_ACCESS_KEY_ID=LK"), EXIT_CONFIG, "LITESTREAM_ACCESS_KEY_ID",
-                "secret");
+    build_fails("0.3.13", E(db, url, "LITESTREAM_ACCESS_KEY_ID=LK"), EXIT_CONFIG, "LITESTREAM_ACCESS_KEY_ID", "secret");
     build_fails("0.3.13", E(db, url, "AWS_ACCESS_KEY_ID=AK"), EXIT_CONFIG, "AWS_ACCESS_KEY_ID", "secret");
-    build_fails("0.3.13", E(db, url, "AWS_SECRET_ACCESS_KEY=AS"), EXIT_CONFIG, "AWS_SECRET_ACCESS_KEY",
-                "access key");
+    build_fails("0.3.13", E(db, url, "AWS_SECRET_ACCESS_KEY=AS"), EXIT_CONFIG, "AWS_SECRET_ACCESS_KEY", "access key");
     build_fails("0.3.13", E(db), EXIT_CONFIG, "no replica", "LSINIT_REPLICA_URL");
     build_fails("0.3.13", E(db, "LSINIT_REPLICA_URL=ftp://host/x"), EXIT_CONFIG, "LSINIT_REPLICA_URL",
                 "unknown scheme 'ftp'");
@@ -633,8 +625,9 @@ static void test_plan_error_hides_secret_with_slash(void **state)
 {
     (void)state;
     /* AWS secret keys often contain '/': still never echoed back. */
-    build("0.3.13", "/", E("LSINIT_DB=/data/app.db",
-                           "LSINIT_REPLICA_URL=s3://AKIAEXAMPLE:wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY@bkt/p"));
+    build("0.3.13", "/",
+          E("LSINIT_DB=/data/app.db",
+            "LSINIT_REPLICA_URL=s3://AKIAEXAMPLE:wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY@bkt/p"));
     assert_non_null(strstr(plan_err, "LSINIT_REPLICA_URL"));
     if (strstr(plan_err, "K7MDENG") != NULL)
         print_error("error shows the secret key: %s\n", plan_err);
@@ -644,8 +637,8 @@ static void test_plan_error_hides_secret_with_slash(void **state)
 static void test_plan_render_redacts(void **state)
 {
     (void)state;
-    struct plan *p = build_ok("0.3.13", "/",
-                              E("LSINIT_DB=/data/app.db", "LSINIT_REPLICA_URL=sftp://me:UrlPw123@host/srv"));
+    struct plan *p =
+        build_ok("0.3.13", "/", E("LSINIT_DB=/data/app.db", "LSINIT_REPLICA_URL=sftp://me:UrlPw123@host/srv"));
     char *text = plan_render(p, true);
     assert_non_null(text);
     assert_null(strstr(text, "UrlPw123"));
@@ -661,11 +654,10 @@ static void test_plan_render_redacts(void **state)
 static void test_plan_render_redacts_url_password(void **state)
 {
     (void)state;
-    const char *cfg = temp_config("urlpw.yml",
-                                  "dbs:\n"
-                                  "  - path: /data/app.db\n"
-                                  "    replicas:\n"
-                                  "      - url: sftp://me:InUrlPw456@host/srv\n");
+    const char *cfg = temp_config("urlpw.yml", "dbs:\n"
+                                               "  - path: /data/app.db\n"
+                                               "    replicas:\n"
+                                               "      - url: sftp://me:InUrlPw456@host/srv\n");
     char var[256];
     snprintf(var, sizeof(var), "LSINIT_CONFIG=%s", cfg);
     struct plan *p = build_ok("0.3.13", "/", E(var));

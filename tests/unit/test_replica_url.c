@@ -310,18 +310,10 @@ static void test_error_never_shows_password(void **state)
 {
     (void)state;
     static const char *const urls[] = {
-        "sftp://user:" PW "@host:0/path",
-        "sftp://user:" PW "@host:70000/path",
-        "sftp://user:" PW "@host:abc/path",
-        "sftp://user:" PW "@host",
-        "sftp://user:" PW "@host/",
-        "sftp://user:" PW "@/path",
-        "sftp://:" PW "@host/path",
-        "sftp://user:" PW "@host/path?x=1",
-        "sftp://user:" PW "@host/pa th",
-        "s3://key:" PW "@bucket/path",
-        "gs://key:" PW "@bucket/path",
-        "bogus://user:" PW "@host/path",
+        "sftp://user:" PW "@host:0/path", "sftp://user:" PW "@host:70000/path", "sftp://user:" PW "@host:abc/path",
+        "sftp://user:" PW "@host",        "sftp://user:" PW "@host/",           "sftp://user:" PW "@/path",
+        "sftp://:" PW "@host/path",       "sftp://user:" PW "@host/path?x=1",   "sftp://user:" PW "@host/pa th",
+        "s3://key:" PW "@bucket/path",    "gs://key:" PW "@bucket/path",        "bogus://user:" PW "@host/path",
         "sftp://user:" PW "/x@host/path",
     };
     for (size_t i = 0; i < sizeof(urls) / sizeof(urls[0]); i++) {

@@ -85,9 +85,16 @@ static void setup(bool v05, bool retry_start)
     W.next_pid = 100;
     struct replicate_config cfg = {.confirm_by_socket = v05, .retry_start = retry_start, .start_timeout_ms = 10000};
     struct replicate_ops ops = {
-        .ctx = &W, .spawn = w_spawn, .signal = w_signal, .decide = w_decide, .drain = w_drain,
-        .app_started = w_app_started, .main_child = w_main_child, .final_sync = w_final_sync,
-        .restarted = w_restarted, .remap_exit = w_remap,
+        .ctx = &W,
+        .spawn = w_spawn,
+        .signal = w_signal,
+        .decide = w_decide,
+        .drain = w_drain,
+        .app_started = w_app_started,
+        .main_child = w_main_child,
+        .final_sync = w_final_sync,
+        .restarted = w_restarted,
+        .remap_exit = w_remap,
     };
     replicate_init(&R, &cfg, &ops);
 }
@@ -119,8 +126,8 @@ static void ev_litestream_exited(int status, int64_t now)
 }
 static void ev_stop(int sig, int64_t now, int64_t grace_deadline)
 {
-    struct replicate_event e = {.kind = REPLICATE_EV_STOP, .now = now, .sig = sig, .routed = sig,
-                                .deadline = grace_deadline};
+    struct replicate_event e = {
+        .kind = REPLICATE_EV_STOP, .now = now, .sig = sig, .routed = sig, .deadline = grace_deadline};
     replicate_handle(&R, &e);
 }
 static void ev_signal(int sig, int64_t now)
@@ -430,8 +437,8 @@ static void test_every_event_in_every_state_is_handled(void **state)
         for (int k = 0; k < REPLICATE_EVENT_COUNT; k++) {
             setup(true, true);
             R.state = (enum replicate_state)s;
-            struct replicate_event e = {.kind = (enum replicate_event_kind)k, .now = 1, .sig = SIGTERM,
-                                        .routed = SIGTERM};
+            struct replicate_event e = {
+                .kind = (enum replicate_event_kind)k, .now = 1, .sig = SIGTERM, .routed = SIGTERM};
             replicate_handle(&R, &e);
             if (s == REPLICATE_DONE)
                 assert_int_equal(W.spawns, 0);

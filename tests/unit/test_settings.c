@@ -170,8 +170,10 @@ static void test_env_log_levels(void **state)
     static const struct {
         char *env;
         enum log_level level;
-    } cases[] = {{"LSINIT_LOG_LEVEL=debug", LOG_DEBUG}, {"LSINIT_LOG_LEVEL=info", LOG_INFO},
-                 {"LSINIT_LOG_LEVEL=warn", LOG_WARN},   {"LSINIT_LOG_LEVEL=error", LOG_ERROR},
+    } cases[] = {{"LSINIT_LOG_LEVEL=debug", LOG_DEBUG},
+                 {"LSINIT_LOG_LEVEL=info", LOG_INFO},
+                 {"LSINIT_LOG_LEVEL=warn", LOG_WARN},
+                 {"LSINIT_LOG_LEVEL=error", LOG_ERROR},
                  {"LSINIT_LOG_LEVEL=quiet", LOG_QUIET}};
     struct loaded l;
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -260,8 +262,8 @@ static void test_rewrite_flag(void **state)
     for (int sig = 1; sig <= SIGRTMAX; sig++)
         assert_int_equal(settings_route_signal(&l.s, sig), sig == SIGTERM ? SIGINT : sig);
 
-    load_ok(&l, ARGS("-r", "HUP:0", "--rewrite", "SIGUSR1:SIGUSR2,USR2:USR1", "-r", "1:31", "-r", "RTMIN+1:TERM",
-                     "app"),
+    load_ok(&l,
+            ARGS("-r", "HUP:0", "--rewrite", "SIGUSR1:SIGUSR2,USR2:USR1", "-r", "1:31", "-r", "RTMIN+1:TERM", "app"),
             NULL);
     assert_int_equal(settings_route_signal(&l.s, SIGHUP), 31); /* the later rule for HUP wins */
     assert_int_equal(settings_route_signal(&l.s, SIGUSR1), SIGUSR2);
@@ -442,8 +444,9 @@ static void test_verify_defaults_and_values(void **state)
     assert_int_equal(l.s.verify_catchup_timeout_ms, 60000);
     assert_int_equal(l.s.verify_timeout_ms, 30 * 60000);
     assert_string_equal(l.s.verify_dir, "/tmp");
-    load_ok(&l, ARGS("app"), ENV("LSINIT_VERIFY_INTERVAL=30m", "LSINIT_VERIFY_CATCHUP_TIMEOUT=5s", "LSINIT_VERIFY_TIMEOUT=10m",
-                                 "LSINIT_VERIFY_DIR=/scratch", "TMPDIR=/other"));
+    load_ok(&l, ARGS("app"),
+            ENV("LSINIT_VERIFY_INTERVAL=30m", "LSINIT_VERIFY_CATCHUP_TIMEOUT=5s", "LSINIT_VERIFY_TIMEOUT=10m",
+                "LSINIT_VERIFY_DIR=/scratch", "TMPDIR=/other"));
     assert_int_equal(l.s.verify_interval_ms, 30 * 60000);
     assert_int_equal(l.s.verify_catchup_timeout_ms, 5000);
     assert_int_equal(l.s.verify_timeout_ms, 10 * 60000);
@@ -462,8 +465,10 @@ static void test_verify_bad_values(void **state)
     load_fails(ARGS("app"), ENV("LSINIT_VERIFY_TIMEOUT=banana"), EXIT_CONFIG, WANT("LSINIT_VERIFY_TIMEOUT=banana"));
     load_fails(ARGS("app"), ENV("LSINIT_VERIFY_TIMEOUT=0s"), EXIT_CONFIG, WANT("LSINIT_VERIFY_TIMEOUT", "positive"));
     load_fails(ARGS("app"), ENV("LSINIT_VERIFY_TIMEOUT="), EXIT_CONFIG, WANT("LSINIT_VERIFY_TIMEOUT"));
-    load_fails(ARGS("app"), ENV("LSINIT_VERIFY_CATCHUP_TIMEOUT=-5s"), EXIT_CONFIG, WANT("LSINIT_VERIFY_CATCHUP_TIMEOUT=-5s"));
-    load_fails(ARGS("app"), ENV("LSINIT_VERIFY_CATCHUP_TIMEOUT=soon"), EXIT_CONFIG, WANT("LSINIT_VERIFY_CATCHUP_TIMEOUT"));
+    load_fails(ARGS("app"), ENV("LSINIT_VERIFY_CATCHUP_TIMEOUT=-5s"), EXIT_CONFIG,
+               WANT("LSINIT_VERIFY_CATCHUP_TIMEOUT=-5s"));
+    load_fails(ARGS("app"), ENV("LSINIT_VERIFY_CATCHUP_TIMEOUT=soon"), EXIT_CONFIG,
+               WANT("LSINIT_VERIFY_CATCHUP_TIMEOUT"));
     load_fails(ARGS("app"), ENV("LSINIT_VERIFY_DIR=tmp"), EXIT_CONFIG, WANT("LSINIT_VERIFY_DIR=tmp", "absolute"));
     load_fails(ARGS("app"), ENV("TMPDIR=relative"), EXIT_CONFIG, WANT("TMPDIR=relative", "absolute"));
 }
@@ -475,7 +480,8 @@ static void test_verify_alone(void **state)
     struct settings s;
     char err[SETTINGS_ERROR_SIZE] = "";
     memset(&s, 0, sizeof(s));
-    assert_int_equal(settings_load_verify(&s, ENV("LSINIT_VERIFY_TIMEOUT=90s", "LSINIT_GRACE=bad"), err, sizeof(err)), 0);
+    assert_int_equal(settings_load_verify(&s, ENV("LSINIT_VERIFY_TIMEOUT=90s", "LSINIT_GRACE=bad"), err, sizeof(err)),
+                     0);
     assert_int_equal(s.verify_timeout_ms, 90000);
     assert_int_equal(s.verify_catchup_timeout_ms, SETTINGS_DEFAULT_VERIFY_CATCHUP_TIMEOUT_MS);
     assert_int_equal(settings_load_verify(&s, ENV("LSINIT_VERIFY_TIMEOUT=banana"), err, sizeof(err)), EXIT_CONFIG);

@@ -44,8 +44,8 @@ static void test_report_rejects_what_is_not_ours(void **state)
 {
     (void)state;
     struct shim_report r;
-    const char *bad[] = {"", "app", "app 1", "app 1 2 3", "bogus 1 2", "app x 2", "exit 1 2trailing",
-                         "verylongkindname 1 2"};
+    const char *bad[] = {
+        "", "app", "app 1", "app 1 2 3", "bogus 1 2", "app x 2", "exit 1 2trailing", "verylongkindname 1 2"};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
         assert_int_equal(shim_report_parse(bad[i], &r), -1);
     struct shim_report unknown = {(enum shim_report_kind)99, 1, 2};

@@ -97,7 +97,11 @@ static void test_capture_cannot_run(void **state)
     char *const argv[] = {(char *)"/nonexistent/litestream", (char *)"version", NULL};
     char out[8] = "x";
     const struct spawn_capture c = {
-        .argv = argv, .child_mask = &no_signals, .timeout_ms = 1000, .out = out, .out_size = sizeof(out),
+        .argv = argv,
+        .child_mask = &no_signals,
+        .timeout_ms = 1000,
+        .out = out,
+        .out_size = sizeof(out),
     };
     struct spawn_result res;
     assert_int_equal(spawn_capture(&c, &res), -1);
@@ -106,7 +110,11 @@ static void test_capture_cannot_run(void **state)
     assert_string_equal(out, "");
     char *const dir[] = {(char *)"/", NULL};
     const struct spawn_capture d = {
-        .argv = dir, .child_mask = &no_signals, .timeout_ms = 1000, .out = out, .out_size = sizeof(out),
+        .argv = dir,
+        .child_mask = &no_signals,
+        .timeout_ms = 1000,
+        .out = out,
+        .out_size = sizeof(out),
     };
     assert_int_equal(spawn_capture(&d, &res), -1);
     assert_int_equal(res.exec_errno, EACCES);
@@ -142,10 +150,8 @@ int main(void)
 {
     sigemptyset(&no_signals);
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_capture_stdout_and_code),
-        cmocka_unit_test(test_capture_head_and_tail_of_a_chatty_child),
-        cmocka_unit_test(test_capture_deadline),
-        cmocka_unit_test(test_capture_cannot_run),
+        cmocka_unit_test(test_capture_stdout_and_code), cmocka_unit_test(test_capture_head_and_tail_of_a_chatty_child),
+        cmocka_unit_test(test_capture_deadline),        cmocka_unit_test(test_capture_cannot_run),
         cmocka_unit_test(test_spawn_function),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

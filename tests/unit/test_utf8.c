@@ -24,30 +24,30 @@ static void test_valid_text(void **state)
     assert_true(utf8_valid(""));
     assert_true(utf8_valid("plain ascii /data/app.db"));
     assert_true(utf8_valid("caf\xc3\xa9 \xf0\x9f\x98\x80"));
-    assert_true(utf8_valid("\xe2\x82\xac"));         /* U+20AC */
-    assert_true(utf8_valid("\xed\x9f\xbf"));         /* U+D7FF, just below the surrogates */
-    assert_true(utf8_valid("\xee\x80\x80"));         /* U+E000, just above them */
-    assert_true(utf8_valid("\xf4\x8f\xbf\xbf"));     /* U+10FFFF */
-    assert_true(utf8_valid("\xc2\x80"));             /* U+0080, the first two-byte one */
+    assert_true(utf8_valid("\xe2\x82\xac"));     /* U+20AC */
+    assert_true(utf8_valid("\xed\x9f\xbf"));     /* U+D7FF, just below the surrogates */
+    assert_true(utf8_valid("\xee\x80\x80"));     /* U+E000, just above them */
+    assert_true(utf8_valid("\xf4\x8f\xbf\xbf")); /* U+10FFFF */
+    assert_true(utf8_valid("\xc2\x80"));         /* U+0080, the first two-byte one */
 }
 
 static void test_invalid_text(void **state)
 {
     (void)state;
-    assert_false(utf8_valid("caf\xe9"));             /* Latin-1 */
-    assert_false(utf8_valid("\xc0\xaf"));            /* overlong '/' */
-    assert_false(utf8_valid("\xc1\xbf"));            /* overlong */
-    assert_false(utf8_valid("\xe0\x80\xaf"));        /* overlong, three bytes */
-    assert_false(utf8_valid("\xf0\x80\x80\xaf"));    /* overlong, four bytes */
-    assert_false(utf8_valid("\xed\xa0\x80"));        /* surrogate U+D800 */
-    assert_false(utf8_valid("\xed\xbf\xbf"));        /* surrogate U+DFFF */
-    assert_false(utf8_valid("\xf4\x90\x80\x80"));    /* > U+10FFFF */
+    assert_false(utf8_valid("caf\xe9"));          /* Latin-1 */
+    assert_false(utf8_valid("\xc0\xaf"));         /* overlong '/' */
+    assert_false(utf8_valid("\xc1\xbf"));         /* overlong */
+    assert_false(utf8_valid("\xe0\x80\xaf"));     /* overlong, three bytes */
+    assert_false(utf8_valid("\xf0\x80\x80\xaf")); /* overlong, four bytes */
+    assert_false(utf8_valid("\xed\xa0\x80"));     /* surrogate U+D800 */
+    assert_false(utf8_valid("\xed\xbf\xbf"));     /* surrogate U+DFFF */
+    assert_false(utf8_valid("\xf4\x90\x80\x80")); /* > U+10FFFF */
     assert_false(utf8_valid("\xf5\x80\x80\x80"));
     assert_false(utf8_valid("\xff"));
-    assert_false(utf8_valid("\x80"));                /* a lone continuation byte */
-    assert_false(utf8_valid("\xe2\x82"));            /* truncated */
-    assert_false(utf8_valid("\xf0\x9f\x98"));        /* truncated */
-    assert_false(utf8_valid("\xe2\x82x"));           /* continuation missing */
+    assert_false(utf8_valid("\x80"));         /* a lone continuation byte */
+    assert_false(utf8_valid("\xe2\x82"));     /* truncated */
+    assert_false(utf8_valid("\xf0\x9f\x98")); /* truncated */
+    assert_false(utf8_valid("\xe2\x82x"));    /* continuation missing */
 }
 
 /* The reference: decode first, judge the code point after. 1 valid, 0 invalid. */
@@ -95,8 +95,8 @@ static void agree(const unsigned char *bytes, size_t n)
     text[n] = '\0';
     bool want = reference_valid(bytes, n), got = utf8_valid(text);
     if (want != got)
-        print_error("%zu bytes %02x %02x %02x %02x: utf8_valid %d, reference %d\n", n, bytes[0],
-                    n > 1 ? bytes[1] : 0, n > 2 ? bytes[2] : 0, n > 3 ? bytes[3] : 0, got, want);
+        print_error("%zu bytes %02x %02x %02x %02x: utf8_valid %d, reference %d\n", n, bytes[0], n > 1 ? bytes[1] : 0,
+                    n > 2 ? bytes[2] : 0, n > 3 ? bytes[3] : 0, got, want);
     assert_int_equal(got, want);
 }
 

@@ -38,7 +38,6 @@ static void parse_fails(const char *text, const char *want1, const char *want2)
  * yaml_tree: parse
  * ========================================================================= */
 
-
 static void test_parse_typical(void **state)
 {
     (void)state;
@@ -129,12 +128,72 @@ static void test_parse_errors(void **state)
  * ========================================================================= */
 
 static const char *const tricky[] = {
-    "true", "false", "yes", "no", "on", "off", "y", "n", "null", "~", "Null", "123", "-1", "0x1F", "0o17", "1e3",
-    ".inf", "1_000", "12:30", "2024-01-01", "a: b", "a:b", "#x", "x #y", "x#y", "'", "''", "\"", "it's", "say \"hi\"",
-    "back\\slash", "", " ", " lead", "trail ", "multi\nline", "trailing newline\n", "\ttab", "- dash", "-", "--- doc",
-    "...", "[x]", "{x: 1}", "*star", "&amp", "!tag", "%pct", "@at", "`bt", "|", ">", "?", ":", ",", "=",
-    "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80", "\xe2\x80\xa8line-sep", "\xc2\x85nel", "\xef\xbb\xbf" "bom",
-    "ctrl\x01\x7f", "s3://bucket/path?x=1&y=2", "${VAR}", "$HOME", "<redacted>",
+    "true",
+    "false",
+    "yes",
+    "no",
+    "on",
+    "off",
+    "y",
+    "n",
+    "null",
+    "~",
+    "Null",
+    "123",
+    "-1",
+    "0x1F",
+    "0o17",
+    "1e3",
+    ".inf",
+    "1_000",
+    "12:30",
+    "2024-01-01",
+    "a: b",
+    "a:b",
+    "#x",
+    "x #y",
+    "x#y",
+    "'",
+    "''",
+    "\"",
+    "it's",
+    "say \"hi\"",
+    "back\\slash",
+    "",
+    " ",
+    " lead",
+    "trail ",
+    "multi\nline",
+    "trailing newline\n",
+    "\ttab",
+    "- dash",
+    "-",
+    "--- doc",
+    "...",
+    "[x]",
+    "{x: 1}",
+    "*star",
+    "&amp",
+    "!tag",
+    "%pct",
+    "@at",
+    "`bt",
+    "|",
+    ">",
+    "?",
+    ":",
+    ",",
+    "=",
+    "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80",
+    "\xe2\x80\xa8line-sep",
+    "\xc2\x85nel",
+    "\xef\xbb\xbf"
+    "bom",
+    "ctrl\x01\x7f",
+    "s3://bucket/path?x=1&y=2",
+    "${VAR}",
+    "$HOME",
+    "<redacted>",
 };
 
 static void test_emit_round_trip_tricky(void **state)
@@ -244,12 +303,9 @@ static void test_map_set_replaces(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_parse_typical),
-        cmocka_unit_test(test_parse_empty),
-        cmocka_unit_test(test_parse_errors),
-        cmocka_unit_test(test_emit_round_trip_tricky),
-        cmocka_unit_test(test_emit_round_trip_parsed),
-        cmocka_unit_test(test_emit_round_trip_random),
+        cmocka_unit_test(test_parse_typical),          cmocka_unit_test(test_parse_empty),
+        cmocka_unit_test(test_parse_errors),           cmocka_unit_test(test_emit_round_trip_tricky),
+        cmocka_unit_test(test_emit_round_trip_parsed), cmocka_unit_test(test_emit_round_trip_random),
         cmocka_unit_test(test_map_set_replaces),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
