@@ -83,7 +83,7 @@ UNIT_DEPS_test_plan := plan ls_config settings litestream replica_url
 UNIT_DEPS_test_replica_url := replica_url
 UNIT_DEPS_test_replicate := replicate
 UNIT_DEPS_test_settings := settings
-UNIT_DEPS_test_shim_protocol := shim ls_socket metrics_client signals litestream
+UNIT_DEPS_test_shim_protocol := shim ls_socket metrics_client signals
 
 UNIT_SRCS := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BINS := $(patsubst tests/unit/%.c,build/unit/%,$(UNIT_SRCS))

@@ -130,9 +130,35 @@ static void test_line_reader(void **state)
     assert_int_equal(line_reader_drain(&r, p[0], collect, &l), -1);
 }
 
+static void test_json_fields_of_litestream_answers(void **state)
+{
+    (void)state;
+    /* Litestream 0.5.17's POST /sync answer, and an error answer. */
+    const char *ok = "{\"status\":\"synced\",\"path\":\"/data/a \\\"b\\\".db\",\"txid\":12,\"replicated_txid\":11}";
+    uint64_t v = 0;
+    assert_int_equal(json_field_u64(ok, "txid", &v), 0);
+    assert_int_equal(v, 12);
+    assert_int_equal(json_field_u64(ok, "replicated_txid", &v), 0);
+    assert_int_equal(v, 11);
+    assert_int_equal(json_field_u64(ok, "missing", &v), -1);
+    assert_int_equal(json_field_u64(ok, "status", &v), -1); /* a string is not a number */
+    char text[64];
+    assert_int_equal(json_field(ok, "path", text, sizeof(text)), 0);
+    assert_string_equal(text, "/data/a \"b\".db");
+    const char *err = "{\"error\":\"sync database: replica sync: no position, waiting for data\"}\n";
+    assert_int_equal(json_field(err, "error", text, sizeof(text)), 0);
+    assert_string_equal(text, "sync database: replica sync: no position, waiting for data");
+    char esc[32];
+    json_escape("a\"b\\c\n", esc, sizeof(esc));
+    assert_string_equal(esc, "a\\\"b\\\\c\\u000a");
+    json_escape("0123456789abcdef", esc, 10); /* bounded */
+    assert_true(strlen(esc) < 10);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_json_fields_of_litestream_answers),
         cmocka_unit_test(test_text_buf_grows),
         cmocka_unit_test(test_json_string_escapes),
         cmocka_unit_test(test_json_string_long_matches_json_escape),

@@ -896,9 +896,67 @@ static void test_find_positional(void **state)
     assert_int_equal(ls_find_positional(&V05, "status", NULL, 0), -1);
 }
 
+/* argv joined with single spaces. */
+static void join(const char *const *argv, size_t n, char *out, size_t size)
+{
+    out[0] = '\0';
+    for (size_t i = 0; i < n; i++) {
+        size_t len = strlen(out);
+        snprintf(out + len, size - len, "%s%s", i > 0 ? " " : "", argv[i]);
+    }
+}
+
+static void test_version_gates(void **state)
+{
+    (void)state;
+    struct ls_version v;
+    char err[512];
+    const struct {
+        const char *text;
+        int supervised;
+    } cases[] = {{"v0.3.13", 0}, {"0.5.17", 0}, {"0.5.9", 0}, {"0.5.8", -1}, {"0.5.1", -1}};
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        assert_int_equal(ls_version_parse(cases[i].text, &v), 0);
+        err[0] = '\0';
+        assert_int_equal(ls_version_check_supervised(&v, err, sizeof(err)), cases[i].supervised);
+        if (cases[i].supervised != 0)
+            assert_non_null(strstr(err, "0.5.9"));
+    }
+}
+
+static void test_argv_builders(void **state)
+{
+    (void)state;
+    struct ls_version v05, v03;
+    assert_int_equal(ls_version_parse("0.5.17", &v05), 0);
+    assert_int_equal(ls_version_parse("v0.3.13", &v03), 0);
+    const char *argv[LS_ARGV_MAX];
+    char joined[512];
+    size_t n = ls_restore_argv(&v05, "ls", "/proc/1/fd/3", "/data/a.db", NULL, "quick", argv);
+    join(argv, n, joined, sizeof(joined));
+    assert_string_equal(joined,
+                        "ls restore -config /proc/1/fd/3 -no-expand-env -if-replica-exists -integrity-check quick "
+                        "/data/a.db");
+    n = ls_restore_argv(&v03, "ls", "/c", "/data/a.db", "/tmp/x/verify.db", "full", argv);
+    join(argv, n, joined, sizeof(joined));
+    assert_string_equal(joined, "ls restore -config /c -no-expand-env -o /tmp/x/verify.db /data/a.db");
+    n = ls_replicate_argv("ls", "/c", true, NULL, argv);
+    join(argv, n, joined, sizeof(joined));
+    assert_string_equal(joined, "ls replicate -config /c -no-expand-env -once");
+    n = ls_replicate_argv("ls", "/c", false, "'x' 'y'", argv);
+    join(argv, n, joined, sizeof(joined));
+    assert_string_equal(joined, "ls replicate -config /c -no-expand-env -exec 'x' 'y'");
+    n = ls_sync_wait_argv("ls", "/tmp/s.sock", "30", "/data/a.db", argv);
+    join(argv, n, joined, sizeof(joined));
+    assert_string_equal(joined, "ls sync -socket /tmp/s.sock -wait -timeout 30 /data/a.db");
+    assert_null(argv[n]);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_version_gates),
+        cmocka_unit_test(test_argv_builders),
         cmocka_unit_test(test_version_parse),
         cmocka_unit_test(test_v05_minor_gates),
         cmocka_unit_test(test_version_parse_junk),
