@@ -11,7 +11,7 @@ import pathlib
 import pytest
 
 from support import ROOT
-from support.servers import fauxqs, litestream03_bin, litestream_bin, sftp_server  # noqa: F401  (fixtures)
+from support.servers import fauxqs, litestream03_bin, litestream_bin, moto, sftp_server  # noqa: F401  (fixtures)
 
 # Every lsinit a test starts listens on loopback only, on a port the kernel
 # picks, and verifies only when a test asks for it. (The container tests give
