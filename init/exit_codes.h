@@ -14,6 +14,7 @@ enum lsinit_exit {
     EXIT_OSERR = 71,      /* a system call failed (fork, signalfd, memfd, ...) */
     EXIT_CANTCREAT = 73,  /* install-litestream: cannot write the target folder */
     EXIT_SYNC = 75,       /* the app stopped but its last writes could not be synced to the replica */
+    EXIT_LEASE = 76,      /* the replica's lease: held by another instance past LSINIT_LEASE_WAIT, or lost */
     EXIT_CONFIG = 78,     /* bad configuration: an environment variable or config file */
     EXIT_NOEXEC = 126,    /* the command exists but cannot be executed */
     EXIT_NOTFOUND = 127,  /* the command was not found */

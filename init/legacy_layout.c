@@ -712,26 +712,6 @@ bool legacy_layout_is_sftp(const struct ynode *replica)
     return url != NULL && strncmp(url, "sftp://", 7) == 0;
 }
 
-const struct ynode *legacy_layout_replica_of(const struct ynode *config, const char *db_path)
-{
-    const struct ynode *dbs = config != NULL ? ynode_map_get(config, "dbs") : NULL;
-    if (dbs == NULL || dbs->kind != YNODE_SEQ)
-        return NULL;
-    for (size_t i = 0; i < dbs->count; i++) {
-        const char *p = field(dbs->items[i], "path");
-        if (p == NULL || strcmp(p, db_path) != 0)
-            continue;
-        const struct ynode *one = ynode_map_get(dbs->items[i], "replica");
-        if (one != NULL && one->kind == YNODE_MAP)
-            return one;
-        const struct ynode *list = ynode_map_get(dbs->items[i], "replicas");
-        if (list != NULL && list->kind == YNODE_SEQ && list->count > 0 && list->items[0]->kind == YNODE_MAP)
-            return list->items[0];
-        return NULL;
-    }
-    return NULL;
-}
-
 void legacy_layout_refusal(const char *db_path, const char *found, char *out, size_t size)
 {
     snprintf(

@@ -58,12 +58,6 @@ int legacy_layout_probe(const struct ynode *replica, char *why, size_t why_size)
 bool legacy_layout_is_sftp(const struct ynode *replica);
 
 /*
- * The replica node of db_path in a whole Litestream config (0.5 `replica:`, or
- * the first item of `replicas:`), or NULL.
- */
-const struct ynode *legacy_layout_replica_of(const struct ynode *config, const char *db_path);
-
-/*
  * The one ERROR line lsinit logs when it refuses to start: db_path's replica
  * holds only Litestream 0.3 backups (found: legacy_layout_probe's why for 1)
  * and how to migrate.

@@ -17,6 +17,7 @@
 #include "errbuf.h"
 #include "exit_codes.h"
 #include "hostport.h"
+#include "lease.h"
 #include "ls_config.h"
 #include "parse.h"
 #include "replica_url.h"
@@ -482,6 +483,70 @@ static int plan_control_socket(struct plan *plan, char *const *envp, char *err, 
     return 0;
 }
 
+const struct ynode *plan_replica_of(const struct ynode *config, const char *db_path)
+{
+    const struct ynode *dbs = config != NULL ? ynode_map_get(config, "dbs") : NULL;
+    if (dbs == NULL || dbs->kind != YNODE_SEQ)
+        return NULL;
+    for (size_t i = 0; i < dbs->count; i++) {
+        const char *p = ynode_map_get_str(dbs->items[i], "path");
+        if (p == NULL || strcmp(p, db_path) != 0)
+            continue;
+        const struct ynode *one = ynode_map_get(dbs->items[i], "replica");
+        if (one != NULL && one->kind == YNODE_MAP)
+            return one;
+        const struct ynode *list = ynode_map_get(dbs->items[i], "replicas");
+        if (list != NULL && list->kind == YNODE_SEQ && list->count > 0 && list->items[0]->kind == YNODE_MAP)
+            return list->items[0];
+        return NULL;
+    }
+    return NULL;
+}
+
+/*
+ * LSINIT_LEASE=auto|on|off (auto: s3 and file replicas carry a lease, the
+ * others cannot), LSINIT_LEASE_TTL (5s..10m), LSINIT_LEASE_WAIT.
+ */
+static int plan_lease(struct plan *plan, char *const *envp, char *err, size_t size)
+{
+    plan->lease_ttl_ms = LEASE_DEFAULT_TTL_MS;
+    plan->lease_wait_ms = LEASE_DEFAULT_WAIT_MS;
+    const char *mode = env_lookup(envp, "LSINIT_LEASE");
+    bool on = false, forced = false, off = false;
+    if (mode != NULL && mode[0] != '\0' && strcmp(mode, "auto") != 0) {
+        if (parse_bool(mode, &on) != 0)
+            return errbuf_fail(err, size, EXIT_CONFIG, "LSINIT_LEASE=%s is not auto, on or off", mode);
+        forced = on;
+        off = !on;
+        plan->lease_forced = forced;
+    }
+    const char *v = env_lookup(envp, "LSINIT_LEASE_TTL");
+    if (v != NULL && (parse_duration_ms(v, &plan->lease_ttl_ms) != 0 || plan->lease_ttl_ms < LEASE_MIN_TTL_MS ||
+                      plan->lease_ttl_ms > LEASE_MAX_TTL_MS))
+        return errbuf_fail(err, size, EXIT_CONFIG,
+                           "LSINIT_LEASE_TTL=%s must be a duration from 5s to 10m (default 30s): shorter cannot be "
+                           "renewed reliably, longer keeps a crashed holder's replica locked too long",
+                           v);
+    v = env_lookup(envp, "LSINIT_LEASE_WAIT");
+    if (v != NULL && parse_duration_ms(v, &plan->lease_wait_ms) != 0)
+        return errbuf_fail(err, size, EXIT_CONFIG, "LSINIT_LEASE_WAIT=%s is not a duration: use e.g. 2m, 10m, 1h", v);
+    if (off)
+        return 0;
+    for (size_t i = 0; i < plan->db_count; i++) {
+        const struct ynode *rep = plan_replica_of(plan->config, plan->dbs[i].path);
+        const char *type = rep != NULL ? ynode_map_get_str(rep, "type") : NULL;
+        bool leasable = type != NULL && (strcmp(type, "s3") == 0 || strcmp(type, "file") == 0);
+        if (!leasable && forced)
+            return errbuf_fail(err, size, EXIT_CONFIG,
+                               "LSINIT_LEASE=on, but the replica of %s is %s, which has no lease (only s3 and file "
+                               "replicas do): set LSINIT_LEASE=auto or off",
+                               plan->dbs[i].path, type != NULL ? type : "of no known type");
+        plan->lease_db[i] = leasable;
+        plan->lease = plan->lease || leasable;
+    }
+    return 0;
+}
+
 int plan_build(struct plan *plan, char *const *envp, const char *cwd, const sigset_t *child_mask, char *err,
                size_t size)
 {
@@ -663,7 +728,7 @@ int plan_build(struct plan *plan, char *const *envp, const char *cwd, const sigs
         if (rc != 0)
             return rc;
     }
-    return 0;
+    return plan_lease(plan, envp, err, size);
 }
 
 /* URL values (url:, webdav-url:, heartbeat-url:) may carry user:password@. */

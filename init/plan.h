@@ -34,8 +34,13 @@ struct plan {
     char metrics_addr[128];       /* host:port of litestream's metrics, for lsinit's own reads */
     char socket_path[PATH_MAX];   /* 0.5 control socket */
     int64_t restore_timeout_ms;
-    int config_fd;        /* memfd holding the rendered config, -1 before */
-    char config_path[64]; /* /proc/<pid>/fd/<n>: litestream's -config */
+    bool lease;                  /* at least one database's replica carries a lease (lease.h) */
+    bool lease_db[PLAN_MAX_DBS]; /* which ones */
+    bool lease_forced;           /* LSINIT_LEASE=on: a store that cannot hold one is refused */
+    int64_t lease_ttl_ms;        /* LSINIT_LEASE_TTL */
+    int64_t lease_wait_ms;       /* LSINIT_LEASE_WAIT */
+    int config_fd;               /* memfd holding the rendered config, -1 before */
+    char config_path[64];        /* /proc/<pid>/fd/<n>: litestream's -config */
 };
 
 /*
@@ -53,6 +58,9 @@ char *plan_render(const struct plan *plan, bool redact);
 
 /* Resolves a database argument (path or file name) to its configured path. */
 const char *plan_find_db(const struct plan *plan, const char *arg, const char *cwd);
+
+/* The replica map (`replica:`, or the first of `replicas:`) of the database at db_path in config, or NULL. */
+const struct ynode *plan_replica_of(const struct ynode *config, const char *db_path);
 
 void plan_free(struct plan *plan);
 

@@ -309,6 +309,7 @@ static void act_final_sync_exited(struct replicate *r, const struct replicate_ev
     bool clean = r->cfg.confirm_by_socket ? r->sync_confirmed : code == 0;
     if (clean) {
         log_debug("litestream exited with code %d after the final sync", code);
+        r->synced = true;
         final_sync_text(r, "done");
         finish_with_app_code(r);
         return;
@@ -327,6 +328,7 @@ static void act_second_pass_exited(struct replicate *r, const struct replicate_e
     int code = litestream_gone(r, ev);
     if (code == 0) {
         log_warn("the second sync pass succeeded: the app's last writes are in the replica");
+        r->synced = true;
         final_sync_text(r, "done (second pass)");
         finish_with_app_code(r);
         return;
@@ -458,28 +460,82 @@ static void act_timer(struct replicate *r, const struct replicate_event *ev)
     }
 }
 
+/*
+ * The replica's lease is gone: another instance may already be writing to the
+ * replica. Litestream is killed at once (no byte more is uploaded), the app
+ * gets a TERM through the shim and LSINIT_GRACE, and lsinit exits 76.
+ */
+static void act_fence(struct replicate *r, const struct replicate_event *ev)
+{
+    (void)ev;
+    decide(r, EXIT_LEASE);
+    if (r->litestream_pid > 0) {
+        r->ops.signal(r->ops.ctx, r->litestream_pid, SIGKILL);
+        r->ops.signal(r->ops.ctx, r->litestream_pid, SIGCONT);
+    }
+    if (replicate_app_running(r) && r->shim_pid > 0 && !r->stop_forwarded) {
+        r->ops.signal(r->ops.ctx, r->shim_pid, r->stop_routed != 0 ? r->stop_routed : SIGTERM);
+        r->stop_forwarded = true;
+    }
+    r->restart_at = 0;
+    r->start_retry_at = 0;
+    r->term_at = 0;
+    r->ops.begin_grace(r->ops.ctx);
+    set_state(r, REPLICATE_FENCED);
+    if (r->litestream_pid <= 0 && !replicate_app_running(r))
+        finish(r, EXIT_LEASE);
+}
+
+/* Fenced: whatever ends, lsinit is done once Litestream is gone and the app with it. */
+static void act_fenced_exit(struct replicate *r, const struct replicate_event *ev)
+{
+    if (ev->kind == REPLICATE_EV_LITESTREAM_EXITED)
+        (void)litestream_gone(r, ev);
+    else if (ev->kind == REPLICATE_EV_SHIM_EXITED)
+        r->shim_gone = true;
+    else if (ev->kind == REPLICATE_EV_APP_EXITED)
+        act_app_exited(r, ev);
+    bool app_gone = !replicate_app_running(r) || r->shim_gone;
+    if (r->litestream_pid <= 0 && app_gone)
+        finish(r, EXIT_LEASE);
+}
+
+static void act_stop_fenced(struct replicate *r, const struct replicate_event *ev)
+{
+    if (r->stop_signal == 0) {
+        r->stop_signal = ev->sig;
+        r->grace_deadline = ev->deadline;
+    }
+    if (!r->stop_forwarded && replicate_app_running(r) && r->shim_pid > 0) {
+        r->ops.signal(r->ops.ctx, r->shim_pid, ev->routed);
+        r->stop_forwarded = true;
+    }
+}
+
 /* ---- the table ---------------------------------------------------------- */
 
 #define IGN act_ignore
 /* Columns: START APP_STARTED APP_EXITED EXEC_FAILED SYNC LITESTREAM_EXITED SHIM_EXITED STOP SIGNAL GRACE HUNG TIMER */
 static const replicate_action actions[REPLICATE_STATE_COUNT][REPLICATE_EVENT_COUNT] = {
-    [REPLICATE_IDLE] = {act_start, IGN, IGN, IGN, IGN, IGN, IGN, IGN, IGN, IGN, IGN, IGN},
+    [REPLICATE_IDLE] = {act_start, IGN, IGN, IGN, IGN, IGN, IGN, IGN, IGN, IGN, IGN, IGN, act_fence},
     [REPLICATE_STARTING] = {IGN, act_app_started, act_app_exited, act_exec_failed, act_sync, act_exited_before_app,
-                            act_shim_exited, act_stop, act_signal, act_grace_expired, IGN, act_timer},
+                            act_shim_exited, act_stop, act_signal, act_grace_expired, IGN, act_timer, act_fence},
     [REPLICATE_START_BACKOFF] = {IGN, IGN, IGN, IGN, IGN, IGN, IGN, act_stop_idle, act_signal, act_grace_expired, IGN,
-                                 act_timer},
+                                 act_timer, act_fence},
     [REPLICATE_RUNNING] = {IGN, act_app_started, act_app_exited, act_exec_failed, act_sync, act_died_under_app,
-                           act_shim_exited, act_stop, act_signal, act_grace_expired, act_hung, act_timer},
+                           act_shim_exited, act_stop, act_signal, act_grace_expired, act_hung, act_timer, act_fence},
     [REPLICATE_DOWN] = {IGN, act_app_started, act_app_exited, act_exec_failed, act_sync, IGN, act_shim_exited, act_stop,
-                        act_signal, act_grace_expired, IGN, act_timer},
+                        act_signal, act_grace_expired, IGN, act_timer, act_fence},
     [REPLICATE_SIBLING] = {IGN, act_app_started, act_app_exited, act_exec_failed, act_sync, act_died_under_app,
-                           act_shim_exited, act_stop, act_signal, act_grace_expired, act_hung, act_timer},
+                           act_shim_exited, act_stop, act_signal, act_grace_expired, act_hung, act_timer, act_fence},
     [REPLICATE_FINAL_SYNC] = {IGN, IGN, act_app_exited, act_exec_failed, act_sync, act_final_sync_exited,
-                              act_shim_exited, act_stop, act_signal, act_grace_expired, IGN, act_timer},
+                              act_shim_exited, act_stop, act_signal, act_grace_expired, IGN, act_timer, act_fence},
     [REPLICATE_SECOND_PASS] = {IGN, IGN, IGN, IGN, act_sync, act_second_pass_exited, act_shim_exited, act_stop,
-                               act_signal, act_grace_expired, IGN, act_timer},
+                               act_signal, act_grace_expired, IGN, act_timer, act_fence},
+    [REPLICATE_FENCED] = {IGN, IGN, act_fenced_exit, IGN, IGN, act_fenced_exit, act_fenced_exit, act_stop_fenced,
+                          act_signal, act_grace_expired, IGN, IGN, IGN},
     [REPLICATE_DONE] = {IGN, IGN, IGN, IGN, IGN, act_exited_when_done, IGN, act_stop, act_signal, act_grace_expired,
-                        IGN, IGN},
+                        IGN, IGN, IGN},
 };
 #undef IGN
 
@@ -519,7 +575,8 @@ int64_t replicate_next_deadline(const struct replicate *r)
 const char *replicate_state_name(enum replicate_state s)
 {
     static const char *const names[REPLICATE_STATE_COUNT] = {
-        "idle", "starting", "start-backoff", "running", "down", "beside-app", "final-sync", "second-pass", "done",
+        "idle",       "starting",   "start-backoff", "running", "down",
+        "beside-app", "final-sync", "second-pass",   "fenced",  "done",
     };
     return (unsigned)s < REPLICATE_STATE_COUNT ? names[s] : "?";
 }
@@ -534,3 +591,5 @@ bool replicate_is_live(const struct replicate *r)
         return true;
     return replicate_app_running(r) && r->litestream_pid > 0;
 }
+
+bool replicate_may_release(const struct replicate *r) { return r->synced || !r->app_started; }

@@ -32,6 +32,7 @@ enum replicate_state {
     REPLICATE_SIBLING,       /* Litestream restarted beside the app, which it no longer owns */
     REPLICATE_FINAL_SYNC,    /* the app exited: Litestream's shutdown runs the final sync */
     REPLICATE_SECOND_PASS,   /* the final sync was not confirmed: one more pass decides */
+    REPLICATE_FENCED,        /* the replica's lease was lost: Litestream killed, the app stopping, exit 76 */
     REPLICATE_DONE,          /* lsinit's exit code is decided; nothing more starts */
     REPLICATE_STATE_COUNT
 };
@@ -49,6 +50,7 @@ enum replicate_event_kind {
     REPLICATE_EV_GRACE_EXPIRED, /* LSINIT_GRACE is over; everything gets SIGKILL after this */
     REPLICATE_EV_HUNG,          /* Litestream's metrics have not answered for too long */
     REPLICATE_EV_TIMER,
+    REPLICATE_EV_LEASE_LOST, /* another instance may hold the replica: no byte more may be uploaded */
     REPLICATE_EVENT_COUNT
 };
 
@@ -78,6 +80,7 @@ struct replicate_ops {
     void (*final_sync)(void *ctx, const char *text); /* /healthz's replication:final-sync */
     void (*restarted)(void *ctx);                    /* one more Litestream restart (a health counter) */
     int (*remap_exit)(void *ctx, int code);          /* the -e rules: the app's code as lsinit exits with it */
+    void (*begin_grace)(void *ctx);                  /* lsinit stops on its own: LSINIT_GRACE starts now */
 };
 
 struct replicate_config {
@@ -113,6 +116,7 @@ struct replicate {
 
     bool decided;
     int code;
+    bool synced; /* the final sync succeeded: the replica holds the app's last writes */
 };
 
 void replicate_init(struct replicate *r, const struct replicate_config *cfg, const struct replicate_ops *ops);
@@ -124,5 +128,7 @@ const char *replicate_state_name(enum replicate_state s);
 /* For the health endpoint. */
 bool replicate_app_running(const struct replicate *r);
 bool replicate_is_live(const struct replicate *r);
+/* The app ran and its final sync succeeded, or Litestream never ran the app: the lease may be released. */
+bool replicate_may_release(const struct replicate *r);
 
 #endif

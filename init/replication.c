@@ -10,8 +10,11 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "exit_codes.h"
 #include "health_state.h"
+#include "lease.h"
+#include "lease_keeper.h"
 #include "json_text.h"
 #include "litestream.h"
 #include "log.h"
@@ -49,6 +52,17 @@ struct replication {
     bool decided;
     bool draining;
     bool litestream_started; /* at least once */
+
+    /* the replica's lease (lease_keeper.h) */
+    enum { LEASE_OFF, LEASE_ACQUIRING, LEASE_HELD, LEASE_LOST, LEASE_ENDED } lease;
+    pid_t keeper_pid;
+    int keeper_cmd, keeper_events;
+    char keeper_buf[1200];
+    struct line_reader keeper_lines;
+    struct lease_keeper_params keeper_params;
+    size_t leases_wanted, leases_held;
+    int64_t lease_renewed_ms;
+    char lease_text[400];
 };
 
 /*
@@ -91,6 +105,16 @@ static void host_drain(struct replication *r)
     if (r->draining)
         return;
     r->draining = true;
+    if (r->keeper_cmd >= 0) {
+        /* Released only after the app's last writes are in the replica (or when the app never ran). */
+        bool release = r->lease != LEASE_LOST && replicate_may_release(&r->rep);
+        const char *cmd = release ? "release\n" : "quit\n";
+        (void)!write(r->keeper_cmd, cmd, strlen(cmd));
+        close(r->keeper_cmd);
+        r->keeper_cmd = -1;
+        if (!release && r->lease == LEASE_HELD)
+            log_warn("the replica's lease is left to expire (the final sync did not succeed)");
+    }
     r->host.drain(r->host.ctx);
 }
 
@@ -204,6 +228,12 @@ static void op_restarted(void *ctx)
     r->health->litestream_restarts++;
 }
 
+static void op_begin_grace(void *ctx)
+{
+    struct replication *r = ctx;
+    r->host.begin_grace(r->host.ctx);
+}
+
 static int op_remap_exit(void *ctx, int code)
 {
     const struct replication *r = ctx;
@@ -227,6 +257,8 @@ struct replication *replication_new(const struct replication_params *p, int *cod
     r->health = p->health;
     r->host = p->host;
     r->report_read = r->report_write = -1;
+    r->keeper_cmd = r->keeper_events = -1;
+    r->keeper_pid = -1;
     /*
      * Litestream runs the shim through /proc/<our pid>/exe: that is this very
      * binary even after an upgrade replaced or deleted the file on disk.
@@ -283,6 +315,7 @@ struct replication *replication_new(const struct replication_params *p, int *cod
         .final_sync = op_final_sync,
         .restarted = op_restarted,
         .remap_exit = op_remap_exit,
+        .begin_grace = op_begin_grace,
     };
     replicate_init(&r->rep, &cfg, &ops);
     return r;
@@ -294,12 +327,197 @@ static void replicate_event(struct replication *r, enum replicate_event_kind kin
     replicate_handle(&r->rep, &ev);
 }
 
-void replication_begin(struct replication *r, int64_t now)
+static void restores_begin(struct replication *r, int64_t now)
 {
     if (!restore_set_begin(&r->restores, now)) {
         r->restores_finished = true;
         replicate_event(r, REPLICATE_EV_START, now);
     }
+}
+
+/* The lease keeper: a forked child that does the lease's blocking I/O (lease_keeper.h). */
+static int keeper_start(struct replication *r)
+{
+    int cmd[2], ev[2];
+    if (pipe2(cmd, O_CLOEXEC) != 0)
+        return -1;
+    if (pipe2(ev, O_CLOEXEC) != 0) {
+        close(cmd[0]);
+        close(cmd[1]);
+        return -1;
+    }
+    r->keeper_params = (struct lease_keeper_params){
+        .plan = r->plan,
+        .ttl_ms = r->plan->lease_ttl_ms,
+        .wait_ms = r->plan->lease_wait_ms,
+        .cmd_fd = cmd[0],
+        .event_fd = ev[1],
+        .parent = (long)getpid(),
+    };
+    /* Signals stay blocked in the keeper: the stop's TERM must not cut a release short. */
+    pid_t pid = spawn_function(lease_keeper_main, &r->keeper_params, NULL);
+    close(cmd[0]);
+    close(ev[1]);
+    if (pid < 0) {
+        close(cmd[1]);
+        close(ev[0]);
+        return -1;
+    }
+    (void)fcntl(ev[0], F_SETFL, O_NONBLOCK);
+    r->keeper_pid = pid;
+    r->keeper_cmd = cmd[1];
+    r->keeper_events = ev[0];
+    r->keeper_lines = (struct line_reader){.buf = r->keeper_buf, .size = sizeof(r->keeper_buf)};
+    return 0;
+}
+
+void replication_begin(struct replication *r, int64_t now)
+{
+    if (!r->plan->lease) {
+        restores_begin(r, now);
+        return;
+    }
+    for (size_t i = 0; i < r->plan->db_count; i++)
+        r->leases_wanted += r->plan->lease_db[i] ? 1 : 0;
+    if (keeper_start(r) != 0) {
+        log_error("cannot start the lease keeper: %m");
+        host_decide(r, EXIT_OSERR);
+        r->restores_finished = true;
+        host_drain(r);
+        return;
+    }
+    r->lease = LEASE_ACQUIRING;
+    snprintf(r->lease_text, sizeof(r->lease_text), "waiting: taking the replica's lease");
+    log_debug("taking the replica's lease (TTL %lldms) before anything else", (long long)r->plan->lease_ttl_ms);
+}
+
+/* ---- the lease ------------------------------------------------------------- */
+
+static void lease_lost(struct replication *r, const char *why, int64_t now)
+{
+    if (r->lease == LEASE_LOST || r->lease == LEASE_ENDED)
+        return;
+    bool was_held = r->lease == LEASE_HELD;
+    r->lease = LEASE_LOST;
+    snprintf(r->lease_text, sizeof(r->lease_text), "lost: %.380s", why);
+    log_error("the replica's lease is lost: %s; stopping Litestream at once (no more uploads), then the app; exiting "
+              "%d",
+              why, EXIT_LEASE);
+    host_decide(r, EXIT_LEASE);
+    if (!r->restores_finished) {
+        restore_set_abort(&r->restores);
+        r->restores_finished = true;
+        if (!restore_set_running(&r->restores) && !r->litestream_started)
+            host_drain(r);
+        return;
+    }
+    (void)was_held;
+    replicate_event(r, REPLICATE_EV_LEASE_LOST, now);
+}
+
+static void on_keeper_line(char *line, void *ctx)
+{
+    struct replication *r = ctx;
+    struct lease_event ev;
+    if (lease_event_parse(line, &ev) != 0)
+        return;
+    int64_t now = clock_now_ms();
+    switch (ev.kind) {
+    case LEASE_EV_WAITING:
+        log_warn("%s", ev.text);
+        snprintf(r->lease_text, sizeof(r->lease_text), "waiting: %.380s", ev.text);
+        break;
+    case LEASE_EV_HELD:
+        if (ev.index >= 0 && (size_t)ev.index < r->plan->db_count)
+            log_info("holding the replica's lease for %s (generation %s)", r->plan->dbs[ev.index].path, ev.text);
+        r->leases_held++;
+        r->lease_renewed_ms = now;
+        if (r->leases_held == r->leases_wanted && r->lease == LEASE_ACQUIRING) {
+            r->lease = LEASE_HELD;
+            snprintf(r->lease_text, sizeof(r->lease_text), "held (TTL %llds)",
+                     (long long)(r->plan->lease_ttl_ms / 1000));
+            if (r->stop_signal == 0 && !r->decided)
+                restores_begin(r, now);
+        }
+        break;
+    case LEASE_EV_UNLEASED:
+        log_warn("%s", ev.text);
+        if (r->leases_wanted > 0)
+            r->leases_wanted--;
+        if (r->leases_wanted == 0 && r->lease == LEASE_ACQUIRING) {
+            r->lease = LEASE_ENDED;
+            snprintf(r->lease_text, sizeof(r->lease_text), "off: the store ignores conditional writes");
+            if (r->stop_signal == 0 && !r->decided)
+                restores_begin(r, now);
+        } else if (r->leases_held == r->leases_wanted && r->lease == LEASE_ACQUIRING) {
+            r->lease = LEASE_HELD;
+            snprintf(r->lease_text, sizeof(r->lease_text), "held (TTL %llds)",
+                     (long long)(r->plan->lease_ttl_ms / 1000));
+            if (r->stop_signal == 0 && !r->decided)
+                restores_begin(r, now);
+        }
+        break;
+    case LEASE_EV_RENEWED: r->lease_renewed_ms = now; break;
+    case LEASE_EV_LOST: lease_lost(r, ev.text, now); break;
+    case LEASE_EV_RELEASED:
+        if (r->lease != LEASE_LOST)
+            r->lease = LEASE_ENDED;
+        snprintf(r->lease_text, sizeof(r->lease_text), "released");
+        log_info("released the replica's lease");
+        break;
+    case LEASE_EV_FAIL:
+        log_error("%s", ev.text);
+        r->lease = LEASE_ENDED;
+        snprintf(r->lease_text, sizeof(r->lease_text), "failed: %.380s", ev.text);
+        host_decide(r, (int)ev.index);
+        if (!r->restores_finished) {
+            r->restores_finished = true;
+            host_drain(r);
+        } else {
+            lease_lost(r, ev.text, now);
+        }
+        break;
+    }
+}
+
+static void keeper_drain(struct replication *r)
+{
+    if (r->keeper_events < 0)
+        return;
+    if (line_reader_drain(&r->keeper_lines, r->keeper_events, on_keeper_line, r) == 0) {
+        close(r->keeper_events);
+        r->keeper_events = -1;
+    }
+}
+
+static void keeper_exited(struct replication *r, int status, int64_t now)
+{
+    keeper_drain(r);
+    r->keeper_pid = -1;
+    if (r->lease == LEASE_ACQUIRING || r->lease == LEASE_HELD) {
+        char why[96];
+        snprintf(why, sizeof(why), "the lease keeper exited unexpectedly (code %d)", spawn_status_code(status));
+        if (r->lease == LEASE_ACQUIRING && !r->decided) {
+            log_error("%s before it took the lease; exiting %d", why, EXIT_LEASE);
+            host_decide(r, EXIT_LEASE);
+            r->lease = LEASE_ENDED;
+            r->restores_finished = true;
+            host_drain(r);
+            return;
+        }
+        if (r->lease == LEASE_HELD && !r->draining)
+            lease_lost(r, why, now);
+    }
+}
+
+/* The keeper renews every TTL/3; silence past the holder's limit means nobody proves we are alone. */
+static void lease_watchdog(struct replication *r, int64_t now)
+{
+    if (r->lease != LEASE_HELD || r->draining)
+        return;
+    int64_t limit = lease_holder_limit_ms(r->plan->lease_ttl_ms) + 1000;
+    if (now - r->lease_renewed_ms > limit)
+        lease_lost(r, "the lease keeper stopped reporting renewals", now);
 }
 
 void replication_free(struct replication *r)
@@ -310,6 +528,10 @@ void replication_free(struct replication *r)
         close(r->report_read);
     if (r->report_write >= 0)
         close(r->report_write);
+    if (r->keeper_cmd >= 0)
+        close(r->keeper_cmd);
+    if (r->keeper_events >= 0)
+        close(r->keeper_events);
     free(r->litestream_env);
     free(r);
 }
@@ -412,7 +634,10 @@ static nfds_t source_poll_fds(void *self, struct pollfd *fds, nfds_t room)
     if (room < 1)
         return 0;
     fds[0] = (struct pollfd){.fd = r->report_read, .events = POLLIN};
-    return 1;
+    if (r->keeper_events < 0 || room < 2)
+        return 1;
+    fds[1] = (struct pollfd){.fd = r->keeper_events, .events = POLLIN};
+    return 2;
 }
 
 static void source_on_fd(void *self, int fd, short revents, int64_t now)
@@ -422,14 +647,23 @@ static void source_on_fd(void *self, int fd, short revents, int64_t now)
     (void)now;
     if (fd == r->report_read)
         report_drain(r);
+    else if (fd == r->keeper_events)
+        keeper_drain(r);
 }
 
 static int64_t source_next_deadline(const void *self)
 {
     const struct replication *r = self;
-    int64_t a = restore_set_next_deadline(&r->restores);
-    int64_t b = replicate_next_deadline(&r->rep);
-    return a == 0 ? b : b == 0 ? a : a < b ? a : b;
+    int64_t t[] = {restore_set_next_deadline(&r->restores), replicate_next_deadline(&r->rep),
+                   r->lease == LEASE_HELD && !r->draining
+                       ? r->lease_renewed_ms + lease_holder_limit_ms(r->plan->lease_ttl_ms) + 1001
+                       : 0};
+    int64_t next = 0;
+    for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+        if (t[i] != 0 && (next == 0 || t[i] < next))
+            next = t[i];
+    }
+    return next;
 }
 
 /*
@@ -461,6 +695,7 @@ static void source_on_timer(void *self, int64_t now)
     struct replication *r = self;
     if (r->draining)
         return;
+    lease_watchdog(r, now);
     check_hang(r, now);
     restore_set_on_timer(&r->restores, now);
     replicate_event(r, REPLICATE_EV_TIMER, now);
@@ -470,6 +705,10 @@ static bool source_on_child_exit(void *self, pid_t pid, int status, int64_t now)
 {
     struct replication *r = self;
     enum restore_outcome o;
+    if (pid == r->keeper_pid) {
+        keeper_exited(r, status, now);
+        return true;
+    }
     if (restore_set_on_child_exit(&r->restores, pid, status, now, &o)) {
         restores_outcome(r, o, now);
         return true;
@@ -507,3 +746,9 @@ bool replication_is_ready(const struct replication *r)
 {
     return r->restores_finished && replicate_app_running(&r->rep);
 }
+
+const char *replication_lease_text(const struct replication *r) { return r->lease == LEASE_OFF ? "" : r->lease_text; }
+
+bool replication_lease_waiting(const struct replication *r) { return r->lease == LEASE_ACQUIRING; }
+
+bool replication_lease_lost(const struct replication *r) { return r->lease == LEASE_LOST; }

@@ -28,6 +28,7 @@ struct replication_host {
     void (*drain)(void *ctx);                 /* nothing of ours runs any more */
     void (*app_started)(void *ctx);           /* the app runs */
     void (*main_child)(void *ctx, pid_t pid); /* litestream replicate's pid, -1 when gone */
+    void (*begin_grace)(void *ctx);           /* lsinit stops on its own (the lease was lost): the grace starts */
 };
 
 struct replication_params {
@@ -58,5 +59,9 @@ bool replication_app_running(const struct replication *r);
 bool replication_litestream_running(const struct replication *r);
 bool replication_is_live(const struct replication *r);  /* nothing died that should run (restoring counts) */
 bool replication_is_ready(const struct replication *r); /* restores done and the app runs */
+/* The lease as /healthz shows it: "" when there is none, else "held …", "waiting: …", "lost: …". */
+const char *replication_lease_text(const struct replication *r);
+bool replication_lease_waiting(const struct replication *r);
+bool replication_lease_lost(const struct replication *r);
 
 #endif

@@ -316,7 +316,7 @@ static enum restore_outcome restore_exited(struct restore_set *s, size_t i, int 
         return restored(s, i, "");
     }
     /* 0.5 sees an sftp replica holding only 0.3 backups as empty: look for the 0.3 layout first. */
-    const struct ynode *rep = legacy_layout_replica_of(s->plan->config, db);
+    const struct ynode *rep = plan_replica_of(s->plan->config, db);
     if (ls_version_is_v05(&s->plan->version) && legacy_layout_is_sftp(rep)) {
         struct probe_arg arg = {db, rep};
         pid_t pid = spawn_function(legacy_probe_child, &arg, s->child_mask);

@@ -103,6 +103,17 @@ static char *render_healthz(const struct status_view *v, int *http_status, size_
             if (failed)
                 overall = worst(overall, CHECK_FAIL);
         }
+        if (v->lease != NULL && v->lease[0] != '\0') {
+            /* One writer per replica: held, waiting for another instance, or lost (then lsinit stops). */
+            enum check_status c = strncmp(v->lease, "lost", 4) == 0 || strncmp(v->lease, "failed", 6) == 0 ? CHECK_FAIL
+                                  : strncmp(v->lease, "waiting", 7) == 0 || strncmp(v->lease, "off", 3) == 0
+                                      ? CHECK_WARN
+                                      : CHECK_PASS;
+            text_buf_printf(&o, ",\"replication:lease\":[{\"status\":\"%s\",\"output\":", check_names[c]);
+            text_buf_json_string(&o, v->lease);
+            text_buf_printf(&o, "}]");
+            overall = worst(overall, c);
+        }
         text_buf_printf(&o, ",\"replication:lag\":[");
         for (size_t i = 0; i < h->db_count; i++) {
             const struct db_health *d = &h->dbs[i];
@@ -208,6 +219,11 @@ static char *render_metrics(const struct status_view *v, size_t *len)
                         "# HELP lsinit_restores_total Databases restored from their replica on boot.\n"
                         "# TYPE lsinit_restores_total counter\nlsinit_restores_total %lu\n",
                         h->restores);
+        if (v->lease != NULL && v->lease[0] != '\0')
+            text_buf_printf(&o,
+                            "# HELP lsinit_lease_held 1 while this instance holds the replica's lease.\n"
+                            "# TYPE lsinit_lease_held gauge\nlsinit_lease_held %d\n",
+                            strncmp(v->lease, "held", 4) == 0);
         text_buf_printf(&o,
                         "# HELP lsinit_litestream_restarts_total Times litestream was restarted after dying.\n"
                         "# TYPE lsinit_litestream_restarts_total counter\nlsinit_litestream_restarts_total %lu\n",
@@ -315,7 +331,11 @@ int status_respond(const struct status_view *v, const struct http_request *req, 
     if (strcmp(req->path, "/readyz") == 0) {
         if (v->ready)
             return simple(resp, 200, "ok\n");
-        return simple(resp, 503, v->stopping ? "stopping\n" : v->starting ? "restoring\n" : "not ready\n");
+        return simple(resp, 503,
+                      v->stopping        ? "stopping\n"
+                      : v->lease_waiting ? "waiting for the replica's lease\n"
+                      : v->starting      ? "restoring\n"
+                                         : "not ready\n");
     }
     if (strcmp(req->path, "/healthz") == 0) {
         int status = 200;

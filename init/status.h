@@ -25,6 +25,8 @@ struct status_view {
     bool live, ready; /* the /livez and /readyz verdicts */
     bool app_up, litestream_up;
     unsigned long zombies_reaped;
+    const char *lease;  /* the replica's lease: "" none, "held …", "waiting: …", "lost: …", "released" */
+    bool lease_waiting; /* not started yet: another instance holds the lease */
 };
 
 struct http_response {

@@ -12,6 +12,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "cmd_lease.h"
 #include "exit_codes.h"
 #include "http_client.h"
 #include "install_litestream.h"
@@ -26,7 +27,7 @@
 bool subcommand_is_known(const char *name)
 {
     return strcmp(name, "config") == 0 || strcmp(name, "verify") == 0 || strcmp(name, "health") == 0 ||
-           strcmp(name, "install-litestream") == 0 || ls_is_subcommand(name);
+           strcmp(name, "install-litestream") == 0 || strcmp(name, "lease") == 0 || ls_is_subcommand(name);
 }
 
 /* Runs argv in the foreground, passing INT/TERM/HUP/QUIT on; returns its exit code. */
@@ -96,6 +97,11 @@ int subcommand_main(int argc, char **argv, char *const *envp, const struct signa
     if (!plan.enabled) {
         log_error("no database configured: set LSINIT_DB (and LSINIT_REPLICA_URL) or LSINIT_CONFIG");
         return EXIT_CONFIG;
+    }
+    if (strcmp(name, "lease") == 0) {
+        rc = cmd_lease_main(argc, argv, &plan);
+        plan_free(&plan);
+        return rc;
     }
     if (strcmp(name, "config") == 0) {
         if (argc > 1) {

@@ -361,6 +361,9 @@ static void status_snapshot(const struct supervisor *sup, struct status_view *v)
     v->litestream_up = v->litestream_mode && replication_litestream_running(sup->replication);
     bool alive = !v->stopping && sup->phase != PHASE_DRAINING;
     if (v->litestream_mode) {
+        v->lease = replication_lease_text(sup->replication);
+        v->lease_waiting = replication_lease_waiting(sup->replication);
+        alive = alive && !replication_lease_lost(sup->replication);
         v->live = alive && replication_is_live(sup->replication);
         v->ready = v->live && replication_is_ready(sup->replication);
     } else {
@@ -378,6 +381,19 @@ static int respond(void *ctx, const struct http_request *req, struct http_respon
 
 static void host_decide(void *ctx, int code) { supervisor_decide_exit(ctx, code); }
 static void host_drain(void *ctx) { supervisor_begin_draining(ctx, clock_now_ms()); }
+
+/* The lease was lost: lsinit stops on its own; the app gets LSINIT_GRACE as after a TERM. */
+static void host_begin_grace(void *ctx)
+{
+    struct supervisor *sup = ctx;
+    verifier_stop(sup->verifier);
+    if (sup->grace_deadline != 0)
+        return;
+    if (sup->phase == PHASE_RUNNING || sup->phase == PHASE_STARTING)
+        sup->phase = PHASE_STOPPING;
+    sup->grace_deadline = clock_now_ms() + sup->settings->grace_ms;
+    log_info("stopping the app (grace %lldms)", (long long)sup->settings->grace_ms);
+}
 
 static void host_app_started(void *ctx)
 {
@@ -465,7 +481,8 @@ int supervisor_start_replication(struct supervisor *sup, const struct plan *plan
                  .decide = host_decide,
                  .drain = host_drain,
                  .app_started = host_app_started,
-                 .main_child = host_main_child},
+                 .main_child = host_main_child,
+                 .begin_grace = host_begin_grace},
     };
     int code = 0;
     sup->replication = replication_new(&p, &code);

@@ -529,41 +529,6 @@ static void test_sftp_cannot_tell(void **state)
 
 /* ---- config lookup and the refusal ------------------------------------------------------------ */
 
-static void test_replica_of(void **state)
-{
-    (void)state;
-    struct ynode *v05 = yaml("dbs:\n- path: /data/a.db\n  replica:\n    type: sftp\n    host: h\n"
-                             "- path: /data/b.db\n  replica:\n    type: s3\n");
-    const struct ynode *r = legacy_layout_replica_of(v05, "/data/b.db");
-    assert_non_null(r);
-    assert_string_equal(ynode_map_get_str(r, "type"), "s3");
-    r = legacy_layout_replica_of(v05, "/data/a.db");
-    assert_non_null(r);
-    assert_string_equal(ynode_map_get_str(r, "host"), "h");
-    assert_null(legacy_layout_replica_of(v05, "/data/c.db"));
-    ynode_free(v05);
-
-    struct ynode *v03 = yaml("dbs:\n- path: /data/a.db\n  replicas:\n  - type: sftp\n    host: h1\n  - type: file\n"
-                             "- path: /data/b.db\n");
-    r = legacy_layout_replica_of(v03, "/data/a.db");
-    assert_non_null(r);
-    assert_string_equal(ynode_map_get_str(r, "host"), "h1");
-    assert_null(legacy_layout_replica_of(v03, "/data/b.db"));
-    ynode_free(v03);
-    assert_null(legacy_layout_replica_of(NULL, "/data/a.db"));
-
-    struct ynode *n = yaml("type: sftp\nhost: h\n");
-    assert_true(legacy_layout_is_sftp(n));
-    ynode_free(n);
-    n = yaml("url: \"sftp://u@h/p\"\n");
-    assert_true(legacy_layout_is_sftp(n));
-    ynode_free(n);
-    n = yaml("type: s3\nurl: \"sftp://u@h/p\"\n");
-    assert_false(legacy_layout_is_sftp(n));
-    ynode_free(n);
-    assert_false(legacy_layout_is_sftp(NULL));
-}
-
 static void test_refusal_line(void **state)
 {
     (void)state;
@@ -588,9 +553,25 @@ static void test_refusal_line(void **state)
     assert_true(strlen(line) < 1024 - 40);
 }
 
+static void test_is_sftp(void **state)
+{
+    (void)state;
+    struct ynode *n = yaml("type: sftp\nhost: h\n");
+    assert_true(legacy_layout_is_sftp(n));
+    ynode_free(n);
+    n = yaml("url: \"sftp://u@h/p\"\n");
+    assert_true(legacy_layout_is_sftp(n));
+    ynode_free(n);
+    n = yaml("type: s3\nurl: \"sftp://u@h/p\"\n");
+    assert_false(legacy_layout_is_sftp(n));
+    ynode_free(n);
+    assert_false(legacy_layout_is_sftp(NULL));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_is_sftp),
         cmocka_unit_test(test_base64_rfc4648),
         cmocka_unit_test(test_base64_errors),
         cmocka_unit_test(test_generation_names),
@@ -607,7 +588,6 @@ int main(void)
         cmocka_unit_test(test_types_not_probed),
         cmocka_unit_test(test_file_replicas),
         cmocka_unit_test(test_sftp_cannot_tell),
-        cmocka_unit_test(test_replica_of),
         cmocka_unit_test(test_refusal_line),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

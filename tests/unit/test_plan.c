@@ -694,9 +694,45 @@ static void test_plan_write_config(void **state)
     assert_true(write(p->config_fd, "x", 1) < 0);
 }
 
+static struct ynode *replica_yaml(const char *text)
+{
+    char err[256] = "";
+    struct ynode *n = ynode_parse(text, strlen(text), err, sizeof(err));
+    if (n == NULL)
+        print_error("ynode_parse: %s\n%s\n", err, text);
+    assert_non_null(n);
+    return n;
+}
+
+static void test_plan_replica_of(void **state)
+{
+    (void)state;
+    struct ynode *v05 = replica_yaml("dbs:\n- path: /data/a.db\n  replica:\n    type: sftp\n    host: h\n"
+                                     "- path: /data/b.db\n  replica:\n    type: s3\n");
+    const struct ynode *r = plan_replica_of(v05, "/data/b.db");
+    assert_non_null(r);
+    assert_string_equal(ynode_map_get_str(r, "type"), "s3");
+    r = plan_replica_of(v05, "/data/a.db");
+    assert_non_null(r);
+    assert_string_equal(ynode_map_get_str(r, "host"), "h");
+    assert_null(plan_replica_of(v05, "/data/c.db"));
+    ynode_free(v05);
+
+    struct ynode *v03 =
+        replica_yaml("dbs:\n- path: /data/a.db\n  replicas:\n  - type: sftp\n    host: h1\n  - type: file\n"
+                     "- path: /data/b.db\n");
+    r = plan_replica_of(v03, "/data/a.db");
+    assert_non_null(r);
+    assert_string_equal(ynode_map_get_str(r, "host"), "h1");
+    assert_null(plan_replica_of(v03, "/data/b.db"));
+    ynode_free(v03);
+    assert_null(plan_replica_of(NULL, "/data/a.db"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_plan_replica_of),
         cmocka_unit_test_teardown(test_plan_plain_init, test_teardown),
         cmocka_unit_test_teardown(test_plan_file_single, test_teardown),
         cmocka_unit_test_teardown(test_plan_file_two_dbs, test_teardown),

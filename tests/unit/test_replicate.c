@@ -42,6 +42,7 @@ struct world {
     char final_sync[200];
     int restarts;
     bool remap_143_to_0;
+    int graces;
 };
 
 static pid_t w_spawn(void *ctx, enum replicate_mode mode, int *fail_code)
@@ -74,6 +75,7 @@ static void w_final_sync(void *ctx, const char *text)
     snprintf(w->final_sync, sizeof(w->final_sync), "%s", text);
 }
 static void w_restarted(void *ctx) { ((struct world *)ctx)->restarts++; }
+static void w_begin_grace(void *ctx) { ((struct world *)ctx)->graces++; }
 static int w_remap(void *ctx, int code) { return ((struct world *)ctx)->remap_143_to_0 && code == 143 ? 0 : code; }
 
 static struct world W;
@@ -95,6 +97,7 @@ static void setup(bool v05, bool retry_start)
         .final_sync = w_final_sync,
         .restarted = w_restarted,
         .remap_exit = w_remap,
+        .begin_grace = w_begin_grace,
     };
     replicate_init(&R, &cfg, &ops);
 }
@@ -429,6 +432,53 @@ static void test_spawn_failure_at_start_decides_its_code(void **state)
     assert_int_equal(W.drains, 1);
 }
 
+static void test_lease_lost_kills_litestream_stops_the_app_and_exits_76(void **state)
+{
+    (void)state;
+    running(true);
+    ev(REPLICATE_EV_LEASE_LOST, 5000);
+    assert_int_equal(R.state, REPLICATE_FENCED);
+    assert_int_equal(W.decided[0], EXIT_LEASE);
+    assert_int_equal(W.sent[0].pid, 100); /* Litestream first: no byte more is uploaded */
+    assert_int_equal(W.sent[0].sig, SIGKILL);
+    assert_int_equal(W.sent[2].pid, 150); /* then the app, through the shim */
+    assert_int_equal(W.sent[2].sig, SIGTERM);
+    assert_int_equal(W.graces, 1);
+    ev_litestream_exited(W_SIG(SIGKILL), 5010);
+    assert_int_equal(W.restarts, 0); /* never restarted */
+    assert_int_equal(W.spawns, 1);
+    assert_int_equal(W.drains, 0); /* the app still runs */
+    ev_app_exited(W_EXIT(143), 5100);
+    assert_int_equal(W.drains, 1);
+    assert_false(replicate_may_release(&R));
+}
+
+static void test_lease_lost_during_the_final_sync_is_76_and_keeps_the_lease(void **state)
+{
+    (void)state;
+    running(true);
+    ev_stop(SIGTERM, 1000, 31000);
+    ev_app_exited(W_EXIT(0), 1100);
+    ev(REPLICATE_EV_LEASE_LOST, 1200);
+    ev_litestream_exited(W_SIG(SIGKILL), 1210);
+    assert_int_equal(W.decided[0], EXIT_LEASE);
+    assert_int_equal(W.drains, 1);
+    assert_false(replicate_may_release(&R));
+}
+
+static void test_release_only_after_a_confirmed_final_sync(void **state)
+{
+    (void)state;
+    running(true);
+    assert_false(replicate_may_release(&R));
+    ev_app_exited(W_EXIT(0), 1000);
+    ev_sync(true);
+    ev_litestream_exited(W_EXIT(0), 1100);
+    assert_true(replicate_may_release(&R));
+    setup(true, false);
+    assert_true(replicate_may_release(&R)); /* the app never ran: nothing of ours is missing */
+}
+
 /* Every (state, event) pair has an action: none crashes, DONE starts nothing. */
 static void test_every_event_in_every_state_is_handled(void **state)
 {
@@ -468,6 +518,9 @@ int main(void)
         cmocka_unit_test(test_exit_rules_apply_to_the_apps_code),
         cmocka_unit_test(test_hung_litestream_is_killed),
         cmocka_unit_test(test_spawn_failure_at_start_decides_its_code),
+        cmocka_unit_test(test_lease_lost_kills_litestream_stops_the_app_and_exits_76),
+        cmocka_unit_test(test_lease_lost_during_the_final_sync_is_76_and_keeps_the_lease),
+        cmocka_unit_test(test_release_only_after_a_confirmed_final_sync),
         cmocka_unit_test(test_every_event_in_every_state_is_handled),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
