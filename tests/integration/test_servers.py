@@ -272,7 +272,9 @@ def test_moto_quirks_unsigned_and_form_bodies(moto, tmp_path):
 def test_moto_honours_conditional_writes(moto, tmp_path):
     """What the lease needs from S3, on moto: create-if-absent refuses an
     existing key (412), a PUT or DELETE with a stale ETag is refused (412) and
-    leaves the object alone, the current ETag succeeds."""
+    leaves the object alone, the current ETag succeeds; an If-Match on a key
+    that no longer exists is 404 NoSuchKey on moto, not 412 (Apache Ozone, for
+    one, answers 412): a holder must treat both as a lost lease."""
     bucket = moto.new_bucket("cond")
     key = "dbs/app/lock.json"
     first = _lease_doc("first")
@@ -312,6 +314,14 @@ def test_moto_honours_conditional_writes(moto, tmp_path):
     status, _, _ = _curl(moto, tmp_path, "DELETE", bucket, key, headers=[f"If-Match: {etag2}"])
     assert status == 204
     assert moto.get_object(bucket, key) is None
+
+    # a renewal or release of a lease that is gone (released, broken) is answered 404 NoSuchKey, not
+    # 412: a holder must read that as "lost" too
+    status, _, body = _curl(moto, tmp_path, "PUT", bucket, key, renewed, [f"If-Match: {etag2}"])
+    assert status == 404 and b"<Code>NoSuchKey</Code>" in body, (status, body)
+    assert moto.get_object(bucket, key) is None
+    status, _, body = _curl(moto, tmp_path, "DELETE", bucket, key, headers=[f"If-Match: {etag2}"])
+    assert status == 404 and b"<Code>NoSuchKey</Code>" in body, (status, body)
 
     # and once released, the next create-if-absent succeeds
     status, _, _ = _curl(moto, tmp_path, "PUT", bucket, key, _lease_doc("second", 3), ["If-None-Match: *"])
