@@ -332,8 +332,9 @@ def test_fauxqs_ignores_conditional_writes(fauxqs, tmp_path):
     """fauxqs 2.4.1 ignores If-None-Match and If-Match: a create-if-absent over
     an existing key answers 200 and overwrites it, a PUT with a wrong If-Match
     answers 200 and overwrites, a DELETE with a wrong If-Match answers 204 and
-    deletes.  A lease on such a store protects nothing, which is why lsinit
-    refuses it (exit 78) when the lease is on."""
+    deletes.  A lease on such a store protects nothing: lsinit's start check
+    finds that out, LSINIT_LEASE=on refuses the store (exit 78) and auto warns
+    and replicates without a lease."""
     bucket = fauxqs.new_bucket("cond")
     key = "dbs/app/lock.json"
     first, second, third = _lease_doc("first"), _lease_doc("second"), _lease_doc("third", 2)

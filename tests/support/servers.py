@@ -44,7 +44,7 @@ Facts found about fauxqs 2.4.1 (see its dist/app.js, dist/server.js):
 * Conditional writes are ignored: a PUT with ``If-None-Match: *`` over an
   existing key, a PUT or DELETE with ``If-Match: "<wrong etag>"`` all answer
   200/204 and overwrite/delete (test_servers.py measures it).  A lease on
-  fauxqs would be no lease; lsinit refuses such a store when the lease is on.
+  fauxqs would be no lease: LSINIT_LEASE=on refuses it, auto runs unleased.
 
 Facts found about moto 5.2.5 (server mode; see moto/s3/responses.py):
 
