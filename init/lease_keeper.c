@@ -13,7 +13,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "clock.h"
 #include "exit_codes.h"
 #include "lease.h"
 #include "lease_store.h"
@@ -23,6 +22,15 @@
 #define KEEPER_RETRY_MS 2000
 #define KEEPER_ERROR_RETRY_MS 1000
 #define KEEPER_REQUEST_MAX_MS 5000
+
+/* CLOCK_BOOTTIME: unlike the monotonic clock it goes on while the machine is suspended, so a holder that
+ * wakes up after its TTL knows at once that it can no longer prove it is alone. */
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_BOOTTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
 
 struct held {
     bool on; /* this database has a lease */
@@ -144,7 +152,7 @@ static int acquire(struct keeper *k, size_t i, int64_t deadline)
     char limit[32];
     format_duration(k->p->wait_ms, limit, sizeof(limit));
     for (;;) {
-        int64_t now = clock_now_ms();
+        int64_t now = now_ms();
         set_request_timeout(k, h, now);
         struct lease_obs o;
         char why[600] = "";
@@ -168,7 +176,7 @@ static int acquire(struct keeper *k, size_t i, int64_t deadline)
             if (take) {
                 struct lease_record r;
                 new_record(k, &r, o.exists ? o.rec.generation + 1 : 1);
-                int64_t sent = clock_now_ms();
+                int64_t sent = now_ms();
                 enum lease_put put = lease_store_write(&h->store, &r, o.exists ? o.etag : NULL, h->etag,
                                                        sizeof(h->etag), why, sizeof(why));
                 if (put == LEASE_PUT_OK) {
@@ -204,7 +212,7 @@ static int acquire(struct keeper *k, size_t i, int64_t deadline)
                 last_holder[0] = '\0';
             }
         }
-        if (clock_now_ms() >= deadline) {
+        if (now_ms() >= deadline) {
             emit(k,
                  "fail %d the lease %s is still not ours after LSINIT_LEASE_WAIT=%s (%s); not starting, so two "
                  "instances never write one replica: stop the other instance, or raise LSINIT_LEASE_WAIT",
@@ -232,7 +240,7 @@ static int renew(struct keeper *k, size_t i, int64_t now)
     struct lease_record r = h->rec;
     rfc3339(k->p->ttl_ms, r.expires_at, sizeof(r.expires_at));
     char why[600] = "", etag[160];
-    int64_t sent = clock_now_ms();
+    int64_t sent = now_ms();
     enum lease_put put = lease_store_write(&h->store, &r, h->etag, etag, sizeof(etag), why, sizeof(why));
     if (put == LEASE_PUT_OK) {
         snprintf(h->etag, sizeof(h->etag), "%s", etag);
@@ -260,7 +268,7 @@ static int hold(struct keeper *k)
     if (!any)
         return 0;
     for (;;) {
-        int64_t now = clock_now_ms();
+        int64_t now = now_ms();
         int64_t next = INT64_MAX;
         bool failed = false;
         for (size_t i = 0; i < k->n; i++) {
@@ -282,7 +290,7 @@ static int hold(struct keeper *k)
         }
         if (!failed)
             emit(k, "renewed");
-        int64_t wait = next - clock_now_ms();
+        int64_t wait = next - now_ms();
         if (failed && wait > KEEPER_ERROR_RETRY_MS)
             wait = KEEPER_ERROR_RETRY_MS;
         int cmd = wait_command(k, wait);
@@ -312,13 +320,18 @@ int lease_keeper_main(const void *params)
         const char *kind = "?";
         char why[600];
         int rc = lease_store_init(&k.dbs[i].store, rep, KEEPER_REQUEST_MAX_MS, &kind, why, sizeof(why));
+        if (rc < 0 && !p->plan->lease_forced) {
+            emit(&k, "unleased %zu %s: replicating %s WITHOUT a lease (nothing stops a second instance)", i, why,
+                 p->plan->dbs[i].path);
+            continue;
+        }
         if (rc < 0) {
-            emit(&k, "fail %d LSINIT_LEASE: %s", EXIT_CONFIG, why);
+            emit(&k, "fail %d LSINIT_LEASE=on: %s", EXIT_CONFIG, why);
             return EXIT_CONFIG;
         }
         k.dbs[i].on = rc == 0;
     }
-    int64_t deadline = clock_now_ms() + p->wait_ms;
+    int64_t deadline = now_ms() + p->wait_ms;
     /* A store that accepts a conditional create of an existing key would make every lease succeed. */
     for (size_t i = 0; i < k.n; i++) {
         struct held *h = &k.dbs[i];
@@ -347,7 +360,7 @@ int lease_keeper_main(const void *params)
             if (rc == 0)
                 break;
             emit(&k, "waiting %zu cannot check conditional writes at %s: %s; retrying", i, h->store.endpoint, why);
-            if (clock_now_ms() >= deadline) {
+            if (now_ms() >= deadline) {
                 emit(&k, "fail %d cannot reach %s for the lease within LSINIT_LEASE_WAIT: %s", EXIT_LEASE,
                      h->store.endpoint, why);
                 return EXIT_LEASE;

@@ -65,8 +65,8 @@ static int init_s3(struct lease_store *s, const struct ynode *rep, char *why, si
     if (key_id == NULL || secret == NULL) {
         snprintf(why, why_size,
                  "the lease on s3://%s needs S3 credentials (access-key-id and secret-access-key, or "
-                 "LITESTREAM_ACCESS_KEY_ID/AWS_ACCESS_KEY_ID and the secret); instance roles are not supported for the "
-                 "lease: set them, or LSINIT_LEASE=off",
+                 "LITESTREAM_ACCESS_KEY_ID/AWS_ACCESS_KEY_ID and the secret); instance roles and web identities cannot "
+                 "sign the lease",
                  bucket);
         return -1;
     }
@@ -460,8 +460,9 @@ enum lease_put lease_store_write(struct lease_store *s, const struct lease_recor
         snprintf(etag_out, etag_size, "%s", r.etag);
         return LEASE_PUT_OK;
     }
-    if (r.status == 412 || r.status == 409)
-        return LEASE_PUT_CONFLICT; /* 409: a concurrent conditional write won (ConditionalRequestConflict) */
+    /* 409: a concurrent conditional write won (ConditionalRequestConflict); 404 on If-Match: the lease was deleted. */
+    if (r.status == 412 || r.status == 409 || (r.status == 404 && if_match != NULL))
+        return LEASE_PUT_CONFLICT;
     s3_error(s, "PUT", &r, why, why_size);
     return LEASE_PUT_ERROR;
 }
