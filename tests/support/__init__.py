@@ -23,7 +23,7 @@ Modules:
   ``LITESTREAM_V05``), ``write_litestream_config``, ``replica_progress``,
   ``litestream_restore``, LZ4 frames of 0.3 snapshots.
 * ``servers``: the replica servers and pytest fixtures ``litestream_bin``,
-  ``litestream03_bin``, ``fauxqs`` (S3), ``sftp_server`` (registered by tests/conftest.py).
+  ``litestream03_bin``, ``fauxqs`` (S3), ``moto`` (S3 with conditional writes), ``sftp_server`` (registered by tests/conftest.py).
 * ``replicas``: ``Replica`` and ``make_replica`` / ``request_replica`` (file, S3, SFTP).
 * ``health``: the health endpoint over HTTP (``request``, ``healthz``,
   ``metrics``, raw exchanges), ``PingServer``, ``tmpfs``, ``verify_dirs``.
