@@ -47,6 +47,9 @@ struct health_state {
     unsigned long scrapes_failed;
     int64_t scrape_ok_ms; /* monotonic time of the last good read of litestream's metrics */
     unsigned long litestream_hangs;
+    unsigned long follower_restarts; /* follow-mode verification: follower processes restarted */
+    unsigned long follower_rebuilds; /* ... follower copies rebuilt from scratch */
+    char verify_mode[8];             /* "follow" or "full" ("" when verification is off) */
     unsigned long http_requests;
     unsigned long http_rejected;
     int64_t verify_interval_ms; /* 0: verification off */

@@ -452,6 +452,22 @@ size_t ls_restore_argv(const struct ls_version *v, const char *binary, const cha
     return n;
 }
 
+size_t ls_follow_argv(const char *binary, const char *config_path, const char *db, const char *output, const char **out)
+{
+    size_t n = 0;
+    out[n++] = binary;
+    out[n++] = "restore";
+    out[n++] = "-config";
+    out[n++] = config_path;
+    out[n++] = "-no-expand-env";
+    out[n++] = "-f";
+    out[n++] = "-o";
+    out[n++] = output;
+    out[n++] = db;
+    out[n] = NULL;
+    return n;
+}
+
 size_t ls_sync_wait_argv(const char *binary, const char *socket_path, const char *timeout_s, const char *db,
                          const char **out)
 {

@@ -107,6 +107,28 @@ int settings_load_verify(struct settings *s, char *const *envp, char *err, unsig
     s->verify_catchup_timeout_ms = SETTINGS_DEFAULT_VERIFY_CATCHUP_TIMEOUT_MS;
     s->verify_timeout_ms = SETTINGS_DEFAULT_VERIFY_TIMEOUT_MS;
     snprintf(s->verify_dir, sizeof(s->verify_dir), "/tmp");
+    s->verify_mode = VERIFY_MODE_AUTO;
+    s->verify_full_interval_ms = SETTINGS_DEFAULT_VERIFY_FULL_INTERVAL_MS;
+    s->verify_check_interval_ms = SETTINGS_DEFAULT_VERIFY_CHECK_INTERVAL_MS;
+    if ((v = env_lookup(envp, "LSINIT_VERIFY_MODE")) != NULL && v[0] != '\0') {
+        if (strcmp(v, "follow") == 0)
+            s->verify_mode = VERIFY_MODE_FOLLOW;
+        else if (strcmp(v, "full") == 0)
+            s->verify_mode = VERIFY_MODE_FULL;
+        else if (strcmp(v, "auto") != 0)
+            return errbuf_fail(err, size, EXIT_CONFIG,
+                               "LSINIT_VERIFY_MODE=%s is not follow, full or auto (follow keeps a follower copy and "
+                               "needs Litestream 0.5.9+; full restores the whole database every cycle)",
+                               v);
+    }
+    if ((v = env_lookup(envp, "LSINIT_VERIFY_FULL_INTERVAL")) != NULL &&
+        positive_duration(v, &s->verify_full_interval_ms) != 0)
+        return errbuf_fail(err, size, EXIT_CONFIG,
+                           "LSINIT_VERIFY_FULL_INTERVAL=%s is not a positive duration: use e.g. 24h, 12h", v);
+    if ((v = env_lookup(envp, "LSINIT_VERIFY_CHECK_INTERVAL")) != NULL &&
+        positive_duration(v, &s->verify_check_interval_ms) != 0)
+        return errbuf_fail(err, size, EXIT_CONFIG,
+                           "LSINIT_VERIFY_CHECK_INTERVAL=%s is not a positive duration: use e.g. 6h, 1h", v);
     if ((v = env_lookup(envp, "LSINIT_VERIFY_INTERVAL")) != NULL) {
         bool on = true;
         if (parse_bool(v, &on) == 0 && !on)

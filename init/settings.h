@@ -22,6 +22,11 @@
 #define SETTINGS_DEFAULT_VERIFY_CATCHUP_TIMEOUT_MS 60000
 #define SETTINGS_DEFAULT_VERIFY_TIMEOUT_MS ((int64_t)30 * 60000)
 #define SETTINGS_DEFAULT_HEALTH_ADDR "0.0.0.0:9091"
+#define SETTINGS_DEFAULT_VERIFY_FULL_INTERVAL_MS ((int64_t)24 * 3600000)
+#define SETTINGS_DEFAULT_VERIFY_CHECK_INTERVAL_MS ((int64_t)6 * 3600000)
+
+/* LSINIT_VERIFY_MODE: follow (a follower copy, Litestream 0.5.9+), full (a whole restore each cycle). */
+enum verify_mode { VERIFY_MODE_AUTO, VERIFY_MODE_FOLLOW, VERIFY_MODE_FULL };
 
 struct settings {
     char **command;                     /* the app's argv (NULL-terminated) */
@@ -36,6 +41,9 @@ struct settings {
     int64_t verify_catchup_timeout_ms; /* LSINIT_VERIFY_CATCHUP_TIMEOUT: wait for the replica */
     int64_t verify_timeout_ms;         /* LSINIT_VERIFY_TIMEOUT: one verification restore */
     char verify_dir[256];              /* temporary copies (LSINIT_VERIFY_DIR, TMPDIR, /tmp) */
+    enum verify_mode verify_mode;      /* LSINIT_VERIFY_MODE (auto: follow where the version has it) */
+    int64_t verify_full_interval_ms;   /* follow mode: a from-scratch restore this often */
+    int64_t verify_check_interval_ms;  /* follow mode: quick_check of the follower copy this often */
     bool show_help;
     bool show_version;
 };

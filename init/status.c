@@ -219,6 +219,17 @@ static char *render_metrics(const struct status_view *v, size_t *len)
                         "# HELP lsinit_restores_total Databases restored from their replica on boot.\n"
                         "# TYPE lsinit_restores_total counter\nlsinit_restores_total %lu\n",
                         h->restores);
+        if (h->verify_mode[0] != '\0')
+            text_buf_printf(&o,
+                            "# HELP lsinit_verify_mode How backups are verified (follow: a follower copy; full: a "
+                            "whole restore).\n# TYPE lsinit_verify_mode gauge\nlsinit_verify_mode{mode=\"%s\"} 1\n"
+                            "# HELP lsinit_verify_follower_restarts_total Follower processes restarted.\n"
+                            "# TYPE lsinit_verify_follower_restarts_total counter\n"
+                            "lsinit_verify_follower_restarts_total %lu\n"
+                            "# HELP lsinit_verify_follower_rebuilds_total Follower copies rebuilt from scratch.\n"
+                            "# TYPE lsinit_verify_follower_rebuilds_total counter\n"
+                            "lsinit_verify_follower_rebuilds_total %lu\n",
+                            h->verify_mode, h->follower_restarts, h->follower_rebuilds);
         if (v->lease != NULL && v->lease[0] != '\0')
             text_buf_printf(&o,
                             "# HELP lsinit_lease_held 1 while this instance holds the replica's lease.\n"

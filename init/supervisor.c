@@ -15,6 +15,7 @@
 #include "clock.h"
 #include "exit_codes.h"
 #include "health_server.h"
+#include "litestream.h"
 #include "log.h"
 #include "parse.h"
 #include "plan.h"
@@ -452,6 +453,15 @@ int supervisor_start_services(struct supervisor *sup, const struct plan *plan)
     if (plan->metrics_addr[0] != '\0')
         sup->scraper = scraper_new(plan->metrics_addr, plan->socket_path, h, SCRAPE_INTERVAL_MS, clock_now_ms());
     if (s->verify_interval_ms > 0) {
+        bool has_follow = ls_version_at_least(&plan->version, 0, 5, 9);
+        if (s->verify_mode == VERIFY_MODE_FOLLOW && !has_follow) {
+            log_error("LSINIT_VERIFY_MODE=follow needs Litestream 0.5.9 or later (restore -f, follow mode); this "
+                      "litestream is %s: use LSINIT_VERIFY_MODE=full or auto",
+                      plan->version.text);
+            return EXIT_CONFIG;
+        }
+        bool follow = has_follow && s->verify_mode != VERIFY_MODE_FULL;
+        snprintf(h->verify_mode, sizeof(h->verify_mode), "%s", follow ? "follow" : "full");
         struct verifier_params vp = {
             .interval_ms = s->verify_interval_ms,
             .first_delay_ms =
@@ -463,6 +473,9 @@ int supervisor_start_services(struct supervisor *sup, const struct plan *plan)
             .cwd = sup->cwd,
             .app_running = app_running,
             .ctx = sup,
+            .follow = follow,
+            .full_interval_ms = s->verify_full_interval_ms,
+            .check_interval_ms = s->verify_check_interval_ms,
         };
         sup->verifier = verifier_new(&vp);
     }

@@ -18,7 +18,9 @@
 #include "fsutil.h"
 #include "health_state.h"
 #include "json_text.h"
+#include "litestream.h"
 #include "log.h"
+#include "plan.h"
 #include "spawn.h"
 #include "verify.h"
 
@@ -39,7 +41,29 @@ struct verifier {
     const char *cwd;
     bool (*app_running)(void *ctx);
     void *ctx;
+    /* follow mode */
+    bool follow;
+    int64_t full_interval_ms, check_interval_ms;
+    int64_t last_full_ms, last_check_ms; /* monotonic: when the last full cycle / quick_check started */
+    bool cycle_full, cycle_check;        /* what the running cycle does */
+    char *const *env;
+    struct follower {
+        pid_t pid;
+        int64_t started_ms;
+        int64_t restart_at; /* 0: none pending */
+        int quick_exits;    /* exits within FOLLOWER_HEALTHY_MS in a row */
+        int restarts;
+    } followers[PLAN_MAX_DBS];
 };
+
+#define FOLLOWER_HEALTHY_MS 30000
+#define FOLLOWER_BACKOFF_FIRST_MS 1000
+#define FOLLOWER_BACKOFF_MAX_MS 30000
+#define FOLLOWER_REBUILD_AFTER 3
+
+static void followers_start(struct verifier *v, int64_t now);
+static bool follower_exited(struct verifier *v, pid_t pid, int status, int64_t now);
+static void follower_start(struct verifier *v, size_t i, int64_t now);
 
 struct verifier *verifier_new(const struct verifier_params *p)
 {
@@ -54,6 +78,12 @@ struct verifier *verifier_new(const struct verifier_params *p)
     v->cwd = p->cwd;
     v->app_running = p->app_running;
     v->ctx = p->ctx;
+    v->follow = p->follow;
+    v->full_interval_ms = p->full_interval_ms;
+    v->check_interval_ms = p->check_interval_ms;
+    v->env = p->env;
+    for (size_t i = 0; i < PLAN_MAX_DBS; i++)
+        v->followers[i].pid = -1;
     v->pid = -1;
     v->out_fd = -1;
     snprintf(v->tmp_dir, sizeof(v->tmp_dir), "%s", p->tmp_dir);
@@ -72,8 +102,15 @@ void verifier_free(struct verifier *v)
 
 void verifier_arm(struct verifier *v, int64_t now)
 {
-    if (v->next_at == 0 && !v->stopped)
+    if (v->next_at == 0 && !v->stopped) {
         v->next_at = now + v->first_delay_ms;
+        if (v->follow) {
+            /* The followers' first restore is itself a from-scratch restore: the next full one is due later.
+             * They start with the first cycle, once the replica has a snapshot to follow. */
+            v->last_full_ms = now;
+            v->last_check_ms = now;
+        }
+    }
 }
 
 int verifier_fd(const struct verifier *v) { return v->out_fd; }
@@ -86,7 +123,16 @@ nfds_t verifier_poll_fds(struct verifier *v, struct pollfd *fds, nfds_t room)
     return 1;
 }
 
-int64_t verifier_next_deadline(const struct verifier *v) { return v->pid > 0 || v->stopped ? 0 : v->next_at; }
+int64_t verifier_next_deadline(const struct verifier *v)
+{
+    int64_t next = v->pid > 0 || v->stopped ? 0 : v->next_at;
+    for (size_t i = 0; v->follow && !v->stopped && i < v->plan->db_count; i++) {
+        int64_t t = v->followers[i].restart_at;
+        if (t != 0 && (next == 0 || t < next))
+            next = t;
+    }
+    return next;
+}
 
 /* The interval ± 10 %, so a fleet of containers does not verify in lockstep. */
 static int64_t jittered(struct verifier *v)
@@ -125,10 +171,13 @@ static void verifier_apply_line(struct verifier *v, const char *line)
         if (r == VERIFY_PASS)
             d->last_success_unix = started_at + duration_ms / 1000;
     }
+    char mode[16];
+    if (json_field(line, "mode", mode, sizeof(mode)) != 0)
+        snprintf(mode, sizeof(mode), "full");
     if (r == VERIFY_PASS)
-        log_info("verification of %s passed in %lldms", db, duration_ms);
+        log_info("verification of %s passed in %lldms (%s)", db, duration_ms, mode);
     else
-        log_error("verification of %s failed: %s: %s", db, result, reason);
+        log_error("verification of %s failed: %s: %s (%s)", db, result, reason, mode);
 }
 
 static void on_result_line(char *line, void *ctx) { verifier_apply_line(ctx, line); }
@@ -140,6 +189,88 @@ void verifier_on_fd(struct verifier *v, int64_t now)
         close(v->out_fd);
         v->out_fd = -1;
     }
+}
+
+/* ---- follow mode: one `litestream restore -f` per database ------------------ */
+
+static void follower_start(struct verifier *v, size_t i, int64_t now)
+{
+    struct follower *f = &v->followers[i];
+    const char *db = v->plan->dbs[i].path;
+    char copy[PATH_MAX + 64], dir[PATH_MAX + 64];
+    verify_follow_copy(v->tmp_dir, db, copy, sizeof(copy));
+    snprintf(dir, sizeof(dir), "%s", copy);
+    char *slash = strrchr(dir, '/');
+    if (slash != NULL)
+        *slash = '\0';
+    if (f->quick_exits >= FOLLOWER_REBUILD_AFTER) {
+        /* It keeps failing on its copy (history pruned past its position, a damaged copy): from scratch. */
+        log_warn("the follower copy of %s keeps failing: rebuilding it with a full restore", db);
+        fs_remove_tree(dir);
+        v->health->follower_rebuilds++;
+        f->quick_exits = 0;
+    }
+    if (fs_mkdir_p(dir, 0700, NULL) != 0) {
+        log_warn("cannot create %s for the follower copy of %s: %m", dir, db);
+        f->restart_at = now + FOLLOWER_BACKOFF_MAX_MS;
+        return;
+    }
+    const char *argv[LS_ARGV_MAX];
+    ls_follow_argv(v->plan->litestream, v->plan->config_path, db, copy, argv);
+    int exec_errno = 0;
+    struct spawn_request req = {
+        .argv = (char *const *)argv,
+        .envp = v->env,
+        .child_mask = v->child_mask,
+        .cwd = v->cwd,
+        .new_pgrp = true,
+        .nice_increment = 10,
+        .idle_io = true,
+    };
+    pid_t pid = spawn_process(&req, &exec_errno);
+    if (pid < 0) {
+        log_warn("cannot start the follower of %s: %s", db, strerror(exec_errno != 0 ? exec_errno : errno));
+        f->restart_at = now + FOLLOWER_BACKOFF_MAX_MS;
+        return;
+    }
+    f->pid = pid;
+    f->started_ms = now;
+    f->restart_at = 0;
+    log_debug("follower of %s started (pid %ld) into %s", db, (long)pid, copy);
+}
+
+static void followers_start(struct verifier *v, int64_t now)
+{
+    for (size_t i = 0; i < v->plan->db_count; i++) {
+        if (v->followers[i].pid <= 0 && v->followers[i].restart_at == 0)
+            follower_start(v, i, now);
+    }
+}
+
+/* A follower exited: restarted with backoff; one that keeps exiting soon after its start is rebuilt. */
+static bool follower_exited(struct verifier *v, pid_t pid, int status, int64_t now)
+{
+    for (size_t i = 0; i < v->plan->db_count; i++) {
+        struct follower *f = &v->followers[i];
+        if (f->pid != pid)
+            continue;
+        f->pid = -1;
+        if (v->stopped)
+            return true;
+        f->quick_exits = now - f->started_ms < FOLLOWER_HEALTHY_MS ? f->quick_exits + 1 : 1;
+        f->restarts++;
+        v->health->follower_restarts++;
+        int64_t wait = FOLLOWER_BACKOFF_FIRST_MS;
+        for (int k = 1; k < f->quick_exits && wait < FOLLOWER_BACKOFF_MAX_MS; k++)
+            wait *= 2;
+        if (wait > FOLLOWER_BACKOFF_MAX_MS)
+            wait = FOLLOWER_BACKOFF_MAX_MS;
+        log_warn("the follower of %s exited (code %d): restarting it in %lldms", v->plan->dbs[i].path,
+                 spawn_status_code(status), (long long)wait);
+        f->restart_at = now + wait;
+        return true;
+    }
+    return false;
 }
 
 static void verifier_start(struct verifier *v, int64_t now)
@@ -159,7 +290,7 @@ static void verifier_start(struct verifier *v, int64_t now)
     snprintf(a_cfg, sizeof(a_cfg), "config=%s", plan->config_path);
     snprintf(a_metrics, sizeof(a_metrics), "metrics=%s", plan->metrics_addr);
     snprintf(a_sock, sizeof(a_sock), "socket=%s", plan->socket_path);
-    char *argv[8 + PLAN_MAX_DBS + 2];
+    char *argv[12 + PLAN_MAX_DBS + 2];
     size_t k = 0;
     argv[k++] = self;
     argv[k++] = (char *)VERIFY_CHILD_ARGV0;
@@ -168,6 +299,21 @@ static void verifier_start(struct verifier *v, int64_t now)
     argv[k++] = a_cfg;
     argv[k++] = a_metrics;
     argv[k++] = a_sock;
+    /* Follow mode: the follower copies, unless a from-scratch restore is due (LSINIT_VERIFY_FULL_INTERVAL). */
+    if (v->follow)
+        followers_start(v, now);
+    char a_follow[PATH_MAX + 16], a_pids[PLAN_MAX_DBS * 12 + 16];
+    v->cycle_full = !v->follow || now - v->last_full_ms >= v->full_interval_ms;
+    v->cycle_check = !v->cycle_full && now - v->last_check_ms >= v->check_interval_ms;
+    if (!v->cycle_full) {
+        snprintf(a_follow, sizeof(a_follow), "follow=%s", v->tmp_dir);
+        size_t n = (size_t)snprintf(a_pids, sizeof(a_pids), "followers=");
+        for (size_t i = 0; i < plan->db_count && n < sizeof(a_pids); i++)
+            n += (size_t)snprintf(a_pids + n, sizeof(a_pids) - n, "%s%ld", i > 0 ? "," : "", (long)v->followers[i].pid);
+        argv[k++] = a_follow;
+        argv[k++] = a_pids;
+        argv[k++] = (char *)(v->cycle_check ? "check=1" : "check=0");
+    }
     argv[k++] = (char *)"--";
     for (size_t i = 0; i < plan->db_count; i++)
         argv[k++] = (char *)plan->dbs[i].path;
@@ -193,6 +339,10 @@ static void verifier_start(struct verifier *v, int64_t now)
     (void)fcntl(pipefd[0], F_SETFL, O_NONBLOCK);
     v->pid = pid;
     v->out_fd = pipefd[0];
+    if (v->cycle_full)
+        v->last_full_ms = now;
+    if (v->cycle_check)
+        v->last_check_ms = now;
     v->lines = (struct line_reader){.buf = v->buf, .size = sizeof(v->buf)};
     v->next_at = 0;
     log_debug("verification started (pid %ld)", (long)pid);
@@ -200,6 +350,11 @@ static void verifier_start(struct verifier *v, int64_t now)
 
 void verifier_on_timer(struct verifier *v, int64_t now)
 {
+    for (size_t i = 0; v->follow && !v->stopped && i < v->plan->db_count; i++) {
+        struct follower *f = &v->followers[i];
+        if (f->pid <= 0 && f->restart_at != 0 && now >= f->restart_at)
+            follower_start(v, i, now);
+    }
     if (v->stopped || v->pid > 0 || v->next_at == 0 || now < v->next_at)
         return;
     if (!v->app_running(v->ctx)) {
@@ -230,8 +385,17 @@ static void verifier_remove_leftovers(const struct verifier *v, pid_t pid)
 
 bool verifier_on_child_exit(struct verifier *v, pid_t pid, int status, int64_t now)
 {
-    if (v == NULL || pid != v->pid)
+    if (v == NULL)
         return false;
+    if (v->follow && pid != v->pid)
+        return follower_exited(v, pid, status, now);
+    if (pid != v->pid)
+        return false;
+    /* A killed cycle may have left a follower paused for its quick_check. */
+    for (size_t i = 0; v->follow && i < v->plan->db_count; i++) {
+        if (v->followers[i].pid > 0)
+            (void)kill(v->followers[i].pid, SIGCONT);
+    }
     v->pid = -1;
     if (v->out_fd >= 0)
         verifier_on_fd(v, now);
@@ -255,5 +419,11 @@ void verifier_stop(struct verifier *v)
     if (v->pid > 0) {
         /* Its restore must not hold the shutdown up: the whole group goes. */
         (void)kill(-v->pid, SIGKILL);
+    }
+    for (size_t i = 0; v->follow && i < v->plan->db_count; i++) {
+        if (v->followers[i].pid > 0) {
+            (void)kill(v->followers[i].pid, SIGCONT);
+            (void)kill(v->followers[i].pid, SIGTERM);
+        }
     }
 }

@@ -370,6 +370,7 @@ static void restore_and_check(const struct verify_params *p, const char *db, con
 void verify_database(const struct verify_params *p, const char *db, struct verify_outcome *o)
 {
     memset(o, 0, sizeof(*o));
+    o->mode = "full";
     o->started_unix = (int64_t)time(NULL);
     int64_t t0 = clock_now_ms();
     char token[64];
@@ -410,6 +411,89 @@ void verify_database(const struct verify_params *p, const char *db, struct verif
     o->duration_ms = clock_now_ms() - t0;
 }
 
+/* ---- follow mode ----------------------------------------------------------- */
+
+void verify_follow_copy(const char *follow_dir, const char *db, char *out, size_t size)
+{
+    uint64_t h = 1469598103934665603ULL; /* FNV-1a: one folder per database path */
+    for (const unsigned char *c = (const unsigned char *)db; *c != '\0'; c++)
+        h = (h ^ *c) * 1099511628211ULL;
+    const char *base = strrchr(db, '/');
+    snprintf(out, size, "%s/lsinit-follow-%016llx/%s", follow_dir, (unsigned long long)h, base != NULL ? base + 1 : db);
+}
+
+/* 1: the marker is in the copy, 0: not (yet), -1: the copy cannot be read (why set). */
+static int copy_has_marker(const char *copy, const char *token, char *why, size_t why_size)
+{
+    sqlite3 *db = NULL;
+    int found = -1;
+    if (sqlite3_open_v2(copy, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK) {
+        sqlite3_busy_timeout(db, 1000);
+        sqlite3_stmt *st = NULL;
+        if (sqlite3_prepare_v2(db, "SELECT count(*) FROM " VERIFY_TABLE " WHERE uuid = ?1", -1, &st, NULL) ==
+            SQLITE_OK) {
+            sqlite3_bind_text(st, 1, token, -1, SQLITE_STATIC);
+            if (sqlite3_step(st) == SQLITE_ROW)
+                found = sqlite3_column_int(st, 0) == 1;
+        } else if (strstr(sqlite3_errmsg(db), "no such table") != NULL) {
+            found = 0;
+        }
+        if (found < 0)
+            snprintf(why, why_size, "cannot read the follower copy %.200s: %.200s", copy, sqlite3_errmsg(db));
+        sqlite3_finalize(st);
+    } else {
+        snprintf(why, why_size, "cannot open the follower copy %.200s: %.200s", copy,
+                 db != NULL ? sqlite3_errmsg(db) : "out of memory");
+    }
+    sqlite3_close(db);
+    return found;
+}
+
+void verify_database_follow(const struct verify_params *p, const char *db, long follower, struct verify_outcome *o)
+{
+    memset(o, 0, sizeof(*o));
+    o->mode = "follow";
+    o->attempts = 1;
+    o->started_unix = (int64_t)time(NULL);
+    int64_t t0 = clock_now_ms();
+    char copy[PATH_MAX + 64], token[64], why[512] = "";
+    verify_follow_copy(p->follow_dir, db, copy, sizeof(copy));
+    make_token(token, sizeof(token));
+    if (marker_write(db, token, why, sizeof(why)) != 0) {
+        set_reason(o, VERIFY_LOCAL_ERROR, "%s", why);
+        o->duration_ms = clock_now_ms() - t0;
+        return;
+    }
+    int rc = catchup_v05(p, db, why, sizeof(why));
+    o->catchup_ms = clock_now_ms() - t0;
+    if (rc != 0) {
+        set_reason(o, rc == -2 ? VERIFY_LOCAL_ERROR : VERIFY_STALE, "%s", why);
+    } else {
+        /* The follower polls the replica: wait until it has applied the marker's transaction. */
+        int64_t f0 = clock_now_ms(), deadline = f0 + p->catchup_timeout_ms;
+        int seen = 0;
+        while ((seen = copy_has_marker(copy, token, why, sizeof(why))) != 1 && clock_now_ms() < deadline)
+            sleep_ms(100);
+        o->restore_ms = clock_now_ms() - f0;
+        if (seen != 1)
+            set_reason(o, VERIFY_STALE, "the follower copy did not show the marker within %llds%s%s",
+                       (long long)(p->catchup_timeout_ms / 1000), why[0] != '\0' ? ": " : "", why);
+        else
+            o->result = VERIFY_PASS;
+    }
+    if (o->result == VERIFY_PASS && p->quick_check) {
+        /* Paused while SQLite reads it: the follower writes pages in place. */
+        if (follower > 0)
+            (void)kill((pid_t)follower, SIGSTOP);
+        if (db_check(copy, DB_CHECK_QUICK, true, why, sizeof(why)) != 0)
+            set_reason(o, VERIFY_INTEGRITY_FAILED, "the follower copy: %s", why);
+        if (follower > 0)
+            (void)kill((pid_t)follower, SIGCONT);
+    }
+    marker_delete(db, token);
+    o->duration_ms = clock_now_ms() - t0;
+}
+
 void verify_outcome_json(const char *db, const struct verify_outcome *o, char *buf, size_t size)
 {
     char db_e[PATH_MAX * 2], reason_e[600];
@@ -417,9 +501,9 @@ void verify_outcome_json(const char *db, const struct verify_outcome *o, char *b
     json_escape(o->reason, reason_e, sizeof(reason_e));
     snprintf(buf, size,
              "{\"db\":\"%s\",\"result\":\"%s\",\"reason\":\"%s\",\"started_at\":%lld,\"duration_ms\":%lld,"
-             "\"catchup_ms\":%lld,\"restore_ms\":%lld,\"attempts\":%d}",
+             "\"catchup_ms\":%lld,\"restore_ms\":%lld,\"attempts\":%d,\"mode\":\"%s\"}",
              db_e, verify_result_name(o->result), reason_e, (long long)o->started_unix, (long long)o->duration_ms,
-             (long long)o->catchup_ms, (long long)o->restore_ms, o->attempts);
+             (long long)o->catchup_ms, (long long)o->restore_ms, o->attempts, o->mode != NULL ? o->mode : "full");
 }
 
 /* ---- dead man's switch ------------------------------------------------------ */
@@ -461,7 +545,10 @@ static int verify_all(const struct verify_params *p, char **dbs, int count, bool
     int failed = 0;
     for (int i = 0; i < count; i++) {
         struct verify_outcome o;
-        verify_database(p, dbs[i], &o);
+        if (p->follow_dir != NULL)
+            verify_database_follow(p, dbs[i], i < p->follower_count ? p->follower_pids[i] : 0, &o);
+        else
+            verify_database(p, dbs[i], &o);
         if (o.result != VERIFY_PASS)
             failed++;
         if (json) {
@@ -650,6 +737,8 @@ int verify_cli_main(int argc, char **argv, char *const *envp, const struct signa
  */
 int verify_child_main(int argc, char **argv, const struct signal_state *sig)
 {
+    long followers[PLAN_MAX_DBS];
+    int followers_n = 0;
     struct verify_params p;
     struct settings vs;
     memset(&p, 0, sizeof(p));
@@ -675,7 +764,19 @@ int verify_child_main(int argc, char **argv, const struct signal_state *sig)
             p.metrics_addr = value;
         else if (strcmp(key, "socket") == 0)
             p.socket_path = value;
+        else if (strcmp(key, "follow") == 0)
+            p.follow_dir = value;
+        else if (strcmp(key, "check") == 0)
+            p.quick_check = strcmp(value, "1") == 0;
+        else if (strcmp(key, "followers") == 0) {
+            char *save = NULL;
+            for (char *tok = strtok_r(eq + 1, ",", &save); tok != NULL && followers_n < PLAN_MAX_DBS;
+                 tok = strtok_r(NULL, ",", &save))
+                followers[followers_n++] = strtol(tok, NULL, 10);
+        }
     }
+    p.follower_pids = followers;
+    p.follower_count = followers_n;
     if (p.litestream == NULL || p.config_path == NULL || i >= argc) {
         log_error("__verify: bad arguments (this mode is internal to lsinit)");
         return EXIT_USAGE;

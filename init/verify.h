@@ -43,6 +43,14 @@ struct verify_params {
     const char *ca_bundle;
     bool ping_start;
     const sigset_t *child_mask;
+    /* Follow mode (Litestream 0.5.9+): each database has a follower copy in follow_dir kept current by
+     * `litestream restore -f` (the supervisor runs it); a cycle looks for the marker in that copy instead of
+     * restoring the whole database, and runs quick_check on it when quick_check is set (the follower,
+     * follower_pids[i] in database order, is paused meanwhile). NULL: full mode. */
+    const char *follow_dir;
+    bool quick_check;
+    const long *follower_pids;
+    int follower_count;
 };
 
 struct verify_outcome {
@@ -53,9 +61,16 @@ struct verify_outcome {
     int64_t catchup_ms;
     int64_t restore_ms;
     int attempts;
+    const char *mode; /* "full" or "follow" */
 };
 
 void verify_database(const struct verify_params *p, const char *db, struct verify_outcome *out);
+
+/* The follower copy of db in follow_dir: <dir>/lsinit-follow-<hash of db's path>/<db's file name>. */
+void verify_follow_copy(const char *follow_dir, const char *db, char *out, size_t size);
+
+/* One cycle on the follower copy (follower: its pid, to pause it during quick_check; <= 0: none). */
+void verify_database_follow(const struct verify_params *p, const char *db, long follower, struct verify_outcome *out);
 
 /* One JSON object (no newline) describing the outcome. */
 void verify_outcome_json(const char *db, const struct verify_outcome *o, char *buf, size_t size);

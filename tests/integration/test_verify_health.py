@@ -66,6 +66,8 @@ def base_env(litestream_bin, tmp_path):
         "LSINIT_VERIFY_INTERVAL": "off",
         "LSINIT_VERIFY_CATCHUP_TIMEOUT": "5s",
         "LSINIT_VERIFY_DIR": str(verify_dir),
+        # The suite's assertions are about whole restores; follow mode has its own tests below.
+        "LSINIT_VERIFY_MODE": "full",
     }
 
 
@@ -747,3 +749,70 @@ def test_connection_flood(service, request):
     # and it still stops cleanly
     svc.run.signal(TERM)
     assert svc.run.wait(20) == 0, svc.run.stderr
+
+
+# ---- follow mode (Litestream 0.5.9+): a follower copy instead of a whole restore per cycle ----------------
+
+def _follower_pids(svc):
+    return [int(p) for p in subprocess.run(["pgrep", "-f", f"restore -config .* -f -o .*{svc.tmp_path}"],
+                                           capture_output=True, text=True).stdout.split()]
+
+
+@pytest.mark.skipif(not LITESTREAM_V05, reason="follow mode (restore -f) exists from Litestream 0.5.9; 0.3 verifies "
+                                               "with whole restores (docs/litestream-versions.md)")
+def test_follow_mode_cycles_read_the_follower_copy(service, request):
+    """LSINIT_VERIFY_MODE=auto on 0.5: one `litestream restore -f` per database keeps a copy; every cycle finds its
+    marker there (no whole restore), quick_check runs on it at its own interval, /metrics says follow."""
+    svc = service("file", request, LSINIT_VERIFY_INTERVAL="2s", LSINIT_VERIFY_MODE="auto",
+                  LSINIT_VERIFY_CHECK_INTERVAL="3s")
+    svc.wait_ready()
+    wait_for(lambda: svc.run.stderr.count("passed in") >= 3, 40, lambda: svc.run.stderr)
+    passes = [ln for ln in svc.run.lsinit_lines("INFO") if "passed in" in ln]
+    assert all(ln.endswith("(follow)") for ln in passes), passes
+    assert svc.run.stdout.count("entering follow mode") + svc.run.stderr.count("entering follow mode") == 1, \
+        "one follower, started once"
+    copies = list((pathlib.Path(svc.env["LSINIT_VERIFY_DIR"])).glob("lsinit-follow-*/app.db"))
+    assert len(copies) == 1, copies
+    samples = svc.metrics()
+    assert hh.metric(samples, "lsinit_verify_mode", mode="follow") == 1
+    assert_healthy_pass(svc)
+
+
+@pytest.mark.skipif(not LITESTREAM_V05, reason="follow mode (restore -f) exists from Litestream 0.5.9")
+def test_broken_follower_is_noticed_and_rebuilt_without_touching_the_app_database(service, request):
+    """The follower is SIGKILLed (0.5.17 then cannot resume: its saved TXID is past the latest snapshot): it is
+    restarted with backoff, counted, rebuilt from scratch after three quick failures, and verification passes
+    again; the app's database is never written by any of it."""
+    svc = service("file", request, LSINIT_VERIFY_INTERVAL="2s", LSINIT_VERIFY_MODE="follow")
+    svc.wait_ready()
+    wait_for(lambda: "passed in" in svc.run.stderr and _follower_pids(svc), 40, lambda: svc.run.stderr)
+    copy = next(pathlib.Path(svc.env["LSINIT_VERIFY_DIR"]).glob("lsinit-follow-*/app.db"))
+    for pid in _follower_pids(svc):
+        os.kill(pid, signal.SIGKILL)
+    wait_for(lambda: hh.metric(svc.metrics(), "lsinit_verify_follower_restarts_total") >= 1, 20,
+             lambda: svc.run.stderr)
+    wait_for(lambda: hh.metric(svc.metrics(), "lsinit_verify_follower_rebuilds_total") >= 1
+             or svc.run.stderr.count("passed in") >= 4, 60, lambda: svc.run.stderr)
+    n = svc.run.stderr.count("passed in")
+    wait_for(lambda: svc.run.stderr.count("passed in") > n, 60, lambda: svc.run.stderr)
+    assert copy.exists()
+    con = sqlite3.connect(f"file:{svc.db}?mode=ro", uri=True)
+    try:
+        assert con.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    finally:
+        con.close()
+    assert_healthy_pass(svc)
+
+
+def test_follow_mode_needs_0_5_9(lsinit_bin, base_env, tmp_path, request):
+    """LSINIT_VERIFY_MODE=follow on a Litestream without follow mode: one line naming the version, 78."""
+    if LITESTREAM_V05:
+        pytest.skip("the refusal is for Litestream below 0.5.9; this run uses 0.5")
+    replica = request_replica("file", request, tmp_path, "vf")
+    env = dict(base_env, LSINIT_DB=str(tmp_path / "data" / "app.db"), LSINIT_REPLICA_URL=replica.url,
+               LSINIT_VERIFY_INTERVAL="2s", LSINIT_VERIFY_MODE="follow")
+    with LsinitRun(lsinit_bin, ["--", "/bin/true"], env, tmp_path) as run:
+        rc = run.wait(30)
+    assert rc == 78, run.stderr
+    errors = run.lsinit_lines("ERROR")
+    assert len(errors) == 1 and "0.5.9" in errors[0] and "LSINIT_VERIFY_MODE" in errors[0], run.stderr
