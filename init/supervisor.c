@@ -42,6 +42,10 @@ void supervisor_init(struct supervisor *sup, const struct settings *settings, co
     sup->phase = PHASE_STARTING;
     sup->main_pid = -1;
     sup->health.started_unix = (int64_t)time(NULL);
+    /* Our cwd must not pin the app's mount (catatonit#28), and a child that looks at its parent's cwd
+     * (dumb-init's own tests do) must already see "/": children start in cwd, which is kept by name. */
+    if (chdir("/") != 0)
+        log_debug("chdir / failed: %m");
     if (!sup->is_pid1) {
         /*
          * Fly.io machines, `docker run --init` and shareProcessNamespace pods
@@ -521,9 +525,6 @@ void supervisor_free(struct supervisor *sup)
 /* From here on lsinit must not die except through this function's return. */
 int supervisor_run(struct supervisor *sup)
 {
-    /* Our cwd must not pin the app's mount (catatonit#28). */
-    if (chdir("/") != 0)
-        log_debug("chdir / failed: %m");
     struct loop *l = &sup->loop;
     memset(l, 0, sizeof(*l));
     l->reaped = on_reaped;

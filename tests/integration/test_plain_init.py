@@ -732,15 +732,17 @@ def test_inherited_fds_are_not_passed_to_the_child(lsinit_bin):
 
 @BOTH_MODES
 def test_cwd(lsinit_bin, tmp_path, as_pid1):
-    """The app starts in the caller's directory; lsinit itself moves to / (catatonit#28)."""
-    child = ("import os, time; print(os.getcwd(), flush=True); open('ready', 'w').close()\n"
+    """The app starts in the caller's directory; lsinit itself moves to / (catatonit#28) before the app
+    starts: the app's first look at its parent's cwd already sees / (dumb-init's own suite checks this)."""
+    child = ("import os, time; print(os.readlink(f'/proc/{os.getppid()}/cwd'), flush=True)\n"
+             "print(os.getcwd(), flush=True); open('ready', 'w').close()\n"
              "while not os.path.exists('go'): time.sleep(0.005)")
     with Lsinit(lsinit_bin, ["--", PY, "-c", child], cwd=tmp_path, pid1=as_pid1) as ls:
         wait_for((tmp_path / "ready").exists)
         assert os.readlink(f"/proc/{ls.host_pid}/cwd") == "/"
         (tmp_path / "go").touch()
         assert ls.wait(timeout=5) == 0, ls.stderr
-        assert ls.stdout.strip() == str(tmp_path)
+        assert ls.stdout.split() == ["/", str(tmp_path)], ls.stdout
 
 
 # --- TTY -----------------------------------------------------------------------------------------
