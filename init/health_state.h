@@ -36,6 +36,10 @@ struct db_health {
     int64_t prev_unix;
     bool prev_valid;
     double shadow_index, shadow_size, replica_index, replica_offset;
+    /* follow-mode verification */
+    bool follower_known;
+    double follower_txid;           /* what the follower copy has applied (its -txid file) */
+    int64_t last_full_success_unix; /* the last passing whole restore */
 };
 
 struct health_state {

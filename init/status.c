@@ -150,6 +150,16 @@ static char *render_healthz(const struct status_view *v, int *http_status, size_
                                 ",\"time\":\"%s\",\"observedValue\":%lld,\"observedUnit\":\"s\",\"durationMs\":%lld",
                                 when, (long long)(now - d->last_verify_unix), (long long)d->last_duration_ms);
             }
+            if (h->verify_mode[0] != '\0')
+                text_buf_printf(&o, ",\"mode\":\"%s\"", h->verify_mode);
+            if (d->follower_known)
+                text_buf_printf(&o, ",\"followerLagTransactions\":%.0f",
+                                d->replica_index > d->follower_txid ? d->replica_index - d->follower_txid : 0);
+            if (d->last_full_success_unix > 0) {
+                char full[32];
+                iso8601(d->last_full_success_unix, full, sizeof(full));
+                text_buf_printf(&o, ",\"lastFullRestore\":\"%s\"", full);
+            }
             text_buf_printf(&o, "}");
         }
         text_buf_printf(&o, "],\"disk:free\":[");
@@ -219,6 +229,28 @@ static char *render_metrics(const struct status_view *v, size_t *len)
                         "# HELP lsinit_restores_total Databases restored from their replica on boot.\n"
                         "# TYPE lsinit_restores_total counter\nlsinit_restores_total %lu\n",
                         h->restores);
+        if (strcmp(h->verify_mode, "follow") == 0) {
+            text_buf_printf(&o, "# HELP lsinit_verify_follower_lag_transactions Transactions the follower copy is "
+                                "behind the replica.\n# TYPE lsinit_verify_follower_lag_transactions gauge\n");
+            for (size_t i = 0; i < h->db_count; i++) {
+                const struct db_health *d = &h->dbs[i];
+                if (!d->follower_known)
+                    continue;
+                double lag = d->replica_index > d->follower_txid ? d->replica_index - d->follower_txid : 0;
+                text_buf_printf(&o, "lsinit_verify_follower_lag_transactions{db=\"");
+                out_label(&o, d->path);
+                text_buf_printf(&o, "\"} %.0f\n", lag);
+            }
+        }
+        text_buf_printf(&o, "# HELP lsinit_verify_last_full_success_timestamp_seconds Unix time of the last passing "
+                            "whole restore.\n# TYPE lsinit_verify_last_full_success_timestamp_seconds gauge\n");
+        for (size_t i = 0; i < h->db_count; i++) {
+            if (h->dbs[i].last_full_success_unix <= 0)
+                continue;
+            text_buf_printf(&o, "lsinit_verify_last_full_success_timestamp_seconds{db=\"");
+            out_label(&o, h->dbs[i].path);
+            text_buf_printf(&o, "\"} %lld\n", (long long)h->dbs[i].last_full_success_unix);
+        }
         if (h->verify_mode[0] != '\0')
             text_buf_printf(&o,
                             "# HELP lsinit_verify_mode How backups are verified (follow: a follower copy; full: a "

@@ -46,6 +46,7 @@ struct verifier {
     int64_t full_interval_ms, check_interval_ms;
     int64_t last_full_ms, last_check_ms; /* monotonic: when the last full cycle / quick_check started */
     bool cycle_full, cycle_check;        /* what the running cycle does */
+    int64_t positions_at;                /* next read of the followers' -txid files */
     char *const *env;
     struct follower {
         pid_t pid;
@@ -157,6 +158,7 @@ static void verifier_apply_line(struct verifier *v, const char *line)
     long long started_at = json_field(line, "started_at", started, sizeof(started)) == 0 ? atoll(started) : 0;
     long long duration_ms = json_field(line, "duration_ms", duration, sizeof(duration)) == 0 ? atoll(duration) : 0;
     struct health_state *h = v->health;
+    char mode_seen[16];
     h->verifications[r]++;
     h->verification_seconds_sum += (double)duration_ms / 1000.0;
     for (size_t i = 0; i < h->db_count; i++) {
@@ -170,6 +172,9 @@ static void verifier_apply_line(struct verifier *v, const char *line)
         d->last_duration_ms = duration_ms;
         if (r == VERIFY_PASS)
             d->last_success_unix = started_at + duration_ms / 1000;
+        if (r == VERIFY_PASS && json_field(line, "mode", mode_seen, sizeof(mode_seen)) == 0 &&
+            strcmp(mode_seen, "full") == 0)
+            d->last_full_success_unix = started_at + duration_ms / 1000;
     }
     char mode[16];
     if (json_field(line, "mode", mode, sizeof(mode)) != 0)
@@ -348,8 +353,33 @@ static void verifier_start(struct verifier *v, int64_t now)
     log_debug("verification started (pid %ld)", (long)pid);
 }
 
+/* The follower copies' positions (their -txid files, hex), for /metrics' follower lag; every 2 s at most. */
+static void followers_read_positions(struct verifier *v, int64_t now)
+{
+    if (!v->follow || now < v->positions_at)
+        return;
+    v->positions_at = now + 2000;
+    for (size_t i = 0; i < v->plan->db_count && i < v->health->db_count; i++) {
+        char copy[PATH_MAX + 64], txid[PATH_MAX + 72], text[32] = "";
+        verify_follow_copy(v->tmp_dir, v->plan->dbs[i].path, copy, sizeof(copy));
+        snprintf(txid, sizeof(txid), "%s-txid", copy);
+        FILE *f = fopen(txid, "re");
+        if (f == NULL)
+            continue;
+        bool ok = fgets(text, sizeof(text), f) != NULL;
+        fclose(f);
+        char *end = NULL;
+        unsigned long long t = ok ? strtoull(text, &end, 16) : 0;
+        if (ok && end != text) {
+            v->health->dbs[i].follower_txid = (double)t;
+            v->health->dbs[i].follower_known = true;
+        }
+    }
+}
+
 void verifier_on_timer(struct verifier *v, int64_t now)
 {
+    followers_read_positions(v, now);
     for (size_t i = 0; v->follow && !v->stopped && i < v->plan->db_count; i++) {
         struct follower *f = &v->followers[i];
         if (f->pid <= 0 && f->restart_at != 0 && now >= f->restart_at)

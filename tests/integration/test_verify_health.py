@@ -775,7 +775,10 @@ def test_follow_mode_cycles_read_the_follower_copy(service, request):
     assert len(copies) == 1, copies
     samples = svc.metrics()
     assert hh.metric(samples, "lsinit_verify_mode", mode="follow") == 1
-    assert_healthy_pass(svc)
+    lag = hh.metric(samples, "lsinit_verify_follower_lag_transactions", db=str(svc.db))
+    assert lag is not None and lag >= 0, samples
+    check = assert_healthy_pass(svc)
+    assert check["mode"] == "follow" and "followerLagTransactions" in check, check
 
 
 @pytest.mark.skipif(not LITESTREAM_V05, reason="follow mode (restore -f) exists from Litestream 0.5.9")
@@ -802,6 +805,20 @@ def test_broken_follower_is_noticed_and_rebuilt_without_touching_the_app_databas
     finally:
         con.close()
     assert_healthy_pass(svc)
+
+
+@pytest.mark.skipif(not LITESTREAM_V05, reason="follow mode (restore -f) exists from Litestream 0.5.9")
+def test_follow_mode_still_restores_from_scratch_at_the_full_interval(service, request):
+    """Only a whole restore proves a new machine can start from the replica: in follow mode one still runs every
+    LSINIT_VERIFY_FULL_INTERVAL; /healthz names the last one."""
+    svc = service("file", request, LSINIT_VERIFY_INTERVAL="2s", LSINIT_VERIFY_MODE="follow",
+                  LSINIT_VERIFY_FULL_INTERVAL="5s")
+    svc.wait_ready()
+    wait_for(lambda: "passed in" in svc.run.stderr and "(full)" in svc.run.stderr and "(follow)" in svc.run.stderr,
+             60, lambda: svc.run.stderr)
+    check = assert_healthy_pass(svc)
+    assert "lastFullRestore" in check, check
+    assert hh.metric(svc.metrics(), "lsinit_verify_last_full_success_timestamp_seconds", db=str(svc.db)) > 0
 
 
 def test_follow_mode_needs_0_5_9(lsinit_bin, base_env, tmp_path, request):
