@@ -211,7 +211,7 @@ def _container_start_runs(d, fx):
             a += ["-e", f"{k}={x}"]
         if variant == "lsinit":
             a += ["-e", f"LSINIT_REPLICA_URL=s3://{seeds[v]['bucket']}/app.db",
-                  "-e", f"LITESTREAM_REPLICA_ENDPOINT={fx.endpoint}",
+                  "-e", f"LITESTREAM_REPLICA_ENDPOINT={fx.endpoint}", "-e", "LSINIT_LEASE=off",
                   "-e", f"LSINIT_HEALTH_ADDR=127.0.0.1:{free_port()}", S.PYTHON_IMAGES[v]]
         elif variant == "shell":
             a += ["-v", f"{seeds[v]['ls_conf']}:/etc/litestream.yml:ro", "--entrypoint", "/bin/sh", S.PYTHON_IMAGES[v],

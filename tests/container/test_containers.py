@@ -40,6 +40,7 @@ def s3_env(fauxqs, bucket, path):
         "LITESTREAM_ACCESS_KEY_ID": fauxqs.access_key_id,
         "LITESTREAM_SECRET_ACCESS_KEY": fauxqs.secret_access_key,
         "LSINIT_HEALTH_ADDR": f"{LOCAL}:{free_port()}",
+        "LSINIT_LEASE": "off",  # fauxqs ignores conditional writes: no lease can live there
     }
 
 

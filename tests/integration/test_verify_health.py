@@ -610,8 +610,10 @@ def test_healthz_and_metrics_before_any_verification(http_service):
     svc = http_service
     status, doc, check = svc.check()
     assert status == 200 and doc["status"] == "pass", doc
-    assert set(doc["checks"]) == {"app:process", "litestream:process", "replication:lag", "verification:last",
-                                  "disk:free"}, doc
+    assert set(doc["checks"]) == {"app:process", "litestream:process", "replication:lease", "replication:lag",
+                                  "verification:last", "disk:free"}, doc
+    lease = doc["checks"]["replication:lease"][0]
+    assert lease["status"] == "pass" and lease["output"].startswith("held"), lease
     assert check["result"] == "none" and check["status"] == "pass" and check["output"] == "verification is off"
     samples = svc.metrics()
     assert hh.metric(samples, "lsinit_verification_last_pass", db=svc.db) == -1

@@ -34,9 +34,12 @@ def make_replica(kind, where, fauxqs=None, sftp=None, bucket_prefix="rel", folde
     if kind == "s3":
         fauxqs.ensure_running()
         bucket = fauxqs.new_bucket(bucket_prefix)
+        # fauxqs ignores conditional writes, so it cannot hold the replica's lease: without LSINIT_LEASE=off
+        # lsinit would warn (auto) on every start; tests/integration/test_lease.py covers that case.
         env = {"LITESTREAM_REPLICA_ENDPOINT": fauxqs.endpoint,
                "LITESTREAM_ACCESS_KEY_ID": fauxqs.access_key_id,
-               "LITESTREAM_SECRET_ACCESS_KEY": fauxqs.secret_access_key}
+               "LITESTREAM_SECRET_ACCESS_KEY": fauxqs.secret_access_key,
+               "LSINIT_LEASE": "off"}
         return Replica(kind, f"s3://{bucket}/{name}", env, fauxqs.litestream_replica(bucket, name), fauxqs.aws_env,
                        bucket=bucket, prefix=name, s3=fauxqs)
     if kind == "sftp":
