@@ -810,6 +810,28 @@ def test_broken_follower_is_noticed_and_rebuilt_without_touching_the_app_databas
 
 
 @pytest.mark.skipif(not LITESTREAM_V05, reason="follow mode (restore -f) exists from Litestream 0.5.9")
+def test_lagging_follower_is_reported_stale_then_recovers(service, request):
+    """A follower that stops applying (SIGSTOPped: frozen, not dead) makes the next cycle `stale` (/healthz 503,
+    counted); once it moves again the next cycle passes."""
+    svc = service("file", request, LSINIT_VERIFY_INTERVAL="2s", LSINIT_VERIFY_MODE="follow",
+                  LSINIT_VERIFY_CATCHUP_TIMEOUT="3s")
+    svc.wait_ready()
+    wait_for(lambda: "passed in" in svc.run.stderr and _follower_pids(svc), 40, lambda: svc.run.stderr)
+    pids = _follower_pids(svc)
+    for pid in pids:
+        os.kill(pid, signal.SIGSTOP)
+    try:
+        wait_for(lambda: "failed: stale" in svc.run.stderr, 30, lambda: svc.run.stderr)
+        assert_failure_state(svc, ("stale",))
+    finally:
+        for pid in pids:
+            os.kill(pid, signal.SIGCONT)
+    n = svc.run.stderr.count("passed in")
+    wait_for(lambda: svc.run.stderr.count("passed in") > n, 30, lambda: svc.run.stderr)
+    assert_healthy_pass(svc)
+
+
+@pytest.mark.skipif(not LITESTREAM_V05, reason="follow mode (restore -f) exists from Litestream 0.5.9")
 def test_follow_mode_still_restores_from_scratch_at_the_full_interval(service, request):
     """Only a whole restore proves a new machine can start from the replica: in follow mode one still runs every
     LSINIT_VERIFY_FULL_INTERVAL; /healthz names the last one."""
