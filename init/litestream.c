@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #include "litestream.h"
 
+#include <elf.h>
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -9,6 +10,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "go_buildinfo.h"
+#include "log.h"
 #include "spawn.h"
 #include "utf8.h"
 
@@ -119,9 +122,71 @@ int ls_find_binary(const char *configured, const char *path_env, char *out, size
     return -1;
 }
 
+/* The e_machine of the binaries this machine runs (0: unknown here, never trusted). */
+#if defined(__x86_64__)
+#define HOST_ELF_MACHINE EM_X86_64
+#elif defined(__aarch64__)
+#define HOST_ELF_MACHINE EM_AARCH64
+#elif defined(__i386__)
+#define HOST_ELF_MACHINE EM_386
+#elif defined(__arm__)
+#define HOST_ELF_MACHINE EM_ARM
+#elif defined(__riscv)
+#define HOST_ELF_MACHINE EM_RISCV
+#elif defined(__s390x__)
+#define HOST_ELF_MACHINE EM_S390
+#elif defined(__powerpc64__)
+#define HOST_ELF_MACHINE EM_PPC64
+#else
+#define HOST_ELF_MACHINE 0
+#endif
+
+/*
+ * Release builds of Litestream set their version with -ldflags "-X
+ * main.Version=...", which Go (1.18+) records in the binary's build info:
+ * reading it takes microseconds where `litestream version` starts a whole Go
+ * process. 0 with out set, or -1 when the build info cannot tell (no build
+ * info, a development build, another machine's binary): the caller runs it.
+ */
+static int version_from_buildinfo(const char *binary, struct ls_version *out)
+{
+    struct go_buildinfo bi;
+    char why[256], value[64];
+    if (go_buildinfo_read(binary, &bi, why, sizeof(why)) != 0) {
+        log_debug("%s: no version from its Go build info (%s); running `%s version`", binary, why, binary);
+        return -1;
+    }
+    unsigned machine = bi.elf_machine;
+    bool here = HOST_ELF_MACHINE != 0 && machine == HOST_ELF_MACHINE &&
+                bi.big_endian == (__BYTE_ORDER__ == __ORDER_BIG_ENDIAN__);
+    int rc = go_buildinfo_ldflags_x(bi.mod, "main.Version", value, sizeof(value));
+    go_buildinfo_free(&bi);
+    if (!here) {
+        /* `litestream version` then fails with the message that names the problem. */
+        log_debug("%s is not an ELF file for this machine (e_machine %u); running `%s version`", binary, machine,
+                  binary);
+        return -1;
+    }
+    if (rc != 0) {
+        log_debug("%s: its Go build info %s main.Version; running `%s version`", binary,
+                  rc > 0 ? "sets no" : "has an -ldflags setting lsinit cannot read for", binary);
+        return -1;
+    }
+    if (ls_version_parse(value, out) != 0) {
+        log_debug("%s: its Go build info sets main.Version=%s, not a release version; running `%s version`", binary,
+                  value, binary);
+        return -1;
+    }
+    log_debug("%s: litestream %s, read from its Go build info (-X main.Version=%s) without running it", binary,
+              out->text, value);
+    return 0;
+}
+
 int ls_detect_version(const char *binary, const sigset_t *child_mask, struct ls_version *out, char *err,
                       size_t err_size)
 {
+    if (version_from_buildinfo(binary, out) == 0)
+        return 0;
     char buf[256] = "";
     char *const argv[] = {(char *)binary, (char *)"version", NULL};
     /* A litestream that hangs must not hang PID 1 before its loop. */
@@ -428,15 +493,21 @@ int ls_subcommand_argv(const struct ls_version *v, const char *binary, const cha
     return (int)n;
 }
 
+/* BINARY COMMAND -config C -no-expand-env: how every command lsinit runs itself begins. */
+static size_t argv_head(const char **out, const char *binary, const char *command, const char *config_path)
+{
+    out[0] = binary;
+    out[1] = command;
+    out[2] = "-config";
+    out[3] = config_path;
+    out[4] = "-no-expand-env";
+    return 5;
+}
+
 size_t ls_restore_argv(const struct ls_version *v, const char *binary, const char *config_path, const char *db,
                        const char *output, const char *check, const char **out)
 {
-    size_t n = 0;
-    out[n++] = binary;
-    out[n++] = "restore";
-    out[n++] = "-config";
-    out[n++] = config_path;
-    out[n++] = "-no-expand-env";
+    size_t n = argv_head(out, binary, "restore", config_path);
     if (output != NULL) {
         out[n++] = "-o";
         out[n++] = output;
@@ -454,12 +525,7 @@ size_t ls_restore_argv(const struct ls_version *v, const char *binary, const cha
 
 size_t ls_follow_argv(const char *binary, const char *config_path, const char *db, const char *output, const char **out)
 {
-    size_t n = 0;
-    out[n++] = binary;
-    out[n++] = "restore";
-    out[n++] = "-config";
-    out[n++] = config_path;
-    out[n++] = "-no-expand-env";
+    size_t n = argv_head(out, binary, "restore", config_path);
     out[n++] = "-f";
     out[n++] = "-o";
     out[n++] = output;
@@ -486,12 +552,7 @@ size_t ls_sync_wait_argv(const char *binary, const char *socket_path, const char
 
 size_t ls_replicate_argv(const char *binary, const char *config_path, bool once, const char *exec, const char **out)
 {
-    size_t n = 0;
-    out[n++] = binary;
-    out[n++] = "replicate";
-    out[n++] = "-config";
-    out[n++] = config_path;
-    out[n++] = "-no-expand-env";
+    size_t n = argv_head(out, binary, "replicate", config_path);
     if (once)
         out[n++] = "-once";
     if (exec != NULL) {

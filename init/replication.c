@@ -415,6 +415,22 @@ static void lease_lost(struct replication *r, const char *why, int64_t now)
     replicate_event(r, REPLICATE_EV_LEASE_LOST, now);
 }
 
+/* Every database that can carry a lease has one (or none can): the restores may begin. */
+static void leases_maybe_complete(struct replication *r, int64_t now)
+{
+    if (r->lease != LEASE_ACQUIRING || r->leases_held < r->leases_wanted)
+        return;
+    if (r->leases_wanted == 0) {
+        r->lease = LEASE_ENDED;
+        snprintf(r->lease_text, sizeof(r->lease_text), "off: no store here can hold a lease");
+    } else {
+        r->lease = LEASE_HELD;
+        snprintf(r->lease_text, sizeof(r->lease_text), "held (TTL %llds)", (long long)(r->plan->lease_ttl_ms / 1000));
+    }
+    if (r->stop_signal == 0 && !r->decided)
+        restores_begin(r, now);
+}
+
 static void on_keeper_line(char *line, void *ctx)
 {
     struct replication *r = ctx;
@@ -432,30 +448,13 @@ static void on_keeper_line(char *line, void *ctx)
             log_info("holding the replica's lease for %s (generation %s)", r->plan->dbs[ev.index].path, ev.text);
         r->leases_held++;
         r->lease_renewed_ms = now;
-        if (r->leases_held == r->leases_wanted && r->lease == LEASE_ACQUIRING) {
-            r->lease = LEASE_HELD;
-            snprintf(r->lease_text, sizeof(r->lease_text), "held (TTL %llds)",
-                     (long long)(r->plan->lease_ttl_ms / 1000));
-            if (r->stop_signal == 0 && !r->decided)
-                restores_begin(r, now);
-        }
+        leases_maybe_complete(r, now);
         break;
     case LEASE_EV_UNLEASED:
         log_warn("%s", ev.text);
         if (r->leases_wanted > 0)
             r->leases_wanted--;
-        if (r->leases_wanted == 0 && r->lease == LEASE_ACQUIRING) {
-            r->lease = LEASE_ENDED;
-            snprintf(r->lease_text, sizeof(r->lease_text), "off: the store ignores conditional writes");
-            if (r->stop_signal == 0 && !r->decided)
-                restores_begin(r, now);
-        } else if (r->leases_held == r->leases_wanted && r->lease == LEASE_ACQUIRING) {
-            r->lease = LEASE_HELD;
-            snprintf(r->lease_text, sizeof(r->lease_text), "held (TTL %llds)",
-                     (long long)(r->plan->lease_ttl_ms / 1000));
-            if (r->stop_signal == 0 && !r->decided)
-                restores_begin(r, now);
-        }
+        leases_maybe_complete(r, now);
         break;
     case LEASE_EV_RENEWED: r->lease_renewed_ms = now; break;
     case LEASE_EV_LOST: lease_lost(r, ev.text, now); break;
