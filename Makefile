@@ -161,6 +161,20 @@ fuzz-config: build/fuzz/fuzz_config
 	  corpus-config ../../tests/fuzz/corpus/config > fuzz_config.log 2>&1; rc=$$?; \
 	  grep -E '^fuzz_config:|^stat::|SUMMARY|Test unit' fuzz_config.log | tail -20; exit $$rc
 
+# fuzz_go_buildinfo: the Go build info reader (init/lib/go_buildinfo.c) on whole
+# files (a memfd), then its -ldflags helpers. `make fuzz-go-buildinfo` runs it FUZZ_SECONDS.
+.PHONY: fuzz-go-buildinfo
+build/fuzz/fuzz_go_buildinfo: tests/fuzz/fuzz_go_buildinfo.c init/lib/go_buildinfo.c init/lib/go_buildinfo.h
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) $< init/lib/go_buildinfo.c -o $@
+
+fuzz-go-buildinfo: build/fuzz/fuzz_go_buildinfo
+	@rm -rf build/fuzz/corpus-go-buildinfo && mkdir -p build/fuzz/corpus-go-buildinfo
+	build/fuzz/fuzz_go_buildinfo -max_total_time=$(FUZZ_SECONDS) -max_len=16384 -print_final_stats=1 \
+	  -artifact_prefix=build/fuzz/go-buildinfo- \
+	  build/fuzz/corpus-go-buildinfo tests/fuzz/corpus/go_buildinfo > build/fuzz/fuzz_go_buildinfo.log 2>&1; rc=$$?; \
+	  tail -12 build/fuzz/fuzz_go_buildinfo.log; exit $$rc
+
 .PHONY: check-manifests helm-check image container-test
 
 # The long reliability suites (stop soak of 100 cycles, 20 Litestream kills, 30 s outages,

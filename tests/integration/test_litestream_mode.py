@@ -855,3 +855,36 @@ def test_subcommands(lsinit_bin, base_env, request, tmp_path):
     version = (ROOT / "VERSION").read_text().strip()
     assert r.returncode == 0, r.stderr
     assert f"lsinit {version}" in r.stdout and f"litestream v{LITESTREAM_TEST_VERSION}" in r.stdout, r.stdout
+
+
+# ---------------------------------------------------------------- 10. version detection
+
+def test_version_read_from_go_build_info_without_running_litestream(lsinit_bin, litestream_bin, base_env, request,
+                                                                     tmp_path):
+    """Start → exit with an app that exits at once: the version comes from the binary's Go build info
+    (-X main.Version in its -ldflags setting), so no `litestream version` runs before `replicate`. A copy
+    whose build info no longer sets main.Version goes back to running `litestream version`."""
+    replica = make_replica("file", request, tmp_path)
+    db = tmp_path / "data" / "app.db"
+    env = lsinit_env(base_env, replica, db, LSINIT_LOG_LEVEL="debug")
+    with LsinitRun(lsinit_bin, ["--", "/bin/true"], env, tmp_path) as run:
+        rc = run.wait(30)
+    assert rc == 0, run.stderr
+    want = f"litestream v{LITESTREAM_TEST_VERSION}, read from its Go build info (-X main.Version="
+    assert [ln for ln in run.lsinit_lines("DEBUG") if want in ln], run.stderr
+    assert not [ln for ln in run.lsinit_lines() if "version`" in ln], run.stderr
+
+    # The same binary with "main.Version" renamed inside its build info (same length): no version there.
+    data = bytearray(pathlib.Path(litestream_bin).read_bytes())
+    blob = data.find(b"\xff Go buildinf:")
+    at = data.find(b"main.Version=", blob, blob + 65536)
+    assert blob >= 0 and at > blob, "no -X main.Version in the build info of " + litestream_bin
+    data[at:at + 12] = b"main.Versio_"
+    copy = tmp_path / "litestream-no-version"
+    copy.write_bytes(bytes(data))
+    copy.chmod(0o755)
+    env = dict(env, LSINIT_LITESTREAM=str(copy))
+    with LsinitRun(lsinit_bin, ["--", "/bin/true"], env, tmp_path) as run:
+        rc = run.wait(30)
+    assert rc == 0, run.stderr
+    assert [ln for ln in run.lsinit_lines("DEBUG") if "sets no main.Version; running" in ln], run.stderr
