@@ -37,7 +37,7 @@ int ls_version_check_supported(const struct ls_version *v, char *err, size_t err
  */
 int ls_find_binary(const char *configured, const char *path_env, char *out, size_t size, char *err, size_t err_size);
 
-/* Runs `litestream version` and parses the answer. */
+/* Reads the version from the binary's Go build info (-X main.Version), or else runs `litestream version`. */
 int ls_detect_version(const char *binary, const sigset_t *child_mask, struct ls_version *out, char *err,
                       size_t err_size);
 
