@@ -75,7 +75,7 @@ build/asan/lsinit: $(ASAN_APP_OBJS) build/asan/libutil.a
 # and build/libutil.a, nothing else: a test of an init/lib module needs no line.
 # A new test of an init/ module adds one; a module that starts calling another
 # adds it to the tests that link it (the link fails and names the symbol).
-UNIT_DEPS_test_install := install_litestream litestream settings
+UNIT_DEPS_test_install := cmd_install litestream settings
 UNIT_DEPS_test_legacy_layout := legacy_layout replica_url
 UNIT_DEPS_test_litestream := litestream
 UNIT_DEPS_test_ls_config := ls_config settings litestream

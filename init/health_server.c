@@ -16,7 +16,7 @@
 #include "http_request.h"
 #include "log.h"
 #include "parse.h"
-#include "status.h"
+#include "health_status.h"
 
 struct health_conn {
     int fd;

@@ -19,7 +19,7 @@
 #include "settings.h"
 #include "shim.h"
 #include "signals.h"
-#include "subcommands.h"
+#include "cmd_litestream.h"
 #include "supervisor.h"
 #include "verify.h"
 #include "version.h"

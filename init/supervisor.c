@@ -23,7 +23,7 @@
 #include "replication.h"
 #include "scraper.h"
 #include "spawn.h"
-#include "status.h"
+#include "health_status.h"
 #include "verifier.h"
 
 #define SUPERVISOR_MAX_CHILD_SCAN 4096

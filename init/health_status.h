@@ -5,8 +5,8 @@
  * of a status_view, a snapshot the supervisor takes for each request;
  * nothing here touches a socket or a secret.
  */
-#ifndef LSINIT_STATUS_H
-#define LSINIT_STATUS_H
+#ifndef LSINIT_HEALTH_STATUS_H
+#define LSINIT_HEALTH_STATUS_H
 
 #include <stddef.h>
 

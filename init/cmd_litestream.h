@@ -4,8 +4,8 @@
  * sync|reset|version`: Litestream's commands run against the configuration
  * lsinit generates, mapped to the detected Litestream version.
  */
-#ifndef LSINIT_SUBCOMMANDS_H
-#define LSINIT_SUBCOMMANDS_H
+#ifndef LSINIT_CMD_LITESTREAM_H
+#define LSINIT_CMD_LITESTREAM_H
 
 #include <stdbool.h>
 

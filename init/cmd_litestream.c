@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-#include "subcommands.h"
+#include "cmd_litestream.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -14,8 +14,8 @@
 
 #include "cmd_lease.h"
 #include "exit_codes.h"
-#include "http_client.h"
-#include "install_litestream.h"
+#include "cmd_health.h"
+#include "cmd_install.h"
 #include "litestream.h"
 #include "log.h"
 #include "plan.h"

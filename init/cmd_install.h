@@ -13,8 +13,8 @@
  * carries the official binary, so a mirror needs no --sha256 then; it is
  * enforced even when --sha256 is given.
  */
-#ifndef LSINIT_INSTALL_LITESTREAM_H
-#define LSINIT_INSTALL_LITESTREAM_H
+#ifndef LSINIT_CMD_INSTALL_H
+#define LSINIT_CMD_INSTALL_H
 
 #include <limits.h>
 #include <stdbool.h>

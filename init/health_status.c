@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-#include "status.h"
+#include "health_status.h"
 
 #include <stdio.h>
 #include <stdlib.h>

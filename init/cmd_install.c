@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-#include "install_litestream.h"
+#include "cmd_install.h"
 
 #include <curl/curl.h>
 #include <errno.h>

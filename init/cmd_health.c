@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-#include "http_client.h"
+#include "cmd_health.h"
 
 #include <curl/curl.h>
 #include <stdio.h>
