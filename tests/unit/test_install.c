@@ -18,7 +18,7 @@
 #include <zlib.h>
 
 #include "exit_codes.h"
-#include "install_litestream.h"
+#include "cmd_install.h"
 #include "sha256.h"
 #include "tar_gz.h"
 
