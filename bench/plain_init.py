@@ -4,6 +4,7 @@ A4 reaping orphans as PID 1 of a new PID namespace (bench/orphans.c).
 """
 import os
 import shlex
+import statistics
 import subprocess
 import time
 
@@ -54,19 +55,37 @@ def run_rss():
 # ---------------------------------------------------------------- A3 /bin/true
 
 def run_true():
+    """S.TRUE_ROUNDS rounds; each is one hyperfine call over every command (S.TRUE_RUNS // S.TRUE_ROUNDS runs
+    each), the order rotated by one command per round, so no command always runs first or last and a busy phase
+    of the machine hits a round, not a command. Per command: the median of its round medians (the figure
+    compared), their min-max (the spread between rounds), and the statistics over all its runs; per peer, lsinit's
+    round median / the peer's in the same round, for each round."""
     cmds = [("/bin/true (no init)", "/bin/true")]
     for name, _, prefix in INITS + [DEV]:
         cmds.append((name, shlex.join(prefix + ["/bin/true"])))
     times = {name: [] for name, _ in cmds}
+    rounds = {name: [] for name, _ in cmds}
     per_round = [S.TRUE_RUNS // S.TRUE_ROUNDS + (1 if i < S.TRUE_RUNS % S.TRUE_ROUNDS else 0)
                  for i in range(S.TRUE_ROUNDS)]
-    for n in per_round:
-        r = hyperfine(cmds, n, S.TRUE_WARMUP, raw=True)
+    for i, n in enumerate(per_round):
+        k = i % len(cmds)
+        r = hyperfine(cmds[k:] + cmds[:k], n, S.TRUE_WARMUP, raw=True)
         for name, _ in cmds:
             times[name] += r[name]["times"]
+            rounds[name].append(statistics.median(r[name]["times"]))
             if any(c != 0 for c in r[name]["codes"]):
                 die(f"A3 {name}: exit codes {r[name]['codes']}")
-    return {name: st(v) for name, v in times.items()}, cmds
+    out = {}
+    for name, _ in cmds:
+        s = st(times[name])
+        s["all_median"] = s["median"]
+        s["median"] = statistics.median(rounds[name])
+        s["rounds"] = rounds[name]
+        s["rmin"], s["rmax"] = min(rounds[name]), max(rounds[name])
+        out[name] = s
+    for name, _ in cmds:
+        out[name]["ls_ratio"] = [ls / x for ls, x in zip(rounds["lsinit"], rounds[name], strict=True)]
+    return out, cmds
 
 
 # ---------------------------------------------------------------- A4 orphans
@@ -161,15 +180,19 @@ def blocks(R, work):
     rows = []
     for name, cmd in cmds:
         s = tr[name]
-        rows.append([name, ratio(s["median"], tr["lsinit"]["median"]),
+        ls_over = (f"{min(s['ls_ratio']):.2f}–{max(s['ls_ratio']):.2f}"
+                   if name not in ("lsinit", "/bin/true (no init)") else "—")
+        rows.append([name, ratio(s["median"], tr["lsinit"]["median"]), ls_over,
                      f(ovh[name], 3) if name != "/bin/true (no init)" else "—",
-                     f(s["median"], 3), f(s["min"], 3), f(s["max"], 3), f"{f(s['mean'], 3)} ± {f(s['sd'], 3)}",
+                     f(s["median"], 3), f"{f(s['rmin'], 3)}–{f(s['rmax'], 3)}",
+                     f(s["min"], 3), f"{f(s['mean'], 3)} ± {f(s['sd'], 3)}",
                      f"`{short(cmd, work)}`"])
     fastest = min((k for k in tr if k != "/bin/true (no init)"), key=lambda k: tr[k]["median"])
     B["a3"] = {"runs": S.TRUE_RUNS, "rounds": S.TRUE_ROUNDS, "per_round": S.TRUE_RUNS // S.TRUE_ROUNDS,
                "warmup": S.TRUE_WARMUP,
-               "table": table(["command", "÷ lsinit", "init cost (ms)", "median (ms)", "min (ms)", "max (ms)",
-                               "mean ± σ (ms)", "command line"], rows),
+               "table": table(["command", "÷ lsinit", "lsinit ÷ it, per round", "init cost (ms)",
+                               "median of round medians (ms)", "round medians (ms)", "min (ms)",
+                               "mean ± σ, all runs (ms)", "command line"], rows),
                "fastest": fastest, "dev_libs": by["lsinit (dev build)"]["libs"],
                "dev_cost": f(ovh["lsinit (dev build)"], 2)}
 
@@ -215,8 +238,11 @@ def slower(R):
                               others=", ".join(f"{n} {f(rss[n]['median'], 0)} KiB" for n in worse)))
     worse = [n for n in PEERS if tr[n]["median"] < tr["lsinit"]["median"]]
     if worse:
-        items.append(fragment("slower_a3", median=f(tr["lsinit"]["median"], 3),
-                              others=", ".join(f"{n} {f(tr[n]['median'], 3)} ms" for n in worse)))
+        items.append(fragment("slower_a3", median=f(tr["lsinit"]["median"], 3), rounds=S.TRUE_ROUNDS,
+                              others=", ".join(f"{n} {f(tr[n]['median'], 3)} ms (lsinit slower in "
+                                               f"{sum(1 for x in tr[n]['ls_ratio'] if x > 1)} of {S.TRUE_ROUNDS} "
+                                               f"rounds, lsinit ÷ {n} {min(tr[n]['ls_ratio']):.2f}–"
+                                               f"{max(tr[n]['ls_ratio']):.2f})" for n in worse)))
     if orphans:
         o = orphans[0]
         worse = [n for n in PEERS if o[n]["cpu"] and o[n]["cpu"]["median"] < o["lsinit"]["cpu"]["median"]]

@@ -41,6 +41,11 @@ BUILD_IMAGES = "--build-images" in sys.argv
 OUT = os.path.join(ROOT, "build", "bench", "benchmarks-quick.md") if QUICK else os.path.join(ROOT, "docs", "benchmarks.md")
 if "--out" in sys.argv:
     OUT = os.path.abspath(sys.argv[sys.argv.index("--out") + 1])
+# --only PART[,PART...]: just those parts (module names: plain_init, health, ...), their blocks written to
+# build/bench/only.md (or --out) instead of the report; health then makes its own database.
+ONLY = sys.argv[sys.argv.index("--only") + 1].split(",") if "--only" in sys.argv else None
+if ONLY and "--out" not in sys.argv:
+    OUT = os.path.join(ROOT, "build", "bench", "only.md")
 RESULTS = os.path.join(ROOT, "build", "bench", "results-quick.json" if QUICK else "results.json")
 PLOT_DIR = os.path.join(ROOT, "build", "bench", "plots") if QUICK else os.path.join(ROOT, "docs", "benchmarks")
 
@@ -48,8 +53,8 @@ PLOT_DIR = os.path.join(ROOT, "build", "bench", "plots") if QUICK else os.path.j
 
 # Part A (plain init)
 N_RSS = 2 if QUICK else 5
-TRUE_WARMUP, TRUE_RUNS = (3, 30) if QUICK else (10, 200)
-TRUE_ROUNDS = 2 if QUICK else 4        # runs split into rounds that alternate the commands
+TRUE_WARMUP, TRUE_RUNS = (3, 30) if QUICK else (10, 300)
+TRUE_ROUNDS = 2 if QUICK else 5        # runs split into rounds (order rotated each round); median of round medians
 N_ORPHANS = 2000 if QUICK else 10000
 RUNS_ORPHANS = 2 if QUICK else 5
 # Part B (Litestream mode)

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <poll.h>
 #include <sys/signalfd.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -17,8 +18,32 @@ int signal_is_synchronous(int sig)
            sig == SIGSYS;
 }
 
+/* close_range(2)'s flag (Linux 5.11); musl 1.2.3 has the syscall number but no wrapper or flag. */
+#ifndef CLOSE_RANGE_CLOEXEC
+#define CLOSE_RANGE_CLOEXEC (1U << 2)
+#endif
+
+/* Marks [first, last] close-on-exec in one call; -1 when the kernel cannot (older than 5.11). */
+static int fds_cloexec_range(unsigned int first, unsigned int last)
+{
+#ifdef SYS_close_range
+    if (first > last)
+        return 0;
+    return (int)syscall(SYS_close_range, first, last, CLOSE_RANGE_CLOEXEC);
+#else
+    (void)first;
+    (void)last;
+    return -1;
+#endif
+}
+
 void fds_close_inherited_on_exec(int keep_fd)
 {
+    /* One system call where the kernel has close_range(CLOSE_RANGE_CLOEXEC); keep_fd stays as it is. */
+    if (keep_fd < 3 ? fds_cloexec_range(3, ~0U) == 0
+                    : fds_cloexec_range(3, (unsigned int)keep_fd - 1) == 0 &&
+                          fds_cloexec_range((unsigned int)keep_fd + 1, ~0U) == 0)
+        return;
     DIR *dir = opendir("/proc/self/fd");
     if (dir == NULL)
         return;

@@ -4,9 +4,11 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <termios.h>
@@ -21,9 +23,31 @@ int spawn_exit_code_for_errno(int err)
     return not_found ? SPAWN_EXIT_NOTFOUND : SPAWN_EXIT_NOEXEC;
 }
 
-/* Runs in the child between fork and exec: only async-signal-safe calls. */
-static void spawn_child(const struct spawn_request *req, int report_fd)
+/* What the child and the parent share (CLONE_VM): the request in, the exec's errno out. */
+struct spawn_child_args {
+    const struct spawn_request *req;
+    int err;
+};
+
+/*
+ * The child's stack until it execs: a few frames and execvpe's path buffer
+ * (PATH_MAX + NAME_MAX); glibc's execvpe also copies argv there to run a
+ * script through /bin/sh, so a long argv gets a bigger, mapped stack.
+ */
+#define SPAWN_CHILD_STACK (64 * 1024)
+
+/*
+ * Runs in the child between clone and exec, on its own stack but in the
+ * parent's memory while the parent sleeps (CLONE_VM | CLONE_VFORK, the way
+ * posix_spawn does it): only async-signal-safe calls, nothing allocated.
+ */
+#if defined(__SANITIZE_ADDRESS__)
+__attribute__((no_sanitize_address))
+#endif
+static int spawn_child(void *p)
 {
+    struct spawn_child_args *a = p;
+    const struct spawn_request *req = a->req;
     if (req->new_pgrp) {
         (void)setpgid(0, 0);
         /*
@@ -51,45 +75,46 @@ static void spawn_child(const struct spawn_request *req, int report_fd)
         (void)sigprocmask(SIG_SETMASK, req->child_mask, NULL);
         execvpe(req->argv[0], req->argv, req->envp != NULL ? req->envp : environ);
         err = errno;
-        /* Block again: nothing may interrupt the report. */
     }
-    ssize_t ignored = write(report_fd, &err, sizeof(err));
-    (void)ignored;
+    a->err = err; /* read by the parent once it wakes: the child has exited by then */
     _exit(spawn_exit_code_for_errno(err));
 }
 
 pid_t spawn_process(const struct spawn_request *req, int *exec_errno)
 {
-    int report[2];
     *exec_errno = 0;
-    if (pipe2(report, O_CLOEXEC) != 0)
-        return -1;
-    pid_t pid = fork();
+    struct spawn_child_args args = {.req = req, .err = 0};
+    size_t argc = 0;
+    while (req->argv[argc] != NULL)
+        argc++;
+    /*
+     * The child borrows our memory and we sleep until it has exec'd or exited:
+     * no page tables copied for it, and its exec error comes back in args
+     * instead of through a pipe.
+     */
+    _Alignas(16) char stack[SPAWN_CHILD_STACK];
+    char *base = stack;
+    size_t size = sizeof(stack);
+    size_t need = SPAWN_CHILD_STACK + (argc + 2) * sizeof(char *);
+    if (need > size) {
+        size = (need + 4095) & ~(size_t)4095;
+        base = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (base == MAP_FAILED)
+            return -1;
+    }
+    pid_t pid = clone(spawn_child, base + size, CLONE_VM | CLONE_VFORK | SIGCHLD, &args);
+    int saved = errno;
+    if (base != stack)
+        (void)munmap(base, size);
     if (pid < 0) {
-        int saved = errno;
-        close(report[0]);
-        close(report[1]);
         errno = saved;
         return -1;
     }
-    if (pid == 0) {
-        close(report[0]);
-        spawn_child(req, report[1]);
-    }
-    if (req->new_pgrp)
-        (void)setpgid(pid, pid); /* both sides set it, so there is no window */
-    close(report[1]);
-    int err = 0;
-    ssize_t n;
-    do {
-        n = read(report[0], &err, sizeof(err));
-    } while (n < 0 && errno == EINTR);
-    close(report[0]);
-    if (n == (ssize_t)sizeof(err)) {
+    if (args.err != 0) {
         int status;
         while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
         }
-        *exec_errno = err;
+        *exec_errno = args.err;
         return -1;
     }
     return pid;

@@ -3,7 +3,8 @@
  * Starting a child the way an init must: its own process group (and the
  * terminal's foreground, when there is one), the exact signal mask lsinit was
  * started with, the caller's working directory, and an exec error reported
- * back through a close-on-exec pipe so the parent can print one clear line.
+ * back (the child runs in the parent's memory until it execs, as posix_spawn
+ * does) so the parent can print one clear line.
  *
  * Three ways in, one per need:
  *   spawn_process   start a command and return at once (the app, litestream,
@@ -37,7 +38,8 @@ struct spawn_request {
 };
 
 /*
- * Forks and execs. Returns the pid, or -1 when fork failed (errno set) or the
+ * Starts the child (clone, CLONE_VM | CLONE_VFORK) and returns once it has
+ * exec'd. Returns the pid, or -1 when fork failed (errno set) or the
  * exec failed: then *exec_errno holds the exec's errno and the child has been
  * reaped already.
  */
