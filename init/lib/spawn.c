@@ -34,7 +34,7 @@ struct spawn_child_args {
  * (PATH_MAX + NAME_MAX); glibc's execvpe also copies argv there to run a
  * script through /bin/sh, so a long argv gets a bigger, mapped stack.
  */
-#define SPAWN_CHILD_STACK (64 * 1024)
+#define SPAWN_CHILD_STACK ((size_t)64 * 1024)
 
 /*
  * Runs in the child between clone and exec, on its own stack but in the
@@ -44,7 +44,8 @@ struct spawn_child_args {
 #if defined(__SANITIZE_ADDRESS__)
 __attribute__((no_sanitize_address))
 #endif
-static int spawn_child(void *p)
+static int
+spawn_child(void *p)
 {
     struct spawn_child_args *a = p;
     const struct spawn_request *req = a->req;
