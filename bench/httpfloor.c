@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Reference HTTP server for bench/run (benchmark C3), compiled by bench/run
+ * Reference HTTP server for bench/run (benchmark C10), compiled by bench/run
  * with cc -O2: the least a server can do per request on this machine, to
  * tell the machine's floor (loopback TCP, wrk, the scheduler) from lsinit's
- * own cost.
+ * own cost. bench/run keeps it running beside lsinit, Litestream and the app
+ * and measures it interleaved with lsinit's endpoint (same neighbours, same
+ * pacing, same client).
  *
  *   httpfloor PORT            serve on 127.0.0.1:PORT until killed
  *

@@ -18,11 +18,14 @@
  * the init being measured. (A fresh PID namespace and 2·N < pid_max: no pid is
  * reused during a run.)
  *
- * Prints one line: "<total_ms> <fork_ms> <init_cpu_ms> <orphans>": total_ms
- * from the first fork until no grandchild is left, fork_ms until the last
- * round finished, init_cpu_ms the CPU time PID 1 used meanwhile (from
+ * Prints one line: "<total_ms> <fork_ms> <init_cpu_ms> <orphans> <init_runs>":
+ * total_ms from the first fork until no grandchild is left, fork_ms until the
+ * last round finished, init_cpu_ms the CPU time PID 1 used meanwhile (from
  * /proc/1/schedstat, nanosecond resolution; -1 when unreadable or when the
- * maker is PID 1 itself).
+ * maker is PID 1 itself), init_runs how many times PID 1 was scheduled in
+ * meanwhile (schedstat's third field: about one per wake-up; -1 likewise).
+ * init_cpu_ms / init_runs is PID 1's cost per wake-up, which does not depend
+ * on how many orphans each wake-up happened to find.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -43,15 +46,17 @@ static double now_ms(void)
     return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
 }
 
-/* CPU time of PID 1 so far, in ns (first field of /proc/1/schedstat). */
-static double pid1_cpu_ns(void)
+/* CPU time of PID 1 so far, in ns, and how often it was scheduled in (/proc/1/schedstat's first and third
+ * fields); -1 when unreadable. */
+static double pid1_cpu_ns(double *runs)
 {
+    *runs = -1;
     FILE *f = fopen("/proc/1/schedstat", "r");
     if (f == NULL)
         return -1;
-    double ns = -1;
-    if (fscanf(f, "%lf", &ns) != 1)
-        ns = -1;
+    double ns = -1, wait_ns = 0;
+    if (fscanf(f, "%lf %lf %lf", &ns, &wait_ns, runs) != 3)
+        ns = *runs = -1;
     fclose(f);
     return ns;
 }
@@ -88,7 +93,8 @@ int main(int argc, char **argv)
     }
     long have = 0;
     int measure_init = getpid() != 1;
-    double cpu0 = measure_init ? pid1_cpu_ns() : -1;
+    double runs0 = -1, runs1 = -1;
+    double cpu0 = measure_init ? pid1_cpu_ns(&runs0) : -1;
     double t0 = now_ms();
     for (long i = 0; i < n; i++) {
         pid_t child = fork();
@@ -141,8 +147,9 @@ int main(int argc, char **argv)
         }
     }
     double t1 = now_ms();
-    double cpu1 = measure_init ? pid1_cpu_ns() : -1;
+    double cpu1 = measure_init ? pid1_cpu_ns(&runs1) : -1;
     double init_ms = (cpu0 >= 0 && cpu1 >= 0) ? (cpu1 - cpu0) / 1e6 : -1;
-    printf("%.3f %.3f %.3f %ld\n", t1 - t0, t_forks - t0, init_ms, n);
+    double init_runs = (runs0 >= 0 && runs1 >= 0) ? runs1 - runs0 : -1;
+    printf("%.3f %.3f %.3f %ld %.0f\n", t1 - t0, t_forks - t0, init_ms, n, init_runs);
     return 0;
 }

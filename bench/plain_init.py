@@ -100,7 +100,8 @@ def run_orphans(work):
         return None
     variants = [(name, unshare + prefix + [maker, str(S.N_ORPHANS)]) for name, _, prefix in INITS]
     variants.append(("no init (maker is PID 1 and reaps its own orphans)", unshare + [maker, str(S.N_ORPHANS), "self"]))
-    res = {name: {"total": [], "fork": [], "tail": [], "cpu": [], "wall": []} for name, _ in variants}
+    res = {name: {"total": [], "fork": [], "tail": [], "cpu": [], "wall": [], "runs": [], "per_run": []}
+           for name, _ in variants}
     for i in range(S.RUNS_ORPHANS):
         for name, argv in variants:
             t0 = time.perf_counter()
@@ -111,12 +112,15 @@ def run_orphans(work):
             wall = (time.perf_counter() - t0) * 1000
             if r.returncode != 0:
                 die(f"A4 {name}: exit {r.returncode}: {r.stderr.strip()}")
-            total, fork, cpu, n = r.stdout.split()
+            total, fork, cpu, n, runs = r.stdout.split()
             res[name]["total"].append(float(total))
             res[name]["fork"].append(float(fork))
             res[name]["tail"].append(float(total) - float(fork))
             if float(cpu) >= 0:
                 res[name]["cpu"].append(float(cpu))
+            if float(cpu) >= 0 and float(runs) > 0:
+                res[name]["runs"].append(float(runs))
+                res[name]["per_run"].append(float(cpu) * 1000 / float(runs))  # µs per wake-up
             res[name]["wall"].append(wall)
         log(f"A4 round {i + 1}/{S.RUNS_ORPHANS} done")
     out = {}
@@ -209,10 +213,15 @@ def blocks(R, work):
                          f"{f(s['tail']['median'], 2)} ({f(s['tail']['min'], 2)}–{f(s['tail']['max'], 2)})",
                          f"{f(s['cpu']['median'])} ({f(s['cpu']['min'])}–{f(s['cpu']['max'])})" if s["cpu"]
                          else "— (PID 1 is the maker)",
+                         f"{f(s['runs']['median'], 0)} ({f(s['runs']['min'], 0)}–{f(s['runs']['max'], 0)})"
+                         if s["runs"] else "—",
+                         f"{f(s['per_run']['median'])} ({f(s['per_run']['min'])}–{f(s['per_run']['max'])})"
+                         if s["per_run"] else "—",
                          f(s["wall"]["median"])])
         B["a4"] = {"n_arg": S.N_ORPHANS, "n": f"{S.N_ORPHANS:,}", "runs": S.RUNS_ORPHANS,
                    "table": table(["PID 1", "total ÷ lsinit", "PID 1 CPU ÷ lsinit", "total ms (min–max)",
-                                   "reaping tail ms (min–max)", "PID 1 CPU ms (min–max)", "wall ms"], rows),
+                                   "reaping tail ms (min–max)", "PID 1 CPU ms (min–max)",
+                                   "PID 1 wake-ups (min–max)", "CPU per wake-up µs (min–max)", "wall ms"], rows),
                    "max_tail": f"{max(o[n]['tail']['max'] for n, _ in variants[:-1]):.2f}",
                    "forks": f"{2 * S.N_ORPHANS:,}",
                    "cpu_min": f(o["lsinit"]["cpu"]["min"]), "cpu_max": f(o["lsinit"]["cpu"]["max"])}

