@@ -98,21 +98,23 @@ WRK_PACED_CMD = ("WRK_DELAY_MS={delay} wrk -t1 -c{c} -d{s}s --latency -s pace.lu
 
 
 def wrk_set(port, paths, lua, label, fport=None, floor_closed=False):
-    """Per lsinit path one closed-loop run; then PACED_RUNS rounds of paced runs, each round going through the
-    paths and, when fport is given, the minimal C server beside them (key "floor"), in an order that moves on by
-    one every round: the C server is measured under the same neighbours, pacing and connection handling as
-    lsinit, interleaved with it. floor_closed: a closed-loop run for the C server as well."""
+    """PACED_RUNS rounds of paced runs, each round going through the paths and, when fport is given, the
+    minimal C server beside them (key "floor"), in an order that moves on by one every round: the C server is
+    measured under the same neighbours, pacing and connection handling as lsinit, interleaved with it. Then one
+    closed-loop run per lsinit path (floor_closed: and for the C server). The paced rounds come first: right
+    after a closed-loop run tens of thousands of connections sit in TIME_WAIT, and whichever paced run came
+    next would pay for it."""
     targets = [(path, f"http://127.0.0.1:{port}{path}") for path in paths]
     if fport is not None:
         targets.append(("floor", f"http://127.0.0.1:{fport}/"))
-    out = {}
-    for key, url in targets:
-        out[key] = {"closed": wrk(url, S.WRK_SECONDS, False, lua) if key != "floor" or floor_closed else None,
-                    "paced": []}
+    out = {key: {"closed": None, "paced": []} for key, _ in targets}
     for i in range(S.PACED_RUNS):
         k = i % len(targets)
         for key, url in targets[k:] + targets[:k]:
             out[key]["paced"].append(wrk(url, S.PACED_SECONDS, True, lua))
+    for key, url in targets:
+        if key != "floor" or floor_closed:
+            out[key]["closed"] = wrk(url, S.WRK_SECONDS, False, lua)
     for key, _ in targets:
         closed, paced = out[key]["closed"], out[key]["paced"]
         name = "C server" if key == "floor" else key
