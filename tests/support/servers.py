@@ -280,7 +280,45 @@ net.Server.prototype.listen = function (...args) {
 """
 
 
-class FauxqsServer:
+class _S3Helpers:
+    """What the two test S3 servers share: paged listing, deleting a prefix, Litestream's replica keys
+    (credentials from the env, see ``aws_env``). A server class gives ``_list(bucket, query)`` -> (status,
+    body), ``delete_object``, ``endpoint`` and ``region``."""
+
+    def list_keys(self, bucket, prefix=""):
+        """All keys in ``bucket`` under ``prefix`` (ListObjectsV2, paged), sorted."""
+        keys, token = [], None
+        while True:
+            q = {"list-type": "2", "prefix": prefix}
+            if token:
+                q["continuation-token"] = token
+            status, body = self._list(bucket, q)
+            assert status == 200, f"{type(self).__name__} list {bucket}/{prefix}: HTTP {status} {body[:300]!r}"
+            page, token = _list_page(body)
+            keys += page
+            if not token:
+                return sorted(keys)
+
+    def delete_prefix(self, bucket, prefix):
+        """Delete every key under ``prefix``; returns how many were deleted."""
+        keys = self.list_keys(bucket, prefix)
+        for k in keys:
+            self.delete_object(bucket, k)
+        return len(keys)
+
+    def litestream_replica(self, bucket, path):
+        """Replica keys for Litestream 0.3.13 and 0.5.17."""
+        return {
+            "type": "s3",
+            "bucket": bucket,
+            "path": path,
+            "endpoint": self.endpoint,
+            "region": self.region,
+            "force-path-style": True,
+        }
+
+
+class FauxqsServer(_S3Helpers):
     """A fauxqs S3 emulator on 127.0.0.1:<port>; talk to it only via
     ``endpoint``.  Objects are kept in ``storage_dir`` across stop/start."""
 
@@ -423,39 +461,9 @@ class FauxqsServer:
         status, body = self._request("DELETE", self._key_path(bucket, key))
         assert status in (200, 204), f"fauxqs delete {bucket}/{key}: HTTP {status} {body[:300]!r}"
 
-    def list_keys(self, bucket, prefix=""):
-        """All keys in ``bucket`` under ``prefix`` (ListObjectsV2, paged), sorted."""
-        keys, token = [], None
-        while True:
-            q = {"list-type": "2", "prefix": prefix}
-            if token:
-                q["continuation-token"] = token
-            status, body = self._request(
-                "GET", "/" + urllib.parse.quote(bucket, safe="") + "?" + urllib.parse.urlencode(q))
-            assert status == 200, f"fauxqs list {bucket}/{prefix}: HTTP {status} {body[:300]!r}"
-            page, token = _list_page(body)
-            keys += page
-            if not token:
-                return sorted(keys)
-
-    def delete_prefix(self, bucket, prefix):
-        """Delete every key under ``prefix``; returns how many were deleted."""
-        keys = self.list_keys(bucket, prefix)
-        for k in keys:
-            self.delete_object(bucket, k)
-        return len(keys)
-
-    def litestream_replica(self, bucket, path):
-        """Replica keys for litestream v0.3.13 (credentials from the env:
-        AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, see ``aws_env``)."""
-        return {
-            "type": "s3",
-            "bucket": bucket,
-            "path": path,
-            "endpoint": self.endpoint,
-            "region": self.region,
-            "force-path-style": True,
-        }
+    def _list(self, bucket, query):
+        status, body = self._request("GET", "/" + urllib.parse.quote(bucket, safe="") + "?" + urllib.parse.urlencode(query))
+        return status, body
 
 
 @pytest.fixture(scope="session")
@@ -530,7 +538,7 @@ while True:
 '''
 
 
-class MotoServer:
+class MotoServer(_S3Helpers):
     """moto's S3 on 127.0.0.1: clients talk to ``endpoint`` (``port``, the
     forwarder), moto itself listens on ``backend_port``.  Every helper request
     is SigV4-signed.  Same shape as FauxqsServer, so a test can swap one for the
@@ -763,38 +771,9 @@ class MotoServer:
         status, _, body = self.request("DELETE", bucket, key)
         assert status in (200, 204), f"moto delete {bucket}/{key}: HTTP {status} {body[:300]!r}"
 
-    def list_keys(self, bucket, prefix=""):
-        """All keys in ``bucket`` under ``prefix`` (ListObjectsV2, paged), sorted."""
-        keys, token = [], None
-        while True:
-            q = {"list-type": "2", "prefix": prefix}
-            if token:
-                q["continuation-token"] = token
-            status, _, body = self.request("GET", bucket, query=q)
-            assert status == 200, f"moto list {bucket}/{prefix}: HTTP {status} {body[:300]!r}"
-            page, token = _list_page(body)
-            keys += page
-            if not token:
-                return sorted(keys)
-
-    def delete_prefix(self, bucket, prefix):
-        """Delete every key under ``prefix``; returns how many were deleted."""
-        keys = self.list_keys(bucket, prefix)
-        for k in keys:
-            self.delete_object(bucket, k)
-        return len(keys)
-
-    def litestream_replica(self, bucket, path):
-        """Replica keys for litestream v0.3.13 and 0.5.17 (credentials from the
-        env, see ``aws_env``)."""
-        return {
-            "type": "s3",
-            "bucket": bucket,
-            "path": path,
-            "endpoint": self.endpoint,
-            "region": self.region,
-            "force-path-style": True,
-        }
+    def _list(self, bucket, query):
+        status, _, body = self.request("GET", bucket, query=query)
+        return status, body
 
 
 @pytest.fixture(scope="session")
