@@ -317,7 +317,15 @@ def mask_of(signals):
     return sum(1 << (int(s) - 1) for s in signals)
 
 
+def _default_dispositions():
+    """What the test runner itself inherited (a background job of a non-interactive shell starts with
+    SIGINT and SIGQUIT ignored) must not decide what these tests see: every catchable signal to default."""
+    for s in (signal.SIGINT, signal.SIGQUIT, signal.SIGHUP, signal.SIGTERM, signal.SIGUSR1, signal.SIGUSR2):
+        signal.signal(s, signal.SIG_DFL)
+
+
 def _block_and_ignore():
+    _default_dispositions()
     signal.pthread_sigmask(signal.SIG_SETMASK, BLOCKED)
     for s in IGNORED:
         signal.signal(s, signal.SIG_IGN)
@@ -340,7 +348,7 @@ def test_child_gets_callers_signal_mask_and_ignores(lsinit_bin, as_pid1):
 def test_child_gets_empty_mask_by_default(lsinit_bin, as_pid1):
     """lsinit blocks nearly everything itself; none of that may leak into the app."""
     r = run(lsinit_bin, ["--", "cat", "/proc/self/status"], pid1=as_pid1,
-            preexec_fn=lambda: signal.pthread_sigmask(signal.SIG_SETMASK, []))
+            preexec_fn=lambda: (_default_dispositions(), signal.pthread_sigmask(signal.SIG_SETMASK, [])))
     fields = dict(line.split(":\t", 1) for line in r.stdout.splitlines() if ":\t" in line)
     assert int(fields["SigBlk"], 16) == 0
     assert int(fields["SigIgn"], 16) == 0
@@ -752,6 +760,7 @@ def pty_run(argv, send=b"", expect=b"", timeout=10):
     pid, master = pty.fork()
     if pid == 0:
         try:
+            _default_dispositions()
             os.execvpe(argv[0], argv, pid1.clean_env())
         finally:
             os._exit(99)
