@@ -523,10 +523,15 @@ size_t ls_restore_argv(const struct ls_version *v, const char *binary, const cha
     return n;
 }
 
-size_t ls_follow_argv(const char *binary, const char *config_path, const char *db, const char *output, const char **out)
+size_t ls_follow_argv(const char *binary, const char *config_path, const char *db, const char *output,
+                      const char *interval, const char **out)
 {
     size_t n = argv_head(out, binary, "restore", config_path);
     out[n++] = "-f";
+    if (interval != NULL) {
+        out[n++] = "-follow-interval";
+        out[n++] = interval;
+    }
     out[n++] = "-o";
     out[n++] = output;
     out[n++] = db;

@@ -77,9 +77,10 @@ int ls_find_positional(const struct ls_version *v, const char *command, char **u
  */
 size_t ls_restore_argv(const struct ls_version *v, const char *binary, const char *config_path, const char *db,
                        const char *output, const char *check, const char **out);
-/* restore -config C -no-expand-env -f -o OUTPUT DB (follow mode, 0.5.9+) */
+/* restore -config C -no-expand-env -f [-follow-interval INTERVAL] -o OUTPUT DB (follow mode, 0.5.9+);
+ * INTERVAL is a Go duration ("10000ms"), NULL for Litestream's default (1s). */
 size_t ls_follow_argv(const char *binary, const char *config_path, const char *db, const char *output,
-                      const char **out);
+                      const char *interval, const char **out);
 /* sync -socket S -wait -timeout SECONDS DB (0.5.9+) */
 size_t ls_sync_wait_argv(const char *binary, const char *socket_path, const char *timeout_s, const char *db,
                          const char **out);

@@ -37,6 +37,8 @@ unsigned long loop_reap(struct loop *l, int64_t now)
     return n;
 }
 
+void loop_child_exited(struct loop *l) { l->reap_pending = true; }
+
 static int64_t next_deadline(const struct loop *l)
 {
     int64_t next = 0;
@@ -51,9 +53,14 @@ static int64_t next_deadline(const struct loop *l)
 
 void loop_run(struct loop *l, int64_t (*now_ms)(void))
 {
+    l->reap_pending = true; /* children may have exited before the loop started */
     for (;;) {
         int64_t now = now_ms();
-        (void)loop_reap(l, now);
+        if (l->reap_pending) {
+            /* Cleared first: a SIGCHLD read after this pass's waitpid returned 0 asks for the next one. */
+            l->reap_pending = false;
+            (void)loop_reap(l, now);
+        }
         for (size_t i = 0; i < l->count; i++) {
             const struct loop_source *s = &l->sources[i];
             if (s->ops->on_timer != NULL)

@@ -2,9 +2,11 @@
 /*
  * The one event loop: one ppoll over the fds of every registered source,
  * with a timeout computed from the nearest deadline any source has, so an
- * idle lsinit never wakes up. Each pass reaps every exited child first and
- * offers it to the sources in registration order until one claims it
- * (SIGCHLDs coalesce: one wake-up may stand for many exits, catatonit#4).
+ * idle lsinit never wakes up. A pass that follows a SIGCHLD (a source calls
+ * loop_child_exited) reaps every exited child first and offers it to the
+ * sources in registration order until one claims it (SIGCHLDs coalesce: one
+ * wake-up may stand for many exits, catatonit#4); other passes (a health
+ * request, a timer) make no waitpid call.
  *
  * A source is an ops table and a pointer (the pattern of redis's ae.c): the
  * loop includes no module's header and knows nothing of what a source is.
@@ -46,12 +48,15 @@ struct loop {
     /* Asked after each pass's timers: true ends the loop (after one last reap). */
     bool (*finished)(void *ctx);
     void *ctx;
+    bool reap_pending; /* a SIGCHLD was read: the next pass reaps */
 };
 
 /* Adds a source (self may not be NULL). Returns 0, -1 when the table is full. */
 int loop_add(struct loop *l, const struct loop_source_ops *ops, void *self);
 /* Runs until finished() says so. */
 void loop_run(struct loop *l, int64_t (*now_ms)(void));
+/* A SIGCHLD arrived (the signal source saw it): the next pass reaps. */
+void loop_child_exited(struct loop *l);
 /* One reap pass: every exited child, offered to the sources. Returns how many were reaped. */
 unsigned long loop_reap(struct loop *l, int64_t now);
 

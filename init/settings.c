@@ -110,6 +110,7 @@ int settings_load_verify(struct settings *s, char *const *envp, char *err, unsig
     s->verify_mode = VERIFY_MODE_AUTO;
     s->verify_full_interval_ms = SETTINGS_DEFAULT_VERIFY_FULL_INTERVAL_MS;
     s->verify_check_interval_ms = SETTINGS_DEFAULT_VERIFY_CHECK_INTERVAL_MS;
+    s->verify_follow_interval_ms = SETTINGS_DEFAULT_VERIFY_FOLLOW_INTERVAL_MS;
     if ((v = env_lookup(envp, "LSINIT_VERIFY_MODE")) != NULL && v[0] != '\0') {
         if (strcmp(v, "follow") == 0)
             s->verify_mode = VERIFY_MODE_FOLLOW;
@@ -129,6 +130,11 @@ int settings_load_verify(struct settings *s, char *const *envp, char *err, unsig
         positive_duration(v, &s->verify_check_interval_ms) != 0)
         return errbuf_fail(err, size, EXIT_CONFIG,
                            "LSINIT_VERIFY_CHECK_INTERVAL=%s is not a positive duration: use e.g. 6h, 1h", v);
+    if ((v = env_lookup(envp, "LSINIT_VERIFY_FOLLOW_INTERVAL")) != NULL &&
+        (parse_duration_ms(v, &s->verify_follow_interval_ms) != 0 || s->verify_follow_interval_ms < 100 ||
+         s->verify_follow_interval_ms > 3600000))
+        return errbuf_fail(err, size, EXIT_CONFIG,
+                           "LSINIT_VERIFY_FOLLOW_INTERVAL=%s is not a duration from 100ms to 1h: use e.g. 10s, 1m", v);
     if ((v = env_lookup(envp, "LSINIT_VERIFY_INTERVAL")) != NULL) {
         bool on = true;
         if (parse_bool(v, &on) == 0 && !on)
@@ -343,6 +349,7 @@ void settings_print_help(void)
         "  LSINIT_VERIFY_MODE        follow (a follower copy, Litestream 0.5.9+), full, or auto (default auto)\n"
         "  LSINIT_VERIFY_FULL_INTERVAL   follow mode: a whole restore this often (default 24h)\n"
         "  LSINIT_VERIFY_CHECK_INTERVAL  follow mode: quick_check of the follower copy this often (default 6h)\n"
+        "  LSINIT_VERIFY_FOLLOW_INTERVAL follow mode: the follower polls the replica this often (default 10s)\n"
         "  LSINIT_PING_URL           dead man's switch: GET URL on pass, URL/fail on failure\n"
         "  LSINIT_PING_START         also GET URL/start before each cycle (default off)\n"
         "  LSINIT_CA_BUNDLE          CA certificates for HTTPS pings and probes\n"

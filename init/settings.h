@@ -24,6 +24,10 @@
 #define SETTINGS_DEFAULT_HEALTH_ADDR "0.0.0.0:9091"
 #define SETTINGS_DEFAULT_VERIFY_FULL_INTERVAL_MS ((int64_t)24 * 3600000)
 #define SETTINGS_DEFAULT_VERIFY_CHECK_INTERVAL_MS ((int64_t)6 * 3600000)
+/* Follow mode: the follower's poll of the replica. Litestream's 1s lists the replica 86,400-780,000 times
+ * a day per database (LIST requests on an object store); 10s is a tenth of that and adds at most 10s to
+ * a cycle, which waits for the follower's next poll. */
+#define SETTINGS_DEFAULT_VERIFY_FOLLOW_INTERVAL_MS 10000
 
 /* LSINIT_VERIFY_MODE: follow (a follower copy, Litestream 0.5.9+), full (a whole restore each cycle). */
 enum verify_mode { VERIFY_MODE_AUTO, VERIFY_MODE_FOLLOW, VERIFY_MODE_FULL };
@@ -44,6 +48,7 @@ struct settings {
     enum verify_mode verify_mode;      /* LSINIT_VERIFY_MODE (auto: follow where the version has it) */
     int64_t verify_full_interval_ms;   /* follow mode: a from-scratch restore this often */
     int64_t verify_check_interval_ms;  /* follow mode: quick_check of the follower copy this often */
+    int64_t verify_follow_interval_ms; /* follow mode: the follower polls the replica this often */
     bool show_help;
     bool show_version;
 };

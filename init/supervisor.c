@@ -203,15 +203,23 @@ static void self_on_fd(void *self, int fd, short revents, int64_t now)
     struct supervisor *sup = self;
     (void)fd;
     (void)revents;
-    struct signalfd_siginfo info;
+    /* Up to 8 signals per read; a short read means the queue is empty, so the usual wake-up (one
+     * SIGCHLD) costs one read, not a second one that fails with EAGAIN. */
+    struct signalfd_siginfo info[8];
     for (;;) {
-        ssize_t n = read(sup->sig.fd, &info, sizeof(info));
-        if (n != (ssize_t)sizeof(info))
+        ssize_t n = read(sup->sig.fd, info, sizeof(info));
+        if (n < (ssize_t)sizeof(info[0]))
             break;
-        int sig = (int)info.ssi_signo;
-        if (sig == SIGCHLD)
-            continue; /* the reap pass after every wake-up handles it */
-        supervisor_forward(sup, sig, now);
+        size_t got = (size_t)n / sizeof(info[0]);
+        for (size_t i = 0; i < got; i++) {
+            int sig = (int)info[i].ssi_signo;
+            if (sig == SIGCHLD)
+                loop_child_exited(&sup->loop); /* the next pass reaps: SIGCHLDs coalesce */
+            else
+                supervisor_forward(sup, sig, now);
+        }
+        if (got < sizeof(info) / sizeof(info[0]))
+            break;
     }
 }
 
@@ -480,6 +488,7 @@ int supervisor_start_services(struct supervisor *sup, const struct plan *plan)
             .follow = follow,
             .full_interval_ms = s->verify_full_interval_ms,
             .check_interval_ms = s->verify_check_interval_ms,
+            .follow_interval_ms = s->verify_follow_interval_ms,
         };
         sup->verifier = verifier_new(&vp);
     }

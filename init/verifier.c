@@ -44,6 +44,7 @@ struct verifier {
     /* follow mode */
     bool follow;
     int64_t full_interval_ms, check_interval_ms;
+    char follow_interval[24];            /* -follow-interval, a Go duration */
     int64_t last_full_ms, last_check_ms; /* monotonic: when the last full cycle / quick_check started */
     bool cycle_full, cycle_check;        /* what the running cycle does */
     int64_t positions_at;                /* next read of the followers' -txid files */
@@ -82,6 +83,8 @@ struct verifier *verifier_new(const struct verifier_params *p)
     v->follow = p->follow;
     v->full_interval_ms = p->full_interval_ms;
     v->check_interval_ms = p->check_interval_ms;
+    snprintf(v->follow_interval, sizeof(v->follow_interval), "%lldms",
+             (long long)(p->follow_interval_ms > 0 ? p->follow_interval_ms : 1000));
     v->env = p->env;
     for (size_t i = 0; i < PLAN_MAX_DBS; i++)
         v->followers[i].pid = -1;
@@ -221,7 +224,7 @@ static void follower_start(struct verifier *v, size_t i, int64_t now)
         return;
     }
     const char *argv[LS_ARGV_MAX];
-    ls_follow_argv(v->plan->litestream, v->plan->config_path, db, copy, argv);
+    ls_follow_argv(v->plan->litestream, v->plan->config_path, db, copy, v->follow_interval, argv);
     int exec_errno = 0;
     struct spawn_request req = {
         .argv = (char *const *)argv,

