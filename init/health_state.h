@@ -40,6 +40,16 @@ struct db_health {
     bool follower_known;
     double follower_txid;           /* what the follower copy has applied (its -txid file) */
     int64_t last_full_success_unix; /* the last passing whole restore */
+    /* LSINIT_ROLE=follower|standby: the app's read-only copy */
+    bool follow_published;        /* published at least once */
+    uint64_t follow_txid;         /* the transaction the app's copy holds */
+    uint64_t follow_replica_txid; /* the replica's newest at the last listing */
+    bool follow_lag_known;        /* a listing succeeded since the keeper started */
+    int64_t follow_lag_ms;        /* at the last listing (or its upper bound while the replica is unreachable) */
+    int64_t follow_lag_at_ms;     /* monotonic time of that report */
+    bool follow_unreachable;      /* the last listing failed */
+    unsigned long follow_publishes;
+    char follow_note[200]; /* the last error, restart or unreachable reason */
 };
 
 struct health_state {
@@ -56,8 +66,11 @@ struct health_state {
     char verify_mode[8];             /* "follow" or "full" ("" when verification is off) */
     unsigned long http_requests;
     unsigned long http_rejected;
-    int64_t verify_interval_ms; /* 0: verification off */
-    char final_sync[200];       /* after the app stopped: "" (not yet), "done", "retrying: ...", "failed: ..." */
+    int64_t verify_interval_ms;    /* 0: verification off */
+    char final_sync[200];          /* after the app stopped: "" (not yet), "done", "retrying: ...", "failed: ..." */
+    const char *role;              /* LSINIT_ROLE: "primary", "follower", "standby" */
+    int64_t follow_max_lag_ms;     /* LSINIT_FOLLOW_MAX_LAG */
+    unsigned long follow_restarts; /* follow processes restarted (exited, or rebuilt from scratch) */
     struct db_health dbs[PLAN_MAX_DBS];
     size_t db_count;
 };

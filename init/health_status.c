@@ -63,6 +63,110 @@ static enum check_status replication_check(const struct db_health *d, int64_t no
 
 static enum check_status worst(enum check_status a, enum check_status b) { return a > b ? a : b; }
 
+/* The follower copy's lag as /readyz judges it: the last measurement, or its upper bound, plus its age. */
+static enum check_status follow_check(const struct status_view *v, const struct db_health *d, double *lag_s,
+                                      const char **why)
+{
+    const struct health_state *h = v->health;
+    int64_t age = v->mono_ms - d->follow_lag_at_ms;
+    *lag_s = d->follow_lag_ms / 1000.0;
+    if (!d->follow_published) {
+        *why = "not published yet (restoring)";
+        return CHECK_WARN;
+    }
+    if (!d->follow_lag_known) {
+        *why = "published; lag not measured yet";
+        return CHECK_WARN;
+    }
+    if (d->follow_unreachable) {
+        *why = "the replica cannot be listed: lag unknown (the value is an upper bound)";
+        return CHECK_FAIL;
+    }
+    if (age >= h->follow_max_lag_ms) {
+        *why = "no lag measurement for LSINIT_FOLLOW_MAX_LAG";
+        return CHECK_FAIL;
+    }
+    if (d->follow_lag_ms >= h->follow_max_lag_ms) {
+        *why = "behind the replica by LSINIT_FOLLOW_MAX_LAG or more";
+        return CHECK_FAIL;
+    }
+    *why = d->follow_lag_ms == 0 ? "at the replica's newest transaction" : "behind the replica, within the bound";
+    return CHECK_PASS;
+}
+
+static void render_follow_checks(const struct status_view *v, struct text_buf *o, enum check_status *overall)
+{
+    const struct health_state *h = v->health;
+    text_buf_printf(o, ",\"follow:lag\":[");
+    for (size_t i = 0; i < h->db_count; i++) {
+        const struct db_health *d = &h->dbs[i];
+        double lag = 0;
+        const char *why = "";
+        enum check_status c = follow_check(v, d, &lag, &why);
+        *overall = worst(*overall, c);
+        text_buf_printf(o, "%s{\"componentId\":", i == 0 ? "" : ",");
+        text_buf_json_string(o, d->path);
+        text_buf_printf(o,
+                        ",\"status\":\"%s\",\"observedValue\":%.3f,\"observedUnit\":\"s\",\"output\":\"%s\","
+                        "\"appliedTxid\":\"%016llx\",\"replicaTxid\":\"%016llx\",\"publishes\":%lu,"
+                        "\"maxLagSeconds\":%.3f",
+                        check_names[c], lag, why, (unsigned long long)d->follow_txid,
+                        (unsigned long long)d->follow_replica_txid, d->follow_publishes, h->follow_max_lag_ms / 1000.0);
+        if (d->follow_note[0] != '\0') {
+            text_buf_printf(o, ",\"lastEvent\":");
+            text_buf_json_string(o, d->follow_note);
+        }
+        text_buf_printf(o, "}");
+    }
+    text_buf_printf(o,
+                    "],\"follow:process\":[{\"status\":\"pass\",\"observedValue\":%lu,"
+                    "\"observedUnit\":\"restarts\"}]",
+                    h->follow_restarts);
+}
+
+static void render_follow_metrics(const struct status_view *v, struct text_buf *o)
+{
+    const struct health_state *h = v->health;
+    text_buf_printf(o, "# HELP lsinit_role This instance's LSINIT_ROLE.\n# TYPE lsinit_role gauge\n"
+                       "lsinit_role{role=\"follower\"} 1\n");
+    text_buf_printf(o, "# HELP lsinit_follow_lag_seconds How far the app's copy is behind the replica (the age of the "
+                       "oldest replica transaction not in it; 0 when it has the newest).\n"
+                       "# TYPE lsinit_follow_lag_seconds gauge\n");
+    for (size_t i = 0; i < h->db_count; i++) {
+        const struct db_health *d = &h->dbs[i];
+        if (!d->follow_lag_known)
+            continue;
+        text_buf_printf(o, "lsinit_follow_lag_seconds{db=\"");
+        out_label(o, d->path);
+        text_buf_printf(o, "\"} %.3f\n", d->follow_lag_ms / 1000.0);
+    }
+    text_buf_printf(o, "# HELP lsinit_follow_applied_txid The replica transaction the app's copy holds.\n"
+                       "# TYPE lsinit_follow_applied_txid gauge\n");
+    for (size_t i = 0; i < h->db_count; i++) {
+        text_buf_printf(o, "lsinit_follow_applied_txid{db=\"");
+        out_label(o, h->dbs[i].path);
+        text_buf_printf(o, "\"} %llu\n", (unsigned long long)h->dbs[i].follow_txid);
+    }
+    text_buf_printf(o, "# HELP lsinit_follow_replica_txid The replica's newest transaction at the last listing.\n"
+                       "# TYPE lsinit_follow_replica_txid gauge\n");
+    for (size_t i = 0; i < h->db_count; i++) {
+        text_buf_printf(o, "lsinit_follow_replica_txid{db=\"");
+        out_label(o, h->dbs[i].path);
+        text_buf_printf(o, "\"} %llu\n", (unsigned long long)h->dbs[i].follow_replica_txid);
+    }
+    text_buf_printf(o, "# HELP lsinit_follow_publishes_total Times the app's copy was brought up to date.\n"
+                       "# TYPE lsinit_follow_publishes_total counter\n");
+    for (size_t i = 0; i < h->db_count; i++) {
+        text_buf_printf(o, "lsinit_follow_publishes_total{db=\"");
+        out_label(o, h->dbs[i].path);
+        text_buf_printf(o, "\"} %lu\n", h->dbs[i].follow_publishes);
+    }
+    text_buf_printf(o,
+                    "# HELP lsinit_follow_restarts_total Follow processes restarted (exited, or rebuilt from "
+                    "scratch).\n# TYPE lsinit_follow_restarts_total counter\nlsinit_follow_restarts_total %lu\n",
+                    h->follow_restarts);
+}
+
 static char *render_healthz(const struct status_view *v, int *http_status, size_t *len)
 {
     struct text_buf o = {0};
@@ -81,6 +185,8 @@ static char *render_healthz(const struct status_view *v, int *http_status, size_
                     app_up     ? "running"
                     : starting ? "not started yet (restoring)"
                                : "not running");
+    if (v->follower_role)
+        render_follow_checks(v, &o, &overall);
     if (litestream_mode) {
         enum check_status ls_check = (litestream_up || starting) ? CHECK_PASS : CHECK_FAIL;
         overall = worst(overall, ls_check);
@@ -224,6 +330,8 @@ static char *render_metrics(const struct status_view *v, size_t *len)
         "# HELP lsinit_zombies_reaped_total Processes reaped by lsinit.\n# TYPE lsinit_zombies_reaped_total counter\n"
         "lsinit_zombies_reaped_total %lu\n",
         v->zombies_reaped);
+    if (v->follower_role)
+        render_follow_metrics(v, &o);
     if (v->litestream_mode) {
         text_buf_printf(&o,
                         "# HELP lsinit_restores_total Databases restored from their replica on boot.\n"
@@ -375,10 +483,12 @@ int status_respond(const struct status_view *v, const struct http_request *req, 
         if (v->ready)
             return simple(resp, 200, "ok\n");
         return simple(resp, 503,
-                      v->stopping        ? "stopping\n"
-                      : v->lease_waiting ? "waiting for the replica's lease\n"
-                      : v->starting      ? "restoring\n"
-                                         : "not ready\n");
+                      v->stopping                        ? "stopping\n"
+                      : v->lease_waiting                 ? "waiting for the replica's lease\n"
+                      : v->follower_role && !v->starting ? "the read-only copy is not within LSINIT_FOLLOW_MAX_LAG "
+                                                           "of the replica (see /healthz)\n"
+                      : v->starting                      ? "restoring\n"
+                                                         : "not ready\n");
     }
     if (strcmp(req->path, "/healthz") == 0) {
         int status = 200;

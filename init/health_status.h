@@ -13,6 +13,7 @@
 #include "http_request.h"
 
 #include <stdbool.h>
+#include <stdint.h>
 
 struct health_state;
 
@@ -27,6 +28,8 @@ struct status_view {
     unsigned long zombies_reaped;
     const char *lease;  /* the replica's lease: "" none, "held …", "waiting: …", "lost: …", "released" */
     bool lease_waiting; /* not started yet: another instance holds the lease */
+    bool follower_role; /* LSINIT_ROLE=follower: the app reads a copy (health->dbs[].follow_*) */
+    int64_t mono_ms;    /* the monotonic clock at this request (for the age of a lag measurement) */
 };
 
 struct http_response {

@@ -81,6 +81,8 @@ int main(int argc, char **argv)
     rc = plan_build(&plan, environ, cwd, &sig.original_mask, err, sizeof(err));
     if (rc == 0 && plan.enabled && ls_version_check_supervised(&plan.version, err, sizeof(err)) != 0)
         rc = EXIT_CONFIG;
+    if (rc == 0 && settings.role != ROLE_PRIMARY)
+        rc = plan_check_follower_role(&plan, settings.role == ROLE_STANDBY ? "standby" : "follower", err, sizeof(err));
     if (rc == 0 && plan.enabled)
         rc = plan_write_config(&plan, err, sizeof(err));
     if (rc != 0) {
@@ -95,7 +97,9 @@ int main(int argc, char **argv)
         rc = restore_prepare_folders(&plan);
     if (rc == 0)
         rc = supervisor_start_services(&sup, plan.enabled ? &plan : NULL);
-    if (rc == 0)
+    if (rc == 0 && plan.enabled && settings.role == ROLE_FOLLOWER)
+        rc = supervisor_start_follower(&sup, &plan);
+    else if (rc == 0)
         rc = plan.enabled ? supervisor_start_replication(&sup, &plan) : supervisor_start_command(&sup);
     if (rc == 0)
         rc = supervisor_run(&sup);

@@ -828,3 +828,22 @@ void plan_free(struct plan *plan)
         close(plan->config_fd);
     plan->config_fd = -1;
 }
+
+int plan_check_follower_role(const struct plan *plan, const char *role, char *err, size_t size)
+{
+    if (!plan->enabled)
+        return errbuf_fail(err, size, EXIT_CONFIG,
+                           "LSINIT_ROLE=%s needs databases and a replica to follow: set LSINIT_DB and "
+                           "LSINIT_REPLICA_URL (or a bucket), as on the primary",
+                           role);
+    if (!ls_version_at_least(&plan->version, 0, 5, 9))
+        return errbuf_fail(err, size, EXIT_CONFIG,
+                           "LSINIT_ROLE=%s needs Litestream 0.5.9 or later (restore -f, follow mode); this litestream "
+                           "is %s",
+                           role, plan->version.text);
+    if (strcmp(role, "standby") == 0)
+        return errbuf_fail(err, size, EXIT_CONFIG,
+                           "LSINIT_ROLE=standby is not available in this lsinit yet: run LSINIT_ROLE=follower "
+                           "replicas and restart a primary (docs/scaling.md)");
+    return 0;
+}

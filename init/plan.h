@@ -53,6 +53,10 @@ int plan_build(struct plan *plan, char *const *envp, const char *cwd, const sigs
 /* Renders the config into a sealed memfd readable as plan->config_path. */
 int plan_write_config(struct plan *plan, char *err, size_t err_size);
 
+/* LSINIT_ROLE=follower|standby (role names it): databases, a replica, and a Litestream with follow mode
+ * (0.5.9+). 0, or EXIT_CONFIG with one line in err. */
+int plan_check_follower_role(const struct plan *plan, const char *role, char *err, size_t err_size);
+
 /* The YAML, secrets redacted (for `lsinit config`). Returns malloc'ed text. */
 char *plan_render(const struct plan *plan, bool redact);
 

@@ -197,6 +197,29 @@ static int settings_from_env(struct settings *s, char *const *envp, char *err, u
     int rc = settings_load_verify(s, envp, err, size);
     if (rc != 0)
         return rc;
+    s->follow_max_lag_ms = SETTINGS_DEFAULT_FOLLOW_MAX_LAG_MS;
+    s->follow_interval_ms = SETTINGS_DEFAULT_FOLLOW_INTERVAL_MS;
+    if ((v = env_lookup(envp, "LSINIT_ROLE")) != NULL && v[0] != '\0') {
+        if (strcmp(v, "follower") == 0)
+            s->role = ROLE_FOLLOWER;
+        else if (strcmp(v, "standby") == 0)
+            s->role = ROLE_STANDBY;
+        else if (strcmp(v, "primary") != 0)
+            return errbuf_fail(err, size, EXIT_CONFIG,
+                               "LSINIT_ROLE=%s is not primary, follower or standby (primary replicates the app's "
+                               "writes; follower serves a read-only copy; standby also takes over when the primary's "
+                               "lease expires)",
+                               v);
+    }
+    if ((v = env_lookup(envp, "LSINIT_FOLLOW_MAX_LAG")) != NULL &&
+        (parse_duration_ms(v, &s->follow_max_lag_ms) != 0 || s->follow_max_lag_ms < 1000))
+        return errbuf_fail(err, size, EXIT_CONFIG,
+                           "LSINIT_FOLLOW_MAX_LAG=%s is not a duration of at least 1s: use e.g. 10s, 1m", v);
+    if ((v = env_lookup(envp, "LSINIT_FOLLOW_INTERVAL")) != NULL &&
+        (parse_duration_ms(v, &s->follow_interval_ms) != 0 || s->follow_interval_ms < 100 ||
+         s->follow_interval_ms > 60000))
+        return errbuf_fail(err, size, EXIT_CONFIG,
+                           "LSINIT_FOLLOW_INTERVAL=%s is not a duration from 100ms to 1m: use e.g. 1s, 500ms", v);
     if ((v = env_lookup(envp, "LSINIT_LOG_LEVEL")) != NULL && parse_log_level(v, &s->log_level) != 0)
         return errbuf_fail(err, size, EXIT_CONFIG, "LSINIT_LOG_LEVEL=%s is not one of debug, info, warn, error, quiet",
                            v);
@@ -339,6 +362,13 @@ void settings_print_help(void)
         "  LSINIT_LEASE              one writer per replica: auto (s3, file), on, off (default auto)\n"
         "  LSINIT_LEASE_TTL          the lease lasts this long without renewal, 5s..10m (default 30s)\n"
         "  LSINIT_LEASE_WAIT         wait this long for another instance's lease, then exit 76 (default 10m)\n"
+        "\n"
+        "Read-only followers (Litestream 0.5.9+, docs/scaling.md):\n"
+        "  LSINIT_ROLE               primary (default), follower (the app reads a copy kept current with\n"
+        "                            restore -f; it cannot write it), standby (a follower that takes over\n"
+        "                            when the primary's lease expires)\n"
+        "  LSINIT_FOLLOW_MAX_LAG     /readyz is 503 while the copy is this far behind the replica (default 10s)\n"
+        "  LSINIT_FOLLOW_INTERVAL    the follow process polls the replica this often (default 1s)\n"
         "\n"
         "Health and verification:\n"
         "  LSINIT_HEALTH_ADDR        health endpoint HOST:PORT or off (Litestream mode: 0.0.0.0:9091; plain: off)\n"

@@ -31,6 +31,12 @@
 
 /* LSINIT_VERIFY_MODE: follow (a follower copy, Litestream 0.5.9+), full (a whole restore each cycle). */
 enum verify_mode { VERIFY_MODE_AUTO, VERIFY_MODE_FOLLOW, VERIFY_MODE_FULL };
+/* primary: restore, replicate, the app writes (the default); follower: a read-only copy that follows the
+ * replica (restore -f), the app reads it; standby: a follower that becomes the primary when the lease
+ * expires. */
+enum lsinit_role { ROLE_PRIMARY, ROLE_FOLLOWER, ROLE_STANDBY };
+#define SETTINGS_DEFAULT_FOLLOW_MAX_LAG_MS 10000
+#define SETTINGS_DEFAULT_FOLLOW_INTERVAL_MS 1000
 
 struct settings {
     char **command;                     /* the app's argv (NULL-terminated) */
@@ -49,6 +55,9 @@ struct settings {
     int64_t verify_full_interval_ms;   /* follow mode: a from-scratch restore this often */
     int64_t verify_check_interval_ms;  /* follow mode: quick_check of the follower copy this often */
     int64_t verify_follow_interval_ms; /* follow mode: the follower polls the replica this often */
+    enum lsinit_role role;             /* LSINIT_ROLE */
+    int64_t follow_max_lag_ms;         /* LSINIT_FOLLOW_MAX_LAG: /readyz is 503 at this lag or more */
+    int64_t follow_interval_ms;        /* LSINIT_FOLLOW_INTERVAL: the follow process polls the replica */
     bool show_help;
     bool show_version;
 };

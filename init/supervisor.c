@@ -14,6 +14,7 @@
 
 #include "clock.h"
 #include "exit_codes.h"
+#include "follower.h"
 #include "health_server.h"
 #include "litestream.h"
 #include "log.h"
@@ -77,9 +78,17 @@ int supervisor_start_command(struct supervisor *sup)
         .cwd = sup->cwd,
         .new_pgrp = true,
         .foreground = true,
+        .read_only_files = sup->app_read_only,
     };
     pid_t pid = spawn_process(&req, &exec_errno);
     if (pid < 0) {
+        if (exec_errno == EPERM && sup->app_read_only) {
+            log_error("cannot start %s without CAP_DAC_OVERRIDE, CAP_FOWNER and CAP_CHOWN (LSINIT_ROLE=follower runs "
+                      "a root app without them, so it cannot write its read-only copy): lsinit needs CAP_SETPCAP "
+                      "to drop them, or run the container as a non-root user",
+                      sup->settings->command[0]);
+            return EXIT_OSERR;
+        }
         if (exec_errno != 0) {
             errno = exec_errno;
             log_error("cannot run %s: %m%s", sup->settings->command[0],
@@ -133,6 +142,7 @@ static void supervisor_begin_draining(struct supervisor *sup, int64_t now)
 {
     sup->phase = PHASE_DRAINING;
     verifier_stop(sup->verifier);
+    follower_stop(sup->follower);
     if (!supervisor_has_children())
         return;
     log_debug("main process exited; sending TERM to remaining processes");
@@ -148,6 +158,7 @@ static void supervisor_start_stop(struct supervisor *sup, int sig, int64_t now)
         return;
     sup->stop_signal = sig;
     verifier_stop(sup->verifier);
+    follower_stop(sup->follower);
     if (sup->phase == PHASE_RUNNING || sup->phase == PHASE_STARTING)
         sup->phase = PHASE_STOPPING;
     sup->grace_deadline = now + sup->settings->grace_ms;
@@ -177,6 +188,15 @@ static void supervisor_forward(struct supervisor *sup, int sig, int64_t now)
     }
     if (sup->main_exited) {
         /* Stragglers already got TERM; more signals would only confuse them. */
+        return;
+    }
+    if (sup->main_pid <= 0) {
+        /* A follower whose app has not started yet: nothing to forward to; a stop ends lsinit. */
+        if (is_stop) {
+            supervisor_start_stop(sup, sig, now);
+            supervisor_decide_exit(sup, 128 + sig);
+            supervisor_begin_draining(sup, now);
+        }
         return;
     }
     pid_t target = sup->settings->kill_group ? -sup->main_pid : sup->main_pid;
@@ -379,6 +399,13 @@ static void status_snapshot(const struct supervisor *sup, struct status_view *v)
         alive = alive && !replication_lease_lost(sup->replication);
         v->live = alive && replication_is_live(sup->replication);
         v->ready = v->live && replication_is_ready(sup->replication);
+    } else if (sup->follower != NULL) {
+        /* Alive while it restores (the app has not started) and while the app runs; ready within the lag. */
+        v->follower_role = true;
+        v->mono_ms = clock_now_ms();
+        v->starting = sup->main_pid <= 0 && alive;
+        v->live = alive && !(sup->main_pid > 0 && sup->main_exited);
+        v->ready = v->live && sup->main_pid > 0 && follower_within_lag(sup->follower, clock_now_ms());
     } else {
         v->live = alive && sup->main_pid > 0 && !sup->main_exited;
         v->ready = v->live && sup->phase == PHASE_RUNNING;
@@ -462,6 +489,8 @@ int supervisor_start_services(struct supervisor *sup, const struct plan *plan)
     h->db_count = plan->db_count;
     for (size_t i = 0; i < plan->db_count; i++)
         snprintf(h->dbs[i].path, sizeof(h->dbs[i].path), "%s", plan->dbs[i].path);
+    if (s->role != ROLE_PRIMARY)
+        return 0; /* a follower writes nothing: no Litestream replicating, nothing to verify */
     if (plan->metrics_addr[0] != '\0')
         sup->scraper = scraper_new(plan->metrics_addr, plan->socket_path, h, SCRAPE_INTERVAL_MS, clock_now_ms());
     if (s->verify_interval_ms > 0) {
@@ -492,6 +521,49 @@ int supervisor_start_services(struct supervisor *sup, const struct plan *plan)
         };
         sup->verifier = verifier_new(&vp);
     }
+    return 0;
+}
+
+static const struct loop_source_ops follower_source = {
+    .name = "follower",
+    .poll_fds = follower_poll_fds,
+    .on_fd = follower_on_fd,
+    .next_deadline = follower_next_deadline,
+    .on_timer = follower_on_timer,
+    .on_child_exit = follower_on_child_exit,
+};
+
+/* Every database is published: the app starts, read-only. */
+static void host_follower_ready(void *ctx)
+{
+    struct supervisor *sup = ctx;
+    if (sup->stop_signal != 0 || sup->phase == PHASE_DRAINING)
+        return;
+    log_info("the read-only copy is published: starting %s", sup->settings->command[0]);
+    int code = supervisor_start_command(sup);
+    if (code != 0) {
+        supervisor_decide_exit(sup, code);
+        supervisor_begin_draining(sup, clock_now_ms());
+    }
+}
+
+int supervisor_start_follower(struct supervisor *sup, const struct plan *plan)
+{
+    struct follower_params p = {
+        .plan = plan,
+        .settings = sup->settings,
+        .child_mask = &sup->sig.original_mask,
+        .cwd = sup->cwd,
+        .health = &sup->health,
+        .host = {.ctx = sup, .app_ready = host_follower_ready},
+    };
+    int code = 0;
+    sup->app_read_only = true;
+    sup->health.role = "follower";
+    sup->follower = follower_new(&p, clock_now_ms(), &code);
+    if (sup->follower == NULL)
+        return code;
+    sup->phase = PHASE_STARTING;
     return 0;
 }
 
@@ -527,6 +599,8 @@ void supervisor_free(struct supervisor *sup)
     sup->scraper = NULL;
     verifier_free(sup->verifier);
     sup->verifier = NULL;
+    follower_free(sup->follower);
+    sup->follower = NULL;
     replication_free(sup->replication);
     sup->replication = NULL;
 }
@@ -547,6 +621,8 @@ int supervisor_run(struct supervisor *sup)
         (void)loop_add(l, &replication_source, sup->replication);
     if (sup->scraper != NULL)
         (void)loop_add(l, &scraper_source, sup->scraper);
+    if (sup->follower != NULL)
+        (void)loop_add(l, &follower_source, sup->follower);
     if (sup->http != NULL)
         (void)loop_add(l, &http_source, sup->http);
     loop_run(l, clock_now_ms);

@@ -23,6 +23,7 @@ struct replication;
 struct health_server;
 struct scraper;
 struct verifier;
+struct follower;
 struct plan;
 
 enum supervisor_phase {
@@ -57,6 +58,8 @@ struct supervisor {
     struct health_server *http;      /* NULL: no health endpoint */
     struct scraper *scraper;         /* NULL in plain mode */
     struct verifier *verifier;       /* NULL when verification is off */
+    struct follower *follower;       /* LSINIT_ROLE=follower: the read-only copy (the app is the main child) */
+    bool app_read_only;              /* start the app without the capabilities that bypass file modes */
     struct loop loop;
 };
 
@@ -66,6 +69,10 @@ void supervisor_init(struct supervisor *sup, const struct settings *settings, co
 
 /* Opens the health endpoint (if configured) and, in Litestream mode, the scraper and verifier. */
 int supervisor_start_services(struct supervisor *sup, const struct plan *plan);
+
+/* LSINIT_ROLE=follower: opens the app's copies and starts following; the app starts once they are published.
+ * Returns 0, or an exit code. */
+int supervisor_start_follower(struct supervisor *sup, const struct plan *plan);
 
 /* Starts the plain-mode child. Returns 0, or an exit code when it could not be started. */
 int supervisor_start_command(struct supervisor *sup);

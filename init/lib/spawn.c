@@ -8,7 +8,9 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/capability.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <termios.h>
@@ -36,6 +38,31 @@ struct spawn_child_args {
  * script through /bin/sh, so a long argv gets a bigger, mapped stack.
  */
 #define SPAWN_CHILD_STACK ((size_t)64 * 1024)
+
+/* Root without the capabilities that bypass file modes and ownership: drops them from the bounding set
+ * (kept across exec, where root's permitted set is recomputed from it) and from this thread's sets. */
+static int drop_file_capabilities(void)
+{
+    if (geteuid() != 0)
+        return 0;
+    static const int caps[] = {CAP_DAC_OVERRIDE, CAP_FOWNER, CAP_CHOWN};
+    for (size_t i = 0; i < sizeof(caps) / sizeof(caps[0]); i++) {
+        if (prctl(PR_CAPBSET_DROP, caps[i], 0, 0, 0) != 0 && prctl(PR_CAPBSET_READ, caps[i], 0, 0, 0) != 0)
+            return errno != 0 ? errno : EPERM;
+        (void)prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_LOWER, caps[i], 0, 0);
+    }
+    struct __user_cap_header_struct hdr = {.version = _LINUX_CAPABILITY_VERSION_3, .pid = 0};
+    struct __user_cap_data_struct data[2];
+    if (syscall(SYS_capget, &hdr, data) != 0)
+        return errno;
+    for (size_t i = 0; i < sizeof(caps) / sizeof(caps[0]); i++) {
+        uint32_t bit = (uint32_t)1 << (caps[i] % 32);
+        data[caps[i] / 32].effective &= ~bit;
+        data[caps[i] / 32].permitted &= ~bit;
+        data[caps[i] / 32].inheritable &= ~bit;
+    }
+    return syscall(SYS_capset, &hdr, data) != 0 ? errno : 0;
+}
 
 /*
  * Runs in the child between clone and exec, on its own stack but in the
@@ -71,7 +98,9 @@ spawn_child(void *p)
     if (req->stderr_to > 0)
         (void)dup2(req->stderr_to, STDERR_FILENO);
     int err = 0;
-    if (req->cwd != NULL && chdir(req->cwd) != 0)
+    if (req->read_only_files)
+        err = drop_file_capabilities();
+    if (err == 0 && req->cwd != NULL && chdir(req->cwd) != 0)
         err = errno;
     if (err == 0) {
         (void)sigprocmask(SIG_SETMASK, req->child_mask, NULL);

@@ -35,6 +35,9 @@ struct spawn_request {
     bool idle_io;               /* I/O priority class "idle" (background work) */
     int stdout_to;              /* > 0: dup2 onto stdout (0: unchanged) */
     int stderr_to;              /* > 0: dup2 onto stderr (0: unchanged) */
+    bool read_only_files;       /* as root: exec without CAP_DAC_OVERRIDE, CAP_FOWNER and CAP_CHOWN (bounding
+                                 * set too), so file modes bind it like any user; the start fails (EPERM)
+                                 * when they cannot be dropped */
 };
 
 /*

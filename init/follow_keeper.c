@@ -1,0 +1,622 @@
+/* SPDX-License-Identifier: MIT */
+#include "follow_keeper.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/inotify.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "follow_publish.h"
+#include "fsutil.h"
+#include "litestream.h"
+#include "plan.h"
+#include "spawn.h"
+
+#define BACKOFF_FIRST_MS 1000
+#define BACKOFF_MAX_MS 30000
+#define STOP_WAIT_MS 1000
+#define RETRY_MID_APPLY_MS 20
+#define RETRY_BUSY_MS 100
+#define RETRY_ERROR_MS 1000
+#define LTX_TIMEOUT_MS 10000
+#define COPY_NAME "db"
+
+struct fdb {
+    const char *db;
+    char dir[PATH_MAX], copy[PATH_MAX + 8];
+    pid_t pid;
+    int64_t restart_at, backoff_ms, started_at;
+    int wd;
+    bool consistent;    /* no page of the copy written since its last -txid rename */
+    bool pending;       /* a transaction applied and not published yet */
+    int64_t publish_at; /* retry time, 0: at once when pending */
+    int a_fd;           /* the copy, opened after it appears */
+    uint64_t published; /* the txid the app's database holds */
+    bool published_once;
+    uint64_t replica_txid;
+    int64_t lag_ms, lag_ok_at; /* the last good measurement, and when (monotonic) */
+    bool lag_known;
+    int64_t behind_since; /* monotonic: when the lag last went from 0 to > 0 at this published txid */
+    uint64_t behind_txid;
+};
+
+struct keeper {
+    const struct follow_keeper_params *p;
+    size_t n;
+    struct fdb dbs[PLAN_MAX_DBS];
+    int ino, sigfd;
+    int64_t next_lag_check;
+    char interval[24];
+    bool stopping;
+    int64_t stop_deadline; /* then SIGKILL */
+};
+
+static int64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int64_t unix_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void emit(const struct keeper *k, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void emit(const struct keeper *k, const char *fmt, ...)
+{
+    char line[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(line, sizeof(line) - 1, fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        return;
+    if ((size_t)n > sizeof(line) - 2)
+        n = (int)sizeof(line) - 2;
+    for (int i = 0; i < n; i++)
+        if (line[i] == '\n')
+            line[i] = ' ';
+    line[n++] = '\n';
+    (void)!write(k->p->event_fd, line, (size_t)n);
+}
+
+void follow_copy_path(const char *db, char *out, size_t size)
+{
+    snprintf(out, size, "%s.lsinit-follow/" COPY_NAME, db);
+}
+
+/* ---- parsing ------------------------------------------------------------------ */
+
+static int parse_rfc3339(const char *s, int64_t *out)
+{
+    struct tm tm;
+    memset(&tm, 0, sizeof(tm));
+    int used = 0;
+    if (sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d%n", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour, &tm.tm_min,
+               &tm.tm_sec, &used) != 6)
+        return -1;
+    tm.tm_year -= 1900;
+    tm.tm_mon -= 1;
+    const char *z = s + used;
+    if (*z == '.')
+        for (z++; *z >= '0' && *z <= '9'; z++) {
+        }
+    int64_t offset = 0;
+    if (*z == '+' || *z == '-') {
+        int hh = 0, mm = 0;
+        if (sscanf(z + 1, "%2d:%2d", &hh, &mm) != 2)
+            return -1;
+        offset = (int64_t)(hh * 3600 + mm * 60) * (*z == '-' ? -1 : 1);
+    } else if (*z != 'Z') {
+        return -1;
+    }
+    *out = (int64_t)timegm(&tm) - offset;
+    return 0;
+}
+
+int follow_parse_ltx(const char *out, uint64_t after, uint64_t *newest, int64_t *oldest_after_unix)
+{
+    *newest = 0;
+    *oldest_after_unix = 0;
+    bool header = false;
+    for (const char *line = out; line != NULL && *line != '\0';) {
+        const char *end = strchr(line, '\n');
+        char buf[256];
+        size_t len = end != NULL ? (size_t)(end - line) : strlen(line);
+        if (len >= sizeof(buf))
+            len = sizeof(buf) - 1;
+        memcpy(buf, line, len);
+        buf[len] = '\0';
+        line = end != NULL ? end + 1 : NULL;
+        int level = 0;
+        char min_s[32], max_s[32], created[64];
+        long long size = 0;
+        if (strncmp(buf, "level", 5) == 0) {
+            header = true;
+            continue;
+        }
+        if (sscanf(buf, "%d %31s %31s %lld %63s", &level, min_s, max_s, &size, created) != 5)
+            continue;
+        char *e1 = NULL, *e2 = NULL;
+        uint64_t min = strtoull(min_s, &e1, 16), max = strtoull(max_s, &e2, 16);
+        int64_t t = 0;
+        if (*e1 != '\0' || *e2 != '\0' || parse_rfc3339(created, &t) != 0)
+            return -1;
+        (void)min;
+        if (max > *newest)
+            *newest = max;
+        if (max > after && (*oldest_after_unix == 0 || t < *oldest_after_unix))
+            *oldest_after_unix = t;
+    }
+    return header ? 0 : -1;
+}
+
+static int parse_u64_hex(const char *s, uint64_t *out)
+{
+    char *end = NULL;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 16);
+    if (errno != 0 || end == s || *end != '\0')
+        return -1;
+    *out = v;
+    return 0;
+}
+
+int follow_event_parse(char *line, struct follow_event *out)
+{
+    memset(out, 0, sizeof(*out));
+    char *save = NULL;
+    char *kind = strtok_r(line, " ", &save);
+    char *idx = kind != NULL ? strtok_r(NULL, " ", &save) : NULL;
+    if (idx == NULL)
+        return -1;
+    char *end = NULL;
+    unsigned long i = strtoul(idx, &end, 10);
+    if (*end != '\0' || i >= PLAN_MAX_DBS)
+        return -1;
+    out->index = i;
+    if (strcmp(kind, "published") == 0) {
+        char *a = strtok_r(NULL, " ", &save), *b = strtok_r(NULL, " ", &save), *c = strtok_r(NULL, " ", &save),
+             *d = strtok_r(NULL, " ", &save);
+        if (d == NULL || parse_u64_hex(a, &out->txid) != 0)
+            return -1;
+        out->kind = FOLLOW_EV_PUBLISHED;
+        out->pages_written = strtoull(b, NULL, 10);
+        out->pages = strtoull(c, NULL, 10);
+        out->ms = strtoll(d, NULL, 10);
+        return 0;
+    }
+    if (strcmp(kind, "lag") == 0) {
+        char *a = strtok_r(NULL, " ", &save), *b = strtok_r(NULL, " ", &save), *c = strtok_r(NULL, " ", &save);
+        if (c == NULL || parse_u64_hex(b, &out->replica_txid) != 0 || parse_u64_hex(c, &out->txid) != 0)
+            return -1;
+        out->kind = FOLLOW_EV_LAG;
+        out->ms = strtoll(a, NULL, 10);
+        return 0;
+    }
+    if (strcmp(kind, "unreachable") == 0) {
+        char *a = strtok_r(NULL, " ", &save);
+        if (a == NULL)
+            return -1;
+        out->kind = FOLLOW_EV_UNREACHABLE;
+        out->ms = strtoll(a, NULL, 10);
+        out->text = save != NULL ? save : "";
+        return 0;
+    }
+    if (strcmp(kind, "restarted") == 0 || strcmp(kind, "error") == 0) {
+        out->kind = kind[0] == 'r' ? FOLLOW_EV_RESTARTED : FOLLOW_EV_ERROR;
+        out->text = save != NULL ? save : "";
+        return 0;
+    }
+    return -1;
+}
+
+/* ---- the follower processes ----------------------------------------------------- */
+
+static void clear_copy(struct fdb *d)
+{
+    static const char *const names[] = {COPY_NAME, COPY_NAME "-txid", COPY_NAME ".tmp", COPY_NAME "-txid.tmp"};
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+        char path[PATH_MAX + 32];
+        snprintf(path, sizeof(path), "%s/%s", d->dir, names[i]);
+        (void)unlink(path);
+    }
+    if (d->a_fd >= 0)
+        close(d->a_fd);
+    d->a_fd = -1;
+    d->consistent = false;
+    d->pending = false;
+}
+
+static void start_follower(struct keeper *k, size_t i, int64_t now)
+{
+    struct fdb *d = &k->dbs[i];
+    clear_copy(d);
+    const char *argv[LS_ARGV_MAX];
+    ls_follow_argv(k->p->plan->litestream, k->p->plan->config_path, d->db, d->copy, k->interval, argv);
+    int exec_errno = 0;
+    struct spawn_request req = {
+        .argv = (char *const *)argv,
+        .child_mask = k->p->child_mask,
+        .cwd = k->p->cwd,
+        .new_pgrp = true,
+    };
+    pid_t pid = spawn_process(&req, &exec_errno);
+    if (pid < 0) {
+        emit(k, "error %zu cannot start litestream restore -f: %s", i, strerror(exec_errno != 0 ? exec_errno : errno));
+        d->restart_at = now + d->backoff_ms;
+        return;
+    }
+    d->pid = pid;
+    d->started_at = now;
+    d->restart_at = 0;
+}
+
+static void stop_follower(pid_t pid)
+{
+    if (pid <= 0)
+        return;
+    (void)kill(pid, SIGKILL);
+    (void)kill(pid, SIGCONT);
+}
+
+/* Every thread of pid stopped (so none is inside a write the inotify queue does not show yet). */
+static bool all_stopped(pid_t pid)
+{
+    char path[64];
+    snprintf(path, sizeof(path), "/proc/%ld/task", (long)pid);
+    DIR *dir = opendir(path);
+    if (dir == NULL)
+        return false;
+    bool stopped = true;
+    struct dirent *e;
+    while (stopped && (e = readdir(dir)) != NULL) {
+        if (e->d_name[0] == '.')
+            continue;
+        char stat_path[320], buf[512];
+        snprintf(stat_path, sizeof(stat_path), "/proc/%ld/task/%s/stat", (long)pid, e->d_name);
+        int fd = open(stat_path, O_RDONLY | O_CLOEXEC);
+        ssize_t n = fd >= 0 ? read(fd, buf, sizeof(buf) - 1) : -1;
+        if (fd >= 0)
+            close(fd);
+        if (n <= 0)
+            continue; /* the thread is gone */
+        buf[n] = '\0';
+        const char *paren = strrchr(buf, ')');
+        if (paren == NULL || paren[1] != ' ' || (paren[2] != 'T' && paren[2] != 't'))
+            stopped = false;
+    }
+    closedir(dir);
+    return stopped;
+}
+
+/* ---- inotify ---------------------------------------------------------------------- */
+
+static void drain_inotify(struct keeper *k)
+{
+    char buf[8192] __attribute__((aligned(__alignof__(struct inotify_event))));
+    for (;;) {
+        ssize_t n = read(k->ino, buf, sizeof(buf));
+        if (n <= 0)
+            return;
+        for (char *p = buf; p < buf + n;) {
+            const struct inotify_event *ev = (const struct inotify_event *)(void *)p;
+            p += sizeof(*ev) + ev->len;
+            if (ev->mask & IN_Q_OVERFLOW) {
+                for (size_t i = 0; i < k->n; i++)
+                    k->dbs[i].consistent = false; /* until the next -txid rename */
+                continue;
+            }
+            for (size_t i = 0; i < k->n; i++) {
+                struct fdb *d = &k->dbs[i];
+                if (d->wd != ev->wd || ev->len == 0)
+                    continue;
+                if (strcmp(ev->name, COPY_NAME) == 0) {
+                    d->consistent = false;
+                    if (ev->mask & IN_MOVED_TO) {
+                        /* the first restore renamed a new file into place */
+                        if (d->a_fd >= 0)
+                            close(d->a_fd);
+                        d->a_fd = -1;
+                    }
+                } else if (strcmp(ev->name, COPY_NAME "-txid") == 0 && (ev->mask & IN_MOVED_TO)) {
+                    d->consistent = true;
+                    d->pending = true;
+                }
+            }
+        }
+    }
+}
+
+static int read_txid(const struct fdb *d, uint64_t *txid)
+{
+    char path[PATH_MAX + 16], buf[64];
+    snprintf(path, sizeof(path), "%s-txid", d->copy);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    ssize_t n = read(fd, buf, sizeof(buf) - 1);
+    close(fd);
+    if (n <= 0)
+        return -1;
+    buf[n] = '\0';
+    buf[strcspn(buf, "\r\n")] = '\0';
+    return parse_u64_hex(buf, txid);
+}
+
+/* ---- publishing ------------------------------------------------------------------- */
+
+static void publish(struct keeper *k, size_t i, int64_t now)
+{
+    struct fdb *d = &k->dbs[i];
+    if (d->pid <= 0)
+        return;
+    (void)kill(d->pid, SIGSTOP);
+    int64_t t0 = mono_ms();
+    while (!all_stopped(d->pid) && mono_ms() - t0 < STOP_WAIT_MS) {
+        struct timespec nap = {0, 500000};
+        nanosleep(&nap, NULL);
+    }
+    drain_inotify(k);
+    uint64_t txid = 0;
+    if (!all_stopped(d->pid) || !d->consistent || read_txid(d, &txid) != 0) {
+        (void)kill(d->pid, SIGCONT);
+        d->publish_at = now + RETRY_MID_APPLY_MS;
+        return;
+    }
+    if (d->a_fd < 0)
+        d->a_fd = open(d->copy, O_RDONLY | O_CLOEXEC);
+    char err[512] = "";
+    struct publish_stats st;
+    const struct publish_options opt = {.lock_timeout_ms = k->p->lock_timeout_ms};
+    enum publish_result r =
+        d->a_fd < 0 ? PUBLISH_ERROR : follow_publish(d->a_fd, k->p->app_fds[i], d->db, &opt, &st, err, sizeof(err));
+    (void)kill(d->pid, SIGCONT);
+    if (d->a_fd < 0)
+        snprintf(err, sizeof(err), "cannot open the follower copy %s: %s", d->copy, strerror(errno));
+    if (r == PUBLISH_OK) {
+        d->pending = false;
+        d->publish_at = 0;
+        if (st.changed || !d->published_once || txid != d->published)
+            emit(k, "published %zu %016llx %llu %llu %lld", i, (unsigned long long)txid,
+                 (unsigned long long)st.pages_written, (unsigned long long)st.pages, (long long)(mono_ms() - t0));
+        if (!d->published_once)
+            k->next_lag_check = now; /* /readyz needs a measurement: at once, not a check interval later */
+        d->published = txid;
+        d->published_once = true;
+    } else if (r == PUBLISH_BUSY) {
+        d->publish_at = now + RETRY_BUSY_MS;
+    } else {
+        emit(k, "error %zu cannot publish the follower copy of %s: %s", i, d->db, err);
+        d->publish_at = now + RETRY_ERROR_MS;
+    }
+}
+
+/* ---- the replica's position ---------------------------------------------------------- */
+
+static void check_lag(struct keeper *k, size_t i, int64_t now)
+{
+    struct fdb *d = &k->dbs[i];
+    const char *argv[12] = {k->p->plan->litestream,
+                            "ltx",
+                            "-config",
+                            k->p->plan->config_path,
+                            "-no-expand-env",
+                            "-level",
+                            "0",
+                            d->db,
+                            NULL};
+    char out[65536];
+    struct spawn_capture c = {.argv = (char *const *)argv,
+                              .child_mask = k->p->child_mask,
+                              .capture_stderr = true,
+                              .timeout_ms = LTX_TIMEOUT_MS,
+                              .out = out,
+                              .out_size = sizeof(out)};
+    struct spawn_result res;
+    uint64_t newest = 0;
+    int64_t oldest = 0;
+    bool ok = spawn_capture(&c, &res) == 0 && !res.timed_out && spawn_status_code(res.status) == 0 &&
+              follow_parse_ltx(out, d->published, &newest, &oldest) == 0;
+    if (!ok) {
+        int64_t bound = d->lag_known ? d->lag_ms + (now - d->lag_ok_at) : now - d->started_at;
+        char why[200];
+        snprintf(why, sizeof(why), "%.199s", res.timed_out ? "litestream ltx timed out" : out);
+        why[strcspn(why, "\n")] = '\0';
+        emit(k, "unreachable %zu %lld cannot list the replica: %s", i, (long long)bound, why);
+        return;
+    }
+    d->replica_txid = newest;
+    d->lag_known = d->published_once;
+    d->lag_ok_at = now;
+    int64_t lag = 0;
+    if (!d->published_once)
+        lag = now - d->started_at;
+    else if (newest > d->published && oldest > 0)
+        lag = unix_ms() - oldest * 1000;
+    if (lag < 0)
+        lag = 0;
+    d->lag_ms = lag;
+    emit(k, "lag %zu %lld %016llx %016llx", i, (long long)lag, (unsigned long long)newest,
+         (unsigned long long)d->published);
+    /* Alive, behind, and not moving while the replica does: a copy it cannot follow any more. */
+    if (newest > d->published && d->published_once) {
+        if (d->behind_since == 0 || d->behind_txid != d->published) {
+            d->behind_since = now;
+            d->behind_txid = d->published;
+        } else if (now - d->behind_since > k->p->stuck_ms && d->pid > 0) {
+            emit(k,
+                 "restarted %zu the follower stayed at %016llx for %llds while the replica reached %016llx: "
+                 "rebuilding its copy from scratch",
+                 i, (unsigned long long)d->published, (long long)((now - d->behind_since) / 1000),
+                 (unsigned long long)newest);
+            stop_follower(d->pid); /* reaped below; restarted at once */
+            d->restart_at = now;
+            d->behind_since = 0;
+        }
+    } else {
+        d->behind_since = 0;
+    }
+}
+
+/* ---- the loop ----------------------------------------------------------------------- */
+
+static void on_child(struct keeper *k, pid_t pid, int status, int64_t now)
+{
+    for (size_t i = 0; i < k->n; i++) {
+        struct fdb *d = &k->dbs[i];
+        if (d->pid != pid)
+            continue;
+        d->pid = -1;
+        if (k->stopping)
+            return;
+        /* A rebuild asked for (restart_at set) goes at once; an exit on its own gets the backoff. */
+        if (d->restart_at == 0) {
+            if (now - d->started_at > BACKOFF_MAX_MS)
+                d->backoff_ms = BACKOFF_FIRST_MS;
+            emit(k, "restarted %zu litestream restore -f exited (%d): starting it again from scratch in %llds", i,
+                 spawn_status_code(status), (long long)(d->backoff_ms / 1000));
+            d->restart_at = now + d->backoff_ms;
+            d->backoff_ms = d->backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : d->backoff_ms * 2;
+        }
+        return;
+    }
+}
+
+static int setup(struct keeper *k)
+{
+    const struct follow_keeper_params *p = k->p;
+    snprintf(k->interval, sizeof(k->interval), "%lldms", (long long)p->interval_ms);
+    k->ino = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGCHLD);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    k->sigfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+    if (k->ino < 0 || k->sigfd < 0) {
+        emit(k, "error 0 cannot set up the follow keeper: %s", strerror(errno));
+        return -1;
+    }
+    for (size_t i = 0; i < k->n; i++) {
+        struct fdb *d = &k->dbs[i];
+        d->db = p->plan->dbs[i].path;
+        d->a_fd = -1;
+        d->pid = -1;
+        d->backoff_ms = BACKOFF_FIRST_MS;
+        follow_copy_path(d->db, d->copy, sizeof(d->copy));
+        snprintf(d->dir, sizeof(d->dir), "%s.lsinit-follow", d->db);
+        if (fs_mkdir_p(d->dir, 0700, NULL) != 0) {
+            emit(k, "error %zu cannot create %s: %s", i, d->dir, strerror(errno));
+            return -1;
+        }
+        d->wd = inotify_add_watch(k->ino, d->dir, IN_MODIFY | IN_MOVED_TO | IN_CLOSE_WRITE);
+        if (d->wd < 0) {
+            emit(k, "error %zu cannot watch %s: %s", i, d->dir, strerror(errno));
+            return -1;
+        }
+        d->restart_at = 1; /* start at once */
+    }
+    return 0;
+}
+
+int follow_keeper_main(const void *params)
+{
+    const struct follow_keeper_params *p = params;
+    (void)prctl(PR_SET_PDEATHSIG, SIGTERM);
+    if ((long)getppid() != p->parent)
+        return 0;
+    struct keeper *k = calloc(1, sizeof(*k));
+    if (k == NULL)
+        return 1;
+    k->p = p;
+    k->n = p->plan->db_count;
+    if (setup(k) != 0)
+        return 1;
+    k->next_lag_check = mono_ms() + p->lag_check_ms;
+    for (;;) {
+        int64_t now = mono_ms();
+        bool alive = false;
+        for (size_t i = 0; i < k->n; i++) {
+            struct fdb *d = &k->dbs[i];
+            if (!k->stopping && d->pid <= 0 && d->restart_at != 0 && now >= d->restart_at)
+                start_follower(k, i, now);
+            alive = alive || d->pid > 0;
+        }
+        if (k->stopping && !alive)
+            break;
+        if (k->stopping && now >= k->stop_deadline)
+            for (size_t i = 0; i < k->n; i++)
+                stop_follower(k->dbs[i].pid);
+        for (size_t i = 0; !k->stopping && i < k->n; i++) {
+            struct fdb *d = &k->dbs[i];
+            if (d->pending && now >= d->publish_at)
+                publish(k, i, now);
+        }
+        if (!k->stopping && now >= k->next_lag_check) {
+            for (size_t i = 0; i < k->n; i++)
+                check_lag(k, i, now);
+            k->next_lag_check = mono_ms() + p->lag_check_ms;
+        }
+        int64_t next = k->next_lag_check;
+        for (size_t i = 0; i < k->n; i++) {
+            const struct fdb *d = &k->dbs[i];
+            if (d->pid <= 0 && d->restart_at != 0 && d->restart_at < next)
+                next = d->restart_at;
+            if (d->pending && d->publish_at < next)
+                next = d->publish_at;
+        }
+        int64_t wait = next - mono_ms();
+        if (wait < 0)
+            wait = 0;
+        if (k->stopping)
+            wait = 100;
+        struct pollfd fds[2] = {{.fd = k->ino, .events = POLLIN}, {.fd = k->sigfd, .events = POLLIN}};
+        struct timespec ts = {(time_t)(wait / 1000), (long)(wait % 1000) * 1000000L};
+        if (ppoll(fds, 2, &ts, NULL) < 0 && errno != EINTR)
+            break;
+        if (fds[0].revents & POLLIN)
+            drain_inotify(k);
+        if (fds[1].revents & POLLIN) {
+            struct signalfd_siginfo info[8];
+            ssize_t n;
+            while ((n = read(k->sigfd, info, sizeof(info))) > 0) {
+                for (size_t j = 0; j < (size_t)n / sizeof(info[0]); j++) {
+                    if (info[j].ssi_signo == SIGCHLD)
+                        continue;
+                    if (!k->stopping) {
+                        k->stopping = true;
+                        k->stop_deadline = mono_ms() + 5000;
+                        for (size_t i = 0; i < k->n; i++)
+                            if (k->dbs[i].pid > 0) {
+                                (void)kill(k->dbs[i].pid, SIGTERM);
+                                (void)kill(k->dbs[i].pid, SIGCONT);
+                            }
+                    }
+                }
+            }
+        }
+        int status = 0;
+        pid_t pid;
+        while ((pid = waitpid(-1, &status, WNOHANG)) > 0)
+            on_child(k, pid, status, mono_ms());
+    }
+    free(k);
+    return 0;
+}

@@ -1,0 +1,86 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The follow keeper (LSINIT_ROLE=follower|standby): a child of PID 1 (forked,
+ * never exec'd, like the lease keeper) that keeps each database's read-only
+ * copy current, so PID 1's loop never blocks on a copy or a listing.
+ *
+ * For each database it runs `litestream restore -f` into a private copy
+ * (DB.lsinit-follow/db, always from scratch: Litestream 0.5.17 cannot resume a
+ * follower whose position is past the replica's latest snapshot), watches it
+ * with inotify, and after each transaction Litestream applies (its -txid
+ * sidecar renamed into place) stops the follower, checks that no page was
+ * written since (a stopped follower cannot be half-way through a transaction
+ * the queue does not show), publishes the copy into the app's database
+ * (follow_publish) and lets the follower go on. Every lag_check_ms it lists
+ * the replica's level 0 (`litestream ltx -level 0`) and reports the lag: 0
+ * when the published transaction is the replica's newest, else the age of the
+ * oldest replica transaction not yet published, by the replica's clock.
+ *
+ * A follower that exits is restarted from scratch with backoff (1s doubling
+ * to 30s); one that stays alive but falls behind by more than stuck_ms while
+ * the replica moves on (history pruned past it, a lineage it cannot follow)
+ * is killed and restarted from scratch. The app's database is only ever
+ * written by a publish.
+ *
+ * Events, one line each on event_fd:
+ *   published <i> <txid> <pages written> <pages> <ms>
+ *   lag <i> <lag ms> <replica txid> <published txid>
+ *   unreachable <i> <lag ms, an upper bound> <why>
+ *   restarted <i> <why>
+ *   error <i> <why>
+ */
+#ifndef LSINIT_FOLLOW_KEEPER_H
+#define LSINIT_FOLLOW_KEEPER_H
+
+#include <signal.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct plan;
+
+struct follow_keeper_params {
+    const struct plan *plan;
+    const int *app_fds;   /* per database: the app's copy, O_RDWR (PID 1 opened it) */
+    int64_t interval_ms;  /* restore -f -follow-interval */
+    int64_t lag_check_ms; /* listing the replica */
+    int64_t stuck_ms;     /* behind this long with the replica moving on: rebuilt */
+    int64_t lock_timeout_ms;
+    int event_fd; /* write end */
+    long parent;  /* lsinit's pid: the keeper dies with it */
+    const sigset_t *child_mask;
+    const char *cwd;
+};
+
+/* The child's body (spawn_function): returns its exit code. */
+int follow_keeper_main(const void *params);
+
+enum follow_event_kind {
+    FOLLOW_EV_PUBLISHED,
+    FOLLOW_EV_LAG,
+    FOLLOW_EV_UNREACHABLE,
+    FOLLOW_EV_RESTARTED,
+    FOLLOW_EV_ERROR,
+};
+
+struct follow_event {
+    enum follow_event_kind kind;
+    size_t index;
+    uint64_t txid;         /* published: the txid; lag: the published txid */
+    uint64_t replica_txid; /* lag */
+    int64_t ms;            /* published: the publish's time; lag/unreachable: the lag */
+    uint64_t pages_written, pages;
+    const char *text; /* unreachable, restarted, error: why (points into the line) */
+};
+
+/* Parses one event line (without its newline). 0, or -1 when it is not one. */
+int follow_event_parse(char *line, struct follow_event *out);
+
+/* The level-0 listing of `litestream ltx` (its text table): the newest txid, and the time (unix seconds,
+ * by the replica's clock) of the oldest file holding a txid after `after` (0 when none). 0, or -1. */
+int follow_parse_ltx(const char *out, uint64_t after, uint64_t *newest, int64_t *oldest_after_unix);
+
+/* The private copy of db: DB.lsinit-follow/db. */
+void follow_copy_path(const char *db, char *out, size_t size);
+
+#endif

@@ -1,0 +1,279 @@
+"""Read-only followers (issue #14, LSINIT_ROLE=follower): real Litestream 0.5.17, S3 on moto (loopback),
+several lsinit instances on one machine.
+
+A primary runs tests/integration/follow_apps.py's writer (a row every 20 ms, each acknowledged one
+logged with its time); each follower runs its reader, which keeps one connection open like a web app,
+checks every read for wholeness and runs quick_check. A follower refuses Litestream 0.3.
+"""
+import hashlib
+import os
+import pathlib
+import signal
+import subprocess
+import sys
+import time
+import uuid
+
+import pytest
+
+from support import health as hh
+from support import reliability as rel
+from support.litestream import LITESTREAM_V05
+from support.lsinit_run import LsinitRun, lsinit_env, wait_ready
+from support.replicas import Replica
+from support.servers import _TCP_FORWARD
+from support.waiting import free_port, wait_for
+
+pytestmark = pytest.mark.usefixtures("require_root")
+APPS = str(pathlib.Path(__file__).with_name("follow_apps.py"))
+MAX_LAG = "5s"
+needs_v05 = pytest.mark.skipif(not LITESTREAM_V05, reason="follow mode (restore -f) exists from Litestream 0.5.9; "
+                                                          "the 0.3 refusal is test_follower_refuses_litestream_03")
+
+
+def moto_replica(moto, endpoint=None):
+    bucket = moto.new_bucket("follow")
+    name = uuid.uuid4().hex[:10]
+    env = {"LITESTREAM_REPLICA_ENDPOINT": endpoint or moto.endpoint,
+           "LITESTREAM_ACCESS_KEY_ID": moto.access_key_id,
+           "LITESTREAM_SECRET_ACCESS_KEY": moto.secret_access_key}
+    return Replica("s3", f"s3://{bucket}/{name}", env, moto.litestream_replica(bucket, name), moto.aws_env,
+                   bucket=bucket, prefix=name, s3=moto)
+
+
+def with_endpoint(replica, endpoint):
+    env = dict(replica.env, LITESTREAM_REPLICA_ENDPOINT=endpoint)
+    return Replica(replica.kind, replica.url, env, replica.ls_replica, replica.ls_env, bucket=replica.bucket,
+                   prefix=replica.prefix, s3=replica.s3)
+
+
+def app(kind, db, state):
+    return ["--", sys.executable, APPS, kind, str(db), str(state)]
+
+
+def start_primary(lsinit_bin, litestream_bin, replica, tmp_path):
+    db, state = tmp_path / "p" / "app.db", tmp_path / "p-state"
+    env = lsinit_env(rel.base_env(litestream_bin), replica, db)
+    run = LsinitRun(lsinit_bin, app("writer", db, state), env, tmp_path / "p-run")
+    wait_ready(run, state)
+    return run, state
+
+
+def start_follower(lsinit_bin, litestream_bin, replica, tmp_path, name, **extra):
+    db, state = tmp_path / name / "app.db", tmp_path / f"{name}-state"
+    env = lsinit_env(rel.base_env(litestream_bin, LSINIT_ROLE="follower", LSINIT_FOLLOW_MAX_LAG=MAX_LAG, **extra),
+                     replica, db)
+    run = LsinitRun(lsinit_bin, app("reader", db, state), env, tmp_path / f"{name}-run")
+    return run, state, db
+
+
+def acks(state):
+    out = {}
+    for line in (pathlib.Path(state) / "acks").read_text().splitlines():
+        parts = line.split()
+        if len(parts) == 2:
+            out[int(parts[0])] = float(parts[1])
+    return out
+
+
+def seen(state):
+    out = []
+    p = pathlib.Path(state) / "seen"
+    for line in (p.read_text().splitlines() if p.exists() else []):
+        t, m = line.split()
+        if m != "None":
+            out.append((float(t), int(m)))
+    return out
+
+
+def errors(state):
+    p = pathlib.Path(state) / "errors"
+    return p.read_text() if p.exists() else ""
+
+
+def visibility_lags(ack, seen_rows):
+    """For every acknowledged seq the reader could have seen: when it first saw it (or a later one) minus the
+    ack time, in seconds."""
+    lags = []
+    for seq, t_ack in ack.items():
+        first = next((t for t, m in seen_rows if m >= seq), None)
+        if first is not None:
+            lags.append(max(0.0, first - t_ack))
+    return lags
+
+
+def ready(run):
+    return hh.request(hh.health_port(run), "/readyz").status == 200
+
+
+def follow_pid(run):
+    out = subprocess.run(["pgrep", "-f", f"restore -config .* -f .*-o {run.env['LSINIT_DB']}.lsinit-follow"],
+                         capture_output=True, text=True).stdout.split()
+    return int(out[0]) if out else None
+
+
+@needs_v05
+def test_followers_converge_and_see_writes_within_the_lag_bound(lsinit_bin, litestream_bin, moto, tmp_path):
+    """One primary + 3 followers under a steady write load: every follower's app sees every acknowledged write
+    within LSINIT_FOLLOW_MAX_LAG (p50/p99 printed), never reads a half-applied transaction, and each copy ends
+    equal to the primary's data once the writes stop."""
+    replica = moto_replica(moto)
+    primary, p_state = start_primary(lsinit_bin, litestream_bin, replica, tmp_path)
+    followers = [start_follower(lsinit_bin, litestream_bin, replica, tmp_path, f"f{i}") for i in range(3)]
+    try:
+        for run, state, _ in followers:
+            wait_ready(run, state, timeout=60)
+        wait_for(lambda: all(ready(r) for r, _, _ in followers), 30, "every follower ready (within the lag)")
+        time.sleep(15)
+        primary.signal(signal.SIGTERM)
+        assert primary.wait(30) == 143, primary.stderr
+        ack = acks(p_state)
+        last = max(ack)
+        for run, state, db in followers:
+            wait_for(lambda s=state: seen(s) and seen(s)[-1][1] == last, 20,
+                     lambda r=run: f"the follower to reach seq {last}:\n{r.stderr[-2000:]}")
+        for run, state, db in followers:
+            lags = visibility_lags(ack, seen(state))
+            p50, p99 = rel.percentile(lags, 50), rel.percentile(lags, 99)
+            print(f"{db}: {len(lags)} writes, visible after p50 {p50:.3f} s, p99 {p99:.3f} s, max {max(lags):.3f} s")
+            assert p99 < 5.0, f"p99 {p99:.3f} s is over LSINIT_FOLLOW_MAX_LAG"
+            assert errors(state) == "", errors(state)
+            _, doc = hh.healthz(hh.health_port(run))
+            check = doc["checks"]["follow:lag"][0]
+            assert check["appliedTxid"] == check["replicaTxid"] or check["status"] == "pass", check
+            samples = hh.metrics(hh.health_port(run))
+            assert hh.metric(samples, "lsinit_follow_publishes_total", db=str(db)) > 10
+            assert "uploaded" not in run.stderr and "lease" not in run.stderr.lower(), run.stderr[-2000:]
+        # the copies hold exactly the primary's rows
+        want = set(ack)
+        for run, state, db in followers:
+            con = __import__("sqlite3").connect(f"file:{db}?mode=ro", uri=True)
+            got = {r[0] for r in con.execute("SELECT seq FROM w")}
+            assert con.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+            con.close()
+            assert got == want, f"{db}: missing {sorted(want - got)[:5]}, extra {sorted(got - want)[:5]}"
+    finally:
+        primary.close()
+        for run, _, _ in followers:
+            run.close()
+    assert not [k for k in replica.keys() if k.endswith("lock.json")], "the followers took no lease"
+
+
+@needs_v05
+def test_a_write_through_a_follower_fails_loudly_and_the_copy_is_unchanged(lsinit_bin, litestream_bin, moto,
+                                                                           tmp_path):
+    """The app's INSERT fails with SQLite's "attempt to write a readonly database" (lsinit runs as root here:
+    the app has no CAP_DAC_OVERRIDE, the copy is 0444 and owned by nobody); the copy's bytes do not change."""
+    replica = moto_replica(moto)
+    primary, p_state = start_primary(lsinit_bin, litestream_bin, replica, tmp_path)
+    time.sleep(1)
+    primary.signal(signal.SIGTERM)
+    assert primary.wait(30) == 143, primary.stderr
+    run, state, db = start_follower(lsinit_bin, litestream_bin, replica, tmp_path, "f")
+    try:
+        wait_ready(run, state, timeout=60)
+        wait_for(lambda: seen(state) and seen(state)[-1][1] == max(acks(p_state)), 20, "the follower to catch up")
+        before = hashlib.sha256(db.read_bytes()).hexdigest()
+        st = os.stat(db)
+        assert oct(st.st_mode & 0o777) == "0o444" and st.st_uid == 65534, (oct(st.st_mode), st.st_uid)
+        (state / "try-write").touch()
+        result = wait_for(lambda: (state / "write-result").exists() and (state / "write-result").read_text(), 10,
+                          "the reader's write attempt")
+        assert "readonly" in result, result
+        time.sleep(1)
+        assert hashlib.sha256(db.read_bytes()).hexdigest() == before
+        assert not pathlib.Path(f"{db}-journal").exists()
+        wait_for(lambda: ready(run), 15, "the follower ready")
+    finally:
+        run.close()
+
+
+@needs_v05
+def test_killed_follow_process_is_restarted_and_reported(lsinit_bin, litestream_bin, moto, tmp_path):
+    """SIGKILL to `litestream restore -f`: the keeper notices, restarts it from scratch, /metrics counts it,
+    /healthz names it, and the app (still running, never restarted) sees new writes again, all reads whole."""
+    replica = moto_replica(moto)
+    primary, p_state = start_primary(lsinit_bin, litestream_bin, replica, tmp_path)
+    run, state, db = start_follower(lsinit_bin, litestream_bin, replica, tmp_path, "f")
+    try:
+        app_pid = wait_ready(run, state, timeout=60)
+        wait_for(lambda: ready(run), 30, "the follower ready")
+        old = wait_for(lambda: follow_pid(run), 10, "the follow process")
+        os.kill(old, signal.SIGKILL)
+        port = hh.health_port(run)
+        wait_for(lambda: hh.metric(hh.metrics(port), "lsinit_follow_restarts_total") >= 1, 15, lambda: run.stderr)
+        assert "restore -f exited" in run.stderr, run.stderr[-2000:]
+        _, doc = hh.healthz(port)
+        assert "exited" in doc["checks"]["follow:lag"][0].get("lastEvent", ""), doc
+        new = wait_for(lambda: (p := follow_pid(run)) and p != old and p, 15, "a new follow process")
+        assert new != old
+        mark = max(acks(p_state))
+        wait_for(lambda: seen(state) and seen(state)[-1][1] > mark, 30, lambda: run.stderr[-2000:])
+        wait_for(lambda: ready(run), 30, "ready again")
+        assert int((state / "ready").read_text()) == app_pid, "the app was not restarted"
+        assert errors(state) == "", errors(state)
+    finally:
+        primary.close()
+        run.close()
+
+
+@needs_v05
+def test_replica_unreachable_for_a_follower_is_reported_then_repaired(lsinit_bin, litestream_bin, moto, tmp_path):
+    """The follower's own path to S3 is cut for 30 s while the primary goes on writing: /readyz turns 503
+    within LSINIT_FOLLOW_MAX_LAG (+ one listing), /healthz says the replica cannot be listed, the app keeps
+    reading its last whole copy; after the outage the copy catches up and /readyz is 200 again."""
+    replica = moto_replica(moto)
+    fport = free_port()
+    script = tmp_path / "forward.py"
+    script.write_text(_TCP_FORWARD)
+
+    def forward():
+        p = subprocess.Popen([sys.executable, "-I", str(script), str(fport), str(moto.port)],
+                             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                             start_new_session=True)
+        wait_for(lambda: subprocess.run(["bash", "-c", f"exec 3<>/dev/tcp/127.0.0.1/{fport}"],
+                                        capture_output=True).returncode == 0, 10, "the follower's forwarder")
+        return p
+
+    fwd = forward()
+    primary, p_state = start_primary(lsinit_bin, litestream_bin, replica, tmp_path)
+    run, state, db = start_follower(lsinit_bin, litestream_bin, with_endpoint(replica, f"http://127.0.0.1:{fport}"),
+                                    tmp_path, "f")
+    try:
+        wait_ready(run, state, timeout=60)
+        wait_for(lambda: ready(run), 30, "the follower ready")
+        port = hh.health_port(run)
+        os.killpg(fwd.pid, signal.SIGKILL)
+        fwd.wait()
+        t0 = time.monotonic()
+        wait_for(lambda: not ready(run), 15, "/readyz to turn 503")
+        noticed = time.monotonic() - t0
+        print(f"outage noticed by /readyz after {noticed:.1f} s (LSINIT_FOLLOW_MAX_LAG={MAX_LAG})")
+        r = hh.request(port, "/readyz")
+        assert r.status == 503 and "LSINIT_FOLLOW_MAX_LAG" in r.text, r.text
+        wait_for(lambda: "cannot be listed" in hh.request(port, "/healthz").text, 15, "healthz to say why")
+        assert hh.request(port, "/livez").status == 200
+        time.sleep(max(0.0, 30 - (time.monotonic() - t0)))
+        assert errors(state) == "", errors(state)
+        fwd = forward()
+        mark = max(acks(p_state))
+        wait_for(lambda: seen(state) and seen(state)[-1][1] > mark, 60, lambda: run.stderr[-2000:])
+        wait_for(lambda: ready(run), 30, "ready again after the outage")
+        assert errors(state) == "", errors(state)
+    finally:
+        primary.close()
+        run.close()
+        if fwd.poll() is None:
+            os.killpg(fwd.pid, signal.SIGKILL)
+
+
+@pytest.mark.skipif(LITESTREAM_V05, reason="the refusal is for Litestream before 0.5.9")
+def test_follower_refuses_litestream_03(lsinit_bin, litestream_bin, tmp_path):
+    """LSINIT_ROLE=follower on Litestream 0.3.13: one line naming the version that has follow mode, exit 78."""
+    db = tmp_path / "app.db"
+    env = lsinit_env(rel.base_env(litestream_bin, LSINIT_ROLE="follower"), rel.make_replica("file", tmp_path), db)
+    r = subprocess.run([lsinit_bin, "--", "true"], env=env, capture_output=True, text=True, timeout=30)
+    assert r.returncode == 78, r.stderr
+    lines = [ln for ln in r.stderr.splitlines() if "ERROR" in ln]
+    assert len(lines) == 1 and "0.5.9" in lines[0] and "LSINIT_ROLE=follower" in lines[0], r.stderr
+    assert not db.exists(), "nothing created"
