@@ -80,6 +80,7 @@ UNIT_DEPS_test_legacy_layout := legacy_layout replica_url
 UNIT_DEPS_test_litestream := litestream
 UNIT_DEPS_test_ls_config := ls_config settings litestream
 UNIT_DEPS_test_follow_publish := follow_publish
+UNIT_DEPS_test_follow_keeper := follow_keeper follow_publish litestream plan ls_config settings replica_url lease
 UNIT_DEPS_test_plan := plan ls_config settings litestream replica_url
 UNIT_DEPS_test_replica_url := replica_url
 UNIT_DEPS_test_replicate := replicate

@@ -19,7 +19,7 @@
 #define SHARED_SIZE 510L
 /* A rollback journal's header (the file format's section 4.1), one 512-byte sector. */
 #define JOURNAL_SECTOR 512
-#define CHUNK_BYTES (1024 * 1024)
+#define CHUNK_BYTES ((size_t)1024 * 1024)
 
 static const unsigned char journal_magic[8] = {0xd9, 0xd5, 0x05, 0xf9, 0x20, 0xa1, 0x63, 0xd7};
 

@@ -15,7 +15,14 @@ flight, closes the database and exits with APP_TERM_EXIT (default 0; 143 for the
 "killed by SIGTERM" convention — lsinit keeps the final sync either way and hands the
 code on as the container's exit code).
 
-Environment: HOST (default 0.0.0.0), PORT (8080), DB_PATH, APP_TERM_EXIT.
+On a read-only follower (LSINIT_ROLE=follower, set by the same environment lsinit
+reads, docs/scaling.md) the app opens the database read-only and leaves its journal
+mode and schema to the primary; a write is not attempted: POST /items answers
+307 Temporary Redirect to PRIMARY_URL + the same path (a client or proxy repeats the
+POST there), or 503 when PRIMARY_URL is unset.
+
+Environment: HOST (default 0.0.0.0), PORT (8080), DB_PATH, APP_TERM_EXIT,
+LSINIT_ROLE, PRIMARY_URL (e.g. http://app-primary:8080).
 """
 import json
 import os
@@ -32,6 +39,8 @@ PORT = int(os.environ.get("PORT", "8080"))
 DB_PATH = os.environ.get("DB_PATH", "/data/app.db")
 TERM_EXIT = int(os.environ.get("APP_TERM_EXIT", "0"))
 MAX_BODY = 64 * 1024
+FOLLOWER = os.environ.get("LSINIT_ROLE", "primary") == "follower"
+PRIMARY_URL = os.environ.get("PRIMARY_URL", "").rstrip("/")
 
 
 def log(msg):
@@ -45,6 +54,12 @@ class Store:
 
     def __init__(self, path):
         self.lock = threading.Lock()
+        if FOLLOWER:
+            # lsinit's copy: whole transactions only, published under SQLite's locks; never written here.
+            self.db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, isolation_level=None,
+                                      check_same_thread=False)
+            self.db.execute("PRAGMA busy_timeout=5000")
+            return
         self.db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
         self.db.execute("PRAGMA busy_timeout=5000")
         mode = self.db.execute("PRAGMA journal_mode=WAL").fetchone()[0]
@@ -124,6 +139,16 @@ class Handler(BaseHTTPRequestHandler):
     def do_POST(self):
         if urllib.parse.urlsplit(self.path).path != "/items":
             return self.send_json(404, {"error": "not found"})
+        if FOLLOWER:
+            # Writes belong to the primary: 307 keeps the method and body for the client's retry there.
+            if not PRIMARY_URL:
+                return self.send_json(503, {"error": "read-only follower and no PRIMARY_URL: send writes to the "
+                                                     "primary"})
+            self.send_response(307)
+            self.send_header("Location", PRIMARY_URL + self.path)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return None
         try:
             length = int(self.headers.get("Content-Length", ""))
         except ValueError:

@@ -1,5 +1,7 @@
 // lsinit's rules for the workloads of a set of Kubernetes documents (k8s/ or
-// one rendering of the chart): see docs/kubernetes.md.
+// one rendering of the chart): see docs/kubernetes.md. Followers
+// (LSINIT_ROLE=follower) have rules of their own: followers.mjs.
+import { envValue, followerRules, followersOnly, matches, roleOf, serviceRoleRules } from "./followers.mjs";
 
 // ---------------------------------------------------------------- lsinit rules
 function seconds(text, fallback) {
@@ -18,17 +20,8 @@ function seconds(text, fallback) {
     return total;
 }
 
-function envValue(container, name) {
-    const e = (container.env || []).find((x) => x && x.name === name);
-    return e ? e.value : undefined;
-}
-
 function isHook(doc) {
     return Boolean(doc.metadata && doc.metadata.annotations && doc.metadata.annotations["helm.sh/hook"]);
-}
-
-function matches(selector, labels) {
-    return Object.entries(selector || {}).every(([k, v]) => labels[k] === v);
 }
 
 export function lsinitRules(docs, errors) {
@@ -36,6 +29,8 @@ export function lsinitRules(docs, errors) {
     const accounts = docs.filter((d) => d.doc.kind === "ServiceAccount");
     const services = docs.filter((d) => d.doc.kind === "Service");
     for (const { doc, where } of docs) {
+        // Both are fine on followers (many replicas, no writes), never on the writer.
+        if (["HorizontalPodAutoscaler", "PodDisruptionBudget"].includes(doc.kind) && followersOnly(doc, docs)) continue;
         if (doc.kind === "HorizontalPodAutoscaler") errors.push(`${where}: no autoscaler for a single SQLite writer`);
         if (doc.kind === "PodDisruptionBudget") {
             errors.push(`${where}: a PodDisruptionBudget on one replica blocks node drains or protects nothing`);
@@ -50,14 +45,12 @@ export function lsinitRules(docs, errors) {
         }
     }
     const workloads = docs.filter((d) => ["StatefulSet", "Deployment"].includes(d.doc.kind) && !isHook(d.doc));
+    const primaries = workloads.filter((w) => roleOf(w.doc) === "primary");
+    serviceRoleRules(workloads.concat(services), errors);
     for (const { doc, where } of workloads) {
         const spec = doc.spec || {};
         const pod = (spec.template && spec.template.spec) || {};
         const podLabels = (spec.template && spec.template.metadata && spec.template.metadata.labels) || {};
-        if (spec.replicas !== 1) errors.push(`${where}: spec.replicas must be 1 (one SQLite writer), got ${spec.replicas}`);
-        if (doc.kind === "Deployment" && !(spec.strategy && spec.strategy.type === "Recreate")) {
-            errors.push(`${where}: a Deployment must use strategy.type Recreate (RollingUpdate overlaps two writers)`);
-        }
         const containers = (pod.containers || []).filter((c) => envValue(c, "LSINIT_DB") !== undefined);
         if (containers.length !== 1) {
             errors.push(`${where}: expected exactly one container with LSINIT_DB, found ${containers.length}`);
@@ -65,6 +58,15 @@ export function lsinitRules(docs, errors) {
         }
         const c = containers[0];
         const cw = `${where} container ${c.name}`;
+        // The writer: one replica, never two at once. Followers: followers.mjs.
+        const primary = roleOf(doc) === "primary";
+        if (primary && spec.replicas !== 1) {
+            errors.push(`${where}: spec.replicas must be 1 (one SQLite writer), got ${spec.replicas}`);
+        }
+        if (primary && doc.kind === "Deployment" && !(spec.strategy && spec.strategy.type === "Recreate")) {
+            errors.push(`${where}: a Deployment must use strategy.type Recreate (RollingUpdate overlaps two writers)`);
+        }
+        followerRules({ doc, where, c, cw, seconds, primaries }, errors);
         const window = pod.terminationGracePeriodSeconds ?? 30;
         const grace = seconds(envValue(c, "LSINIT_GRACE"), 8);
         let preStop = 0;
@@ -172,7 +174,7 @@ export function lsinitRules(docs, errors) {
                 }
             }
         }
-        if (doc.kind === "StatefulSet" && services.length &&
+        if (primary && doc.kind === "StatefulSet" && services.length &&
             !services.some((s) => s.doc.metadata?.name === spec.serviceName && s.doc.spec?.clusterIP === "None")) {
             errors.push(`${where}: serviceName ${spec.serviceName} is not a headless Service of this set`);
         }

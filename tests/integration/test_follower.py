@@ -9,6 +9,7 @@ import hashlib
 import os
 import pathlib
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -129,7 +130,7 @@ def test_followers_converge_and_see_writes_within_the_lag_bound(lsinit_bin, lite
         assert primary.wait(30) == 143, primary.stderr
         ack = acks(p_state)
         last = max(ack)
-        for run, state, db in followers:
+        for run, state, _ in followers:
             wait_for(lambda s=state: seen(s) and seen(s)[-1][1] == last, 20,
                      lambda r=run: f"the follower to reach seq {last}:\n{r.stderr[-2000:]}")
         for run, state, db in followers:
@@ -146,8 +147,8 @@ def test_followers_converge_and_see_writes_within_the_lag_bound(lsinit_bin, lite
             assert "uploaded" not in run.stderr and "lease" not in run.stderr.lower(), run.stderr[-2000:]
         # the copies hold exactly the primary's rows
         want = set(ack)
-        for run, state, db in followers:
-            con = __import__("sqlite3").connect(f"file:{db}?mode=ro", uri=True)
+        for _, _, db in followers:
+            con = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
             got = {r[0] for r in con.execute("SELECT seq FROM w")}
             assert con.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
             con.close()
@@ -277,3 +278,51 @@ def test_follower_refuses_litestream_03(lsinit_bin, litestream_bin, tmp_path):
     lines = [ln for ln in r.stderr.splitlines() if "ERROR" in ln]
     assert len(lines) == 1 and "0.5.9" in lines[0] and "LSINIT_ROLE=follower" in lines[0], r.stderr
     assert not db.exists(), "nothing created"
+
+
+@needs_v05
+def test_example_app_reads_on_a_follower_and_redirects_writes(lsinit_bin, litestream_bin, moto, tmp_path):
+    """docker/python-app on a follower: GET /items serves the primary's rows; POST /items answers 307 to
+    PRIMARY_URL (the write goes to the primary, docs/scaling.md) and nothing is written on the follower."""
+    import http.client
+    import json
+    replica = moto_replica(moto)
+    example = str(pathlib.Path(__file__).resolve().parents[2] / "docker" / "python-app" / "app.py")
+    p_db, f_db = tmp_path / "p" / "app.db", tmp_path / "f" / "app.db"
+    p_port, f_port = free_port(), free_port()
+    p_env = lsinit_env(rel.base_env(litestream_bin, HOST="127.0.0.1", PORT=p_port, DB_PATH=p_db), replica, p_db)
+    primary = LsinitRun(lsinit_bin, ["--", sys.executable, example], p_env, tmp_path / "p-run")
+    f_env = lsinit_env(rel.base_env(litestream_bin, HOST="127.0.0.1", PORT=f_port, DB_PATH=f_db,
+                                    LSINIT_ROLE="follower", PRIMARY_URL=f"http://127.0.0.1:{p_port}"), replica, f_db)
+
+    def call(port, method, path, body=None):
+        c = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+        try:
+            c.request(method, path, body=body)
+            r = c.getresponse()
+            return r.status, dict(r.getheaders()), r.read()
+        finally:
+            c.close()
+
+    def answers(port):
+        try:
+            return call(port, "GET", "/count")[0] == 200
+        except OSError:
+            return False
+
+    follower = None
+    try:
+        wait_for(lambda: answers(p_port), 30, lambda: primary.stderr[-2000:])
+        for i in range(5):
+            assert call(p_port, "POST", "/items", f"row {i}".encode())[0] == 201
+        follower = LsinitRun(lsinit_bin, ["--", sys.executable, example], f_env, tmp_path / "f-run")
+        wait_for(lambda: answers(f_port), 60, lambda: follower.stderr[-2000:])
+        wait_for(lambda: json.loads(call(f_port, "GET", "/count")[2])["count"] == 5, 20, "the follower's rows")
+        status, headers, _ = call(f_port, "POST", "/items", b"through the follower")
+        assert status == 307 and headers["Location"] == f"http://127.0.0.1:{p_port}/items", (status, headers)
+        assert call(p_port, "POST", "/items", b"to the primary")[0] == 201
+        wait_for(lambda: json.loads(call(f_port, "GET", "/count")[2])["count"] == 6, 20, "the redirected write")
+    finally:
+        primary.close()
+        if follower is not None:
+            follower.close()

@@ -456,6 +456,24 @@ static void test_verify_defaults_and_values(void **state)
     assert_string_equal(l.s.verify_dir, "/other");
 }
 
+static void test_role_defaults_and_values(void **state)
+{
+    (void)state;
+    struct loaded l;
+    load_ok(&l, ARGS("app"), NULL);
+    assert_int_equal(l.s.role, ROLE_PRIMARY);
+    assert_int_equal(l.s.follow_max_lag_ms, 10000);
+    assert_int_equal(l.s.follow_interval_ms, 1000);
+    assert_int_equal(l.s.verify_follow_interval_ms, 10000);
+    load_ok(&l, ARGS("app"), ENV("LSINIT_ROLE=follower", "LSINIT_FOLLOW_MAX_LAG=30s", "LSINIT_FOLLOW_INTERVAL=250ms"));
+    assert_int_equal(l.s.role, ROLE_FOLLOWER);
+    assert_int_equal(l.s.follow_max_lag_ms, 30000);
+    assert_int_equal(l.s.follow_interval_ms, 250);
+    load_ok(&l, ARGS("app"), ENV("LSINIT_ROLE=primary", "LSINIT_VERIFY_FOLLOW_INTERVAL=1m"));
+    assert_int_equal(l.s.role, ROLE_PRIMARY);
+    assert_int_equal(l.s.verify_follow_interval_ms, 60000);
+}
+
 /* Every LSINIT_VERIFY_* is held to the same rule: a bad value is exit 78 and one line naming it. */
 static void test_verify_bad_values(void **state)
 {
@@ -476,6 +494,10 @@ static void test_verify_bad_values(void **state)
                WANT("LSINIT_VERIFY_FOLLOW_INTERVAL=2h", "1h"));
     load_fails(ARGS("app"), ENV("LSINIT_VERIFY_FOLLOW_INTERVAL=often"), EXIT_CONFIG,
                WANT("LSINIT_VERIFY_FOLLOW_INTERVAL=often"));
+    load_fails(ARGS("app"), ENV("LSINIT_ROLE=reader"), EXIT_CONFIG, WANT("LSINIT_ROLE=reader", "follower"));
+    load_fails(ARGS("app"), ENV("LSINIT_FOLLOW_MAX_LAG=500ms"), EXIT_CONFIG, WANT("LSINIT_FOLLOW_MAX_LAG=500ms", "1s"));
+    load_fails(ARGS("app"), ENV("LSINIT_FOLLOW_INTERVAL=2m"), EXIT_CONFIG, WANT("LSINIT_FOLLOW_INTERVAL=2m", "1m"));
+    load_fails(ARGS("app"), ENV("LSINIT_FOLLOW_INTERVAL=soon"), EXIT_CONFIG, WANT("LSINIT_FOLLOW_INTERVAL=soon"));
     load_fails(ARGS("app"), ENV("TMPDIR=relative"), EXIT_CONFIG, WANT("TMPDIR=relative", "absolute"));
 }
 
@@ -572,6 +594,7 @@ int main(void)
         cmocka_unit_test(test_bad_env_values),
         cmocka_unit_test(test_health_addr),
         cmocka_unit_test(test_verify_defaults_and_values),
+        cmocka_unit_test(test_role_defaults_and_values),
         cmocka_unit_test(test_verify_bad_values),
         cmocka_unit_test(test_verify_alone),
         cmocka_unit_test(test_bad_env_reported_before_flags),

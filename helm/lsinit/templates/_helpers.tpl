@@ -68,6 +68,79 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- end }}
 {{- end }}
 
+{{/*
+The lsinit container's environment, one list entry per variable: the writer's
+and, after LSINIT_ROLE and LSINIT_FOLLOW_MAX_LAG, the followers'. extraEnv
+comes last, so it can override.
+*/}}
+{{- define "lsinit.env" -}}
+- name: LSINIT_DB
+  value: {{ .Values.lsinit.db | quote }}
+{{- with .Values.lsinit.replicaUrl }}
+- name: LSINIT_REPLICA_URL
+  value: {{ . | quote }}
+{{- end }}
+{{- with .Values.lsinit.replicaEndpoint }}
+- name: LITESTREAM_REPLICA_ENDPOINT
+  value: {{ . | quote }}
+{{- end }}
+{{- with .Values.lsinit.replicaRegion }}
+- name: LITESTREAM_REPLICA_REGION
+  value: {{ . | quote }}
+{{- end }}
+{{- if include "lsinit.hasCredentials" . }}
+- name: LITESTREAM_ACCESS_KEY_ID
+  valueFrom:
+    secretKeyRef:
+      name: {{ include "lsinit.secretName" . }}
+      key: {{ .Values.credentials.accessKeyIdKey | quote }}
+- name: LITESTREAM_SECRET_ACCESS_KEY
+  valueFrom:
+    secretKeyRef:
+      name: {{ include "lsinit.secretName" . }}
+      key: {{ .Values.credentials.secretAccessKeyKey | quote }}
+{{- end }}
+- name: LSINIT_GRACE
+  value: "{{ .Values.lsinit.graceSeconds }}s"
+- name: LSINIT_HEALTH_ADDR
+  value: "0.0.0.0:{{ .Values.lsinit.healthPort }}"
+- name: LSINIT_VERIFY_INTERVAL
+  value: {{ .Values.lsinit.verifyInterval | quote }}
+- name: LSINIT_VERIFY_DIR
+  value: /tmp
+- name: LSINIT_RESTORE_TIMEOUT
+  value: {{ .Values.lsinit.restoreTimeout | quote }}
+- name: LSINIT_LOG_LEVEL
+  value: {{ .Values.lsinit.logLevel | quote }}
+{{- with .Values.extraEnv }}
+{{ toYaml . }}
+{{- end }}
+{{- end }}
+
+{{/*
+Followers (followers.replicas > 0): their own app.kubernetes.io/name,
+<name>-follower, so the writer's selectors (name + instance; immutable on the
+StatefulSet) never match a follower pod and the writer's Services stay the
+write path.
+*/}}
+{{- define "lsinit.followerName" -}}
+{{- printf "%s-follower" (include "lsinit.fullname" .) | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{- define "lsinit.followerSelectorLabels" -}}
+app.kubernetes.io/name: {{ printf "%s-follower" (include "lsinit.name" .) | trunc 63 | trimSuffix "-" }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/component: follower
+{{- end }}
+
+{{- define "lsinit.followerLabels" -}}
+helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
+{{ include "lsinit.followerSelectorLabels" . }}
+app.kubernetes.io/part-of: {{ include "lsinit.name" . }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+{{- end }}
+
 {{/* Pod annotations, one per line; empty when there are none. */}}
 {{- define "lsinit.podAnnotations" -}}
 {{- if .Values.metrics.podAnnotations }}
