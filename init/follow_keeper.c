@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #include "follow_keeper.h"
 
+#include <curl/curl.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -19,6 +20,8 @@
 #include <unistd.h>
 
 #include "follow_publish.h"
+#include "lease.h"
+#include "lease_store.h"
 #include "fsutil.h"
 #include "litestream.h"
 #include "plan.h"
@@ -35,21 +38,26 @@
 
 struct fdb {
     const char *db;
-    char dir[PATH_MAX], copy[PATH_MAX + 8];
-    pid_t pid;
     int64_t restart_at, backoff_ms, started_at;
-    int wd;
-    bool consistent;    /* no page of the copy written since its last -txid rename */
-    bool pending;       /* a transaction applied and not published yet */
     int64_t publish_at; /* retry time, 0: at once when pending */
-    int a_fd;           /* the copy, opened after it appears */
     uint64_t published; /* the txid the app's database holds */
-    bool published_once;
     uint64_t replica_txid;
     int64_t lag_ms, lag_ok_at; /* the last good measurement, and when (monotonic) */
-    bool lag_known;
-    int64_t behind_since; /* monotonic: when the lag last went from 0 to > 0 at this published txid */
+    int64_t behind_since;      /* monotonic: when the lag last went from 0 to > 0 at this published txid */
     uint64_t behind_txid;
+    int64_t lease_seen_since; /* standby, monotonic: when this lease etag was first seen */
+    struct lease_store store; /* standby: the primary's lease */
+    pid_t pid;
+    int wd;
+    int a_fd;        /* the copy, opened after it appears */
+    int lease_state; /* 0 unknown, 1 held, 2 vacant (what was last reported) */
+    bool consistent; /* no page of the copy written since its last -txid rename */
+    bool pending;    /* a transaction applied and not published yet */
+    bool published_once;
+    bool lag_known;
+    bool lease_on;
+    char lease_etag[160];
+    char dir[PATH_MAX], copy[PATH_MAX + 8];
 };
 
 struct keeper {
@@ -216,6 +224,14 @@ int follow_event_parse(char *line, struct follow_event *out)
             return -1;
         out->kind = FOLLOW_EV_UNREACHABLE;
         out->ms = strtoll(a, NULL, 10);
+        out->text = save != NULL ? save : "";
+        return 0;
+    }
+    if (strcmp(kind, "lease") == 0) {
+        char *what = strtok_r(NULL, " ", &save);
+        if (what == NULL || (strcmp(what, "vacant") != 0 && strcmp(what, "held") != 0))
+            return -1;
+        out->kind = what[0] == 'v' ? FOLLOW_EV_LEASE_VACANT : FOLLOW_EV_LEASE_HELD;
         out->text = save != NULL ? save : "";
         return 0;
     }
@@ -475,6 +491,40 @@ static void check_lag(struct keeper *k, size_t i, int64_t now)
     }
 }
 
+/* ---- standby: the primary's lease ------------------------------------------------------ */
+
+static void check_lease(struct keeper *k, size_t i, int64_t now)
+{
+    struct fdb *d = &k->dbs[i];
+    if (!d->lease_on)
+        return;
+    struct lease_obs o;
+    char why[512] = "";
+    if (lease_store_read(&d->store, &o, why, sizeof(why)) != 0)
+        return; /* unknown: nothing changes (a standby never takes over on a failed read) */
+    bool vacant = !o.exists;
+    if (o.exists) {
+        if (strcmp(o.etag, d->lease_etag) != 0) {
+            snprintf(d->lease_etag, sizeof(d->lease_etag), "%s", o.etag);
+            d->lease_seen_since = now;
+        }
+        vacant = lease_is_stale(&o, now - d->lease_seen_since, k->p->lease_ttl_ms);
+    } else {
+        d->lease_etag[0] = '\0';
+    }
+    int state = vacant ? 2 : 1;
+    if (state == d->lease_state)
+        return;
+    d->lease_state = state;
+    if (vacant) {
+        emit(k, "lease %zu vacant", i);
+    } else {
+        char who[400];
+        lease_describe(&o.rec, who, sizeof(who));
+        emit(k, "lease %zu held %s", i, who);
+    }
+}
+
 /* ---- the loop ----------------------------------------------------------------------- */
 
 static void on_child(struct keeper *k, pid_t pid, int status, int64_t now)
@@ -509,6 +559,7 @@ static int setup(struct keeper *k)
     sigaddset(&set, SIGCHLD);
     sigaddset(&set, SIGTERM);
     sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGUSR1);
     k->sigfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
     if (k->ino < 0 || k->sigfd < 0) {
         emit(k, "error 0 cannot set up the follow keeper: %s", strerror(errno));
@@ -532,6 +583,17 @@ static int setup(struct keeper *k)
             return -1;
         }
         d->restart_at = 1; /* start at once */
+        if (p->watch_lease) {
+            const char *kind = "?";
+            char why[600] = "";
+            const struct ynode *rep = plan_replica_of(p->plan->config, d->db);
+            if (lease_store_init(&d->store, rep, 5000, &kind, why, sizeof(why)) != 0) {
+                emit(k, "error %zu a standby needs the primary's lease, and this replica (%s) cannot hold one: %s", i,
+                     kind, why);
+                return -1;
+            }
+            d->lease_on = true;
+        }
     }
     return 0;
 }
@@ -547,6 +609,8 @@ int follow_keeper_main(const void *params)
         return 1;
     k->p = p;
     k->n = p->plan->db_count;
+    if (p->watch_lease)
+        curl_global_init(CURL_GLOBAL_DEFAULT);
     if (setup(k) != 0)
         return 1;
     k->next_lag_check = mono_ms() + p->lag_check_ms;
@@ -570,8 +634,10 @@ int follow_keeper_main(const void *params)
                 publish(k, i, now);
         }
         if (!k->stopping && now >= k->next_lag_check) {
-            for (size_t i = 0; i < k->n; i++)
+            for (size_t i = 0; i < k->n; i++) {
                 check_lag(k, i, now);
+                check_lease(k, i, mono_ms());
+            }
             k->next_lag_check = mono_ms() + p->lag_check_ms;
         }
         int64_t next = k->next_lag_check;
@@ -600,6 +666,10 @@ int follow_keeper_main(const void *params)
                 for (size_t j = 0; j < (size_t)n / sizeof(info[0]); j++) {
                     if (info[j].ssi_signo == SIGCHLD)
                         continue;
+                    if (info[j].ssi_signo == SIGUSR1) {
+                        k->next_lag_check = 0; /* a listing (and the lease) at once */
+                        continue;
+                    }
                     if (!k->stopping) {
                         k->stopping = true;
                         k->stop_deadline = mono_ms() + 5000;

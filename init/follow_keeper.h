@@ -28,6 +28,9 @@
  *   unreachable <i> <lag ms, an upper bound> <why>
  *   restarted <i> <why>
  *   error <i> <why>
+ *   lease <i> vacant                       (standby) the primary's lease is absent or stale
+ *   lease <i> held <who>                   (standby) a primary holds it
+ * SIGUSR1 asks for a listing (and a look at the lease) at once.
  */
 #ifndef LSINIT_FOLLOW_KEEPER_H
 #define LSINIT_FOLLOW_KEEPER_H
@@ -46,6 +49,8 @@ struct follow_keeper_params {
     int64_t lag_check_ms; /* listing the replica */
     int64_t stuck_ms;     /* behind this long with the replica moving on: rebuilt */
     int64_t lock_timeout_ms;
+    bool watch_lease; /* standby: read each database's lease at every listing */
+    int64_t lease_ttl_ms;
     int event_fd; /* write end */
     long parent;  /* lsinit's pid: the keeper dies with it */
     const sigset_t *child_mask;
@@ -61,6 +66,8 @@ enum follow_event_kind {
     FOLLOW_EV_UNREACHABLE,
     FOLLOW_EV_RESTARTED,
     FOLLOW_EV_ERROR,
+    FOLLOW_EV_LEASE_VACANT,
+    FOLLOW_EV_LEASE_HELD,
 };
 
 struct follow_event {

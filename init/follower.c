@@ -12,6 +12,7 @@
 
 #include "exit_codes.h"
 #include "follow_keeper.h"
+#include "fsutil.h"
 #include "health_state.h"
 #include "json_text.h"
 #include "log.h"
@@ -39,6 +40,15 @@ struct follower {
     struct line_reader lines;
     int64_t restart_at, backoff_ms, started_at;
     bool app_started, stopped;
+    /* standby */
+    bool standby, handing_over;
+    bool vacant[PLAN_MAX_DBS];
+    int64_t vacant_since; /* every lease vacant since (monotonic), 0: not */
+    /* Events are numbered as they arrive: the keeper lists the replica, then reads the lease, in each
+     * round, so a listing numbered after the vacancy was made after the lease was read as vacant. */
+    unsigned long event_seq, vacant_seq;
+    unsigned long caught_up_seq[PLAN_MAX_DBS]; /* the last listing that found the copy at the newest */
+    uint64_t caught_up_txid[PLAN_MAX_DBS];
 };
 
 /* The app's copy, opened read-write for lsinit, mode 0444 for everyone else. */
@@ -85,6 +95,8 @@ static int keeper_start(struct follower *f, int64_t now)
                                        : check,
         .stuck_ms = s->follow_max_lag_ms * 3 > 10000 ? s->follow_max_lag_ms * 3 : 10000,
         .lock_timeout_ms = 2000,
+        .watch_lease = f->standby,
+        .lease_ttl_ms = f->plan->lease_ttl_ms,
         .event_fd = ev[1],
         .parent = (long)getpid(),
         .child_mask = f->child_mask,
@@ -120,6 +132,7 @@ struct follower *follower_new(const struct follower_params *p, int64_t now, int 
     f->cwd = p->cwd;
     f->keeper = -1;
     f->events = -1;
+    f->standby = p->standby;
     f->backoff_ms = KEEPER_BACKOFF_FIRST_MS;
     for (size_t i = 0; i < PLAN_MAX_DBS; i++)
         f->app_fds[i] = -1;
@@ -145,9 +158,9 @@ struct follower *follower_new(const struct follower_params *p, int64_t now, int 
         follower_free(f);
         return NULL;
     }
-    log_info("following the replica into a read-only copy of %zu database(s) (LSINIT_ROLE=follower); the app "
+    log_info("following the replica into a read-only copy of %zu database(s) (LSINIT_ROLE=%s); the app "
              "starts once each is published",
-             p->plan->db_count);
+             p->plan->db_count, f->standby ? "standby" : "follower");
     return f;
 }
 
@@ -163,6 +176,46 @@ void follower_free(struct follower *f)
     free(f);
 }
 
+/* Standby: every lease vacant, and a listing made since then found each copy at the replica's newest. */
+static void maybe_take_over(struct follower *f, int64_t now)
+{
+    if (!f->standby || f->handing_over || f->stopped || f->vacant_since == 0 || !follower_published(f))
+        return;
+    uint64_t txids[PLAN_MAX_DBS];
+    for (size_t i = 0; i < f->plan->db_count; i++) {
+        if (f->caught_up_seq[i] <= f->vacant_seq)
+            return;
+        txids[i] = f->caught_up_txid[i];
+    }
+    f->handing_over = true;
+    log_info("the primary's lease is vacant and the copy holds the replica's newest transaction (%lldms after the "
+             "lease was seen vacant): taking over as the primary",
+             (long long)(now - f->vacant_since));
+    f->host.take_over(f->host.ctx, txids, f->plan->db_count);
+}
+
+static void on_lease(struct follower *f, size_t i, bool vacant, const char *who, int64_t now)
+{
+    f->vacant[i] = vacant;
+    if (!vacant) {
+        log_info("%s: the primary holds the lease: %s (standing by)", f->plan->dbs[i].path, who);
+        f->vacant_since = 0;
+        return;
+    }
+    for (size_t j = 0; j < f->plan->db_count; j++)
+        if (!f->vacant[j])
+            return;
+    if (f->vacant_since == 0) {
+        f->vacant_since = now;
+        f->vacant_seq = f->event_seq;
+        log_warn("the primary's lease is vacant (absent, or not renewed for LSINIT_LEASE_TTL=%llds): catching up "
+                 "with the replica before taking over",
+                 (long long)(f->plan->lease_ttl_ms / 1000));
+        if (f->keeper > 0)
+            (void)kill(f->keeper, SIGUSR1); /* a listing now, not a check interval later */
+    }
+}
+
 static void on_event(char *line, void *ctx)
 {
     struct follower *f = ctx;
@@ -173,6 +226,7 @@ static void on_event(char *line, void *ctx)
     }
     struct db_health *d = &f->health->dbs[ev.index];
     int64_t now = clock_now_ms();
+    f->event_seq++;
     switch (ev.kind) {
     case FOLLOW_EV_PUBLISHED:
         if (!d->follow_published)
@@ -191,6 +245,10 @@ static void on_event(char *line, void *ctx)
         }
         break;
     case FOLLOW_EV_LAG:
+        if (ev.txid >= ev.replica_txid && d->follow_published) {
+            f->caught_up_seq[ev.index] = f->event_seq;
+            f->caught_up_txid[ev.index] = ev.txid;
+        }
         d->follow_lag_known = d->follow_published;
         d->follow_unreachable = false;
         d->follow_lag_ms = ev.ms;
@@ -214,7 +272,10 @@ static void on_event(char *line, void *ctx)
         log_warn("%s: %s", d->path, ev.text);
         snprintf(d->follow_note, sizeof(d->follow_note), "%s", ev.text);
         break;
+    case FOLLOW_EV_LEASE_VACANT:
+    case FOLLOW_EV_LEASE_HELD: on_lease(f, ev.index, ev.kind == FOLLOW_EV_LEASE_VACANT, ev.text, now); break;
     }
+    maybe_take_over(f, now);
 }
 
 nfds_t follower_poll_fds(void *self, struct pollfd *fds, nfds_t room)
@@ -306,4 +367,26 @@ bool follower_within_lag(const struct follower *f, int64_t now)
             return false;
     }
     return true;
+}
+
+bool follower_stopped(const struct follower *f) { return f->stopped && f->keeper <= 0; }
+
+int follower_release_copies(struct follower *f)
+{
+    int rc = 0;
+    for (size_t i = 0; i < f->plan->db_count; i++) {
+        const char *db = f->plan->dbs[i].path;
+        if (f->app_fds[i] >= 0) {
+            if (fchown(f->app_fds[i], geteuid(), getegid()) != 0 || fchmod(f->app_fds[i], 0644) != 0) {
+                log_error("cannot make %s writable for the primary: %m", db);
+                rc = -1;
+            }
+            close(f->app_fds[i]);
+            f->app_fds[i] = -1;
+        }
+        char dir[PATH_MAX + 32];
+        snprintf(dir, sizeof(dir), "%s.lsinit-follow", db);
+        fs_remove_tree(dir);
+    }
+    return rc;
 }

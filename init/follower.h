@@ -29,6 +29,9 @@ struct health_state;
 struct follower_host {
     void *ctx;
     void (*app_ready)(void *ctx); /* every database published: start the app */
+    /* standby: every database's lease is vacant and its copy holds the replica's newest transaction
+     * (txids[i], listed after the lease was seen vacant): hand over to the primary path. */
+    void (*take_over)(void *ctx, const uint64_t *txids, size_t count);
 };
 
 struct follower_params {
@@ -38,6 +41,7 @@ struct follower_params {
     const char *cwd;
     struct health_state *health;
     struct follower_host host;
+    bool standby; /* LSINIT_ROLE=standby: watch the primary's lease */
 };
 
 struct follower;
@@ -54,6 +58,11 @@ bool follower_on_child_exit(void *self, pid_t pid, int status, int64_t now);
 
 /* Stops the keeper (and through it the follow processes) for good. */
 void follower_stop(struct follower *f);
+/* The keeper has exited after follower_stop (or never ran). */
+bool follower_stopped(const struct follower *f);
+/* Standby handing over: the app's copies become ordinary files owned by lsinit's user, mode 0644, the
+ * private copies are deleted, the descriptors closed. 0, or -1 (logged). */
+int follower_release_copies(struct follower *f);
 /* Every database published and within LSINIT_FOLLOW_MAX_LAG by a measurement no older than that. */
 bool follower_within_lag(const struct follower *f, int64_t now);
 /* Every database published at least once (the app may start). */

@@ -127,8 +127,10 @@ static void render_follow_checks(const struct status_view *v, struct text_buf *o
 static void render_follow_metrics(const struct status_view *v, struct text_buf *o)
 {
     const struct health_state *h = v->health;
-    text_buf_printf(o, "# HELP lsinit_role This instance's LSINIT_ROLE.\n# TYPE lsinit_role gauge\n"
-                       "lsinit_role{role=\"follower\"} 1\n");
+    text_buf_printf(o,
+                    "# HELP lsinit_role This instance's LSINIT_ROLE.\n# TYPE lsinit_role gauge\n"
+                    "lsinit_role{role=\"%s\"} 1\n",
+                    h->role != NULL ? h->role : "follower");
     text_buf_printf(o, "# HELP lsinit_follow_lag_seconds How far the app's copy is behind the replica (the age of the "
                        "oldest replica transaction not in it; 0 when it has the newest).\n"
                        "# TYPE lsinit_follow_lag_seconds gauge\n");

@@ -97,7 +97,8 @@ int main(int argc, char **argv)
         rc = restore_prepare_folders(&plan);
     if (rc == 0)
         rc = supervisor_start_services(&sup, plan.enabled ? &plan : NULL);
-    if (rc == 0 && plan.enabled && settings.role == ROLE_FOLLOWER)
+    sup.self_argv = argv;
+    if (rc == 0 && plan.enabled && settings.role != ROLE_PRIMARY)
         rc = supervisor_start_follower(&sup, &plan);
     else if (rc == 0)
         rc = plan.enabled ? supervisor_start_replication(&sup, &plan) : supervisor_start_command(&sup);

@@ -527,6 +527,27 @@ static int plan_lease(struct plan *plan, char *const *envp, char *err, size_t si
                            "LSINIT_LEASE_TTL=%s must be a duration from 5s to 10m (default 30s): shorter cannot be "
                            "renewed reliably, longer keeps a crashed holder's replica locked too long",
                            v);
+    v = env_lookup(envp, "LSINIT_TAKEOVER_TXID"); /* set by a standby for itself (docs/scaling.md) */
+    if (v != NULL && v[0] != '\0') {
+        char buf[PLAN_MAX_DBS * 17 + 1];
+        snprintf(buf, sizeof(buf), "%s", v);
+        size_t n = 0;
+        char *save = NULL;
+        for (char *t = strtok_r(buf, ",", &save); t != NULL; t = strtok_r(NULL, ",", &save)) {
+            char *end = NULL;
+            unsigned long long x = strtoull(t, &end, 16);
+            if (*end != '\0' || n >= plan->db_count)
+                return errbuf_fail(err, size, EXIT_CONFIG,
+                                   "LSINIT_TAKEOVER_TXID=%s is not one hex transaction id per database (lsinit sets it "
+                                   "for itself when a standby takes over; do not set it)",
+                                   v);
+            plan->takeover_txid[n++] = x;
+        }
+        if (n != plan->db_count)
+            return errbuf_fail(err, size, EXIT_CONFIG, "LSINIT_TAKEOVER_TXID=%s names %zu databases, not %zu", v, n,
+                               plan->db_count);
+        plan->takeover = true;
+    }
     v = env_lookup(envp, "LSINIT_LEASE_WAIT");
     if (v != NULL && parse_duration_ms(v, &plan->lease_wait_ms) != 0)
         return errbuf_fail(err, size, EXIT_CONFIG, "LSINIT_LEASE_WAIT=%s is not a duration: use e.g. 2m, 10m, 1h", v);
@@ -841,9 +862,11 @@ int plan_check_follower_role(const struct plan *plan, const char *role, char *er
                            "LSINIT_ROLE=%s needs Litestream 0.5.9 or later (restore -f, follow mode); this litestream "
                            "is %s",
                            role, plan->version.text);
-    if (strcmp(role, "standby") == 0)
-        return errbuf_fail(err, size, EXIT_CONFIG,
-                           "LSINIT_ROLE=standby is not available in this lsinit yet: run LSINIT_ROLE=follower "
-                           "replicas and restart a primary (docs/scaling.md)");
+    for (size_t i = 0; strcmp(role, "standby") == 0 && i < plan->db_count; i++)
+        if (!plan->lease_db[i])
+            return errbuf_fail(err, size, EXIT_CONFIG,
+                               "LSINIT_ROLE=standby takes over when the primary's lease expires, and the replica of %s "
+                               "has none (LSINIT_LEASE=off, or not an s3 or file replica): use LSINIT_ROLE=follower",
+                               plan->dbs[i].path);
     return 0;
 }

@@ -34,13 +34,15 @@ struct plan {
     char metrics_addr[128];       /* host:port of litestream's metrics, for lsinit's own reads */
     char socket_path[PATH_MAX];   /* 0.5 control socket */
     int64_t restore_timeout_ms;
-    bool lease;                  /* at least one database's replica carries a lease (lease.h) */
-    bool lease_db[PLAN_MAX_DBS]; /* which ones */
-    bool lease_forced;           /* LSINIT_LEASE=on: a store that cannot hold one is refused */
-    int64_t lease_ttl_ms;        /* LSINIT_LEASE_TTL */
-    int64_t lease_wait_ms;       /* LSINIT_LEASE_WAIT */
-    int config_fd;               /* memfd holding the rendered config, -1 before */
-    char config_path[64];        /* /proc/<pid>/fd/<n>: litestream's -config */
+    bool lease;                           /* at least one database's replica carries a lease (lease.h) */
+    bool lease_db[PLAN_MAX_DBS];          /* which ones */
+    bool lease_forced;                    /* LSINIT_LEASE=on: a store that cannot hold one is refused */
+    int64_t lease_ttl_ms;                 /* LSINIT_LEASE_TTL */
+    int64_t lease_wait_ms;                /* LSINIT_LEASE_WAIT */
+    bool takeover;                        /* LSINIT_TAKEOVER_TXID: a standby became this primary */
+    uint64_t takeover_txid[PLAN_MAX_DBS]; /* ... and its copies held these transactions */
+    int config_fd;                        /* memfd holding the rendered config, -1 before */
+    char config_path[64];                 /* /proc/<pid>/fd/<n>: litestream's -config */
 };
 
 /*

@@ -12,6 +12,7 @@
 
 #include "clock.h"
 #include "exit_codes.h"
+#include "follow_keeper.h"
 #include "health_state.h"
 #include "lease.h"
 #include "lease_keeper.h"
@@ -415,6 +416,47 @@ static void lease_lost(struct replication *r, const char *why, int64_t now)
     replicate_event(r, REPLICATE_EV_LEASE_LOST, now);
 }
 
+/*
+ * A standby that just became this primary (LSINIT_TAKEOVER_TXID): now that the lease is ours, nothing can
+ * upload; the replica's newest transaction must still be the one its copy holds, or another writer came
+ * in between and this copy is behind: stop (76) rather than write a stale database over the history.
+ */
+static bool takeover_checked(struct replication *r)
+{
+    if (!r->plan->takeover)
+        return true;
+    for (size_t i = 0; i < r->plan->db_count; i++) {
+        const char *db = r->plan->dbs[i].path;
+        const char *argv[] = {
+            r->plan->litestream, "ltx", "-config", r->plan->config_path, "-no-expand-env", "-level", "all", db, NULL};
+        char out[1 << 16];
+        struct spawn_capture c = {.argv = (char *const *)argv,
+                                  .child_mask = r->child_mask,
+                                  .capture_stderr = true,
+                                  .timeout_ms = 30000,
+                                  .out = out,
+                                  .out_size = sizeof(out)};
+        struct spawn_result res;
+        uint64_t newest = 0;
+        int64_t unused = 0;
+        if (spawn_capture(&c, &res) != 0 || res.timed_out || spawn_status_code(res.status) != 0 ||
+            follow_parse_ltx(out, 0, &newest, &unused) != 0) {
+            log_error("taking over %s: cannot list the replica to check it holds nothing newer than this copy; "
+                      "exiting %d (restarted, this instance is a standby again)",
+                      db, EXIT_LEASE);
+            return false;
+        }
+        if (newest != r->plan->takeover_txid[i]) {
+            log_error("taking over %s: the replica's newest transaction is %016llx, this copy holds %016llx: another "
+                      "writer came in between; exiting %d (restarted, this instance is a standby again)",
+                      db, (unsigned long long)newest, (unsigned long long)r->plan->takeover_txid[i], EXIT_LEASE);
+            return false;
+        }
+        log_info("took over %s at transaction %016llx: the replica has nothing newer", db, (unsigned long long)newest);
+    }
+    return true;
+}
+
 /* Every database that can carry a lease has one (or none can): the restores may begin. */
 static void leases_maybe_complete(struct replication *r, int64_t now)
 {
@@ -426,6 +468,12 @@ static void leases_maybe_complete(struct replication *r, int64_t now)
     } else {
         r->lease = LEASE_HELD;
         snprintf(r->lease_text, sizeof(r->lease_text), "held (TTL %llds)", (long long)(r->plan->lease_ttl_ms / 1000));
+    }
+    if (r->stop_signal == 0 && !r->decided && !takeover_checked(r)) {
+        host_decide(r, EXIT_LEASE);
+        r->restores_finished = true;
+        host_drain(r);
+        return;
     }
     if (r->stop_signal == 0 && !r->decided)
         restores_begin(r, now);

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <poll.h>
 #include <sys/signalfd.h>
@@ -76,6 +77,20 @@ int signals_setup(struct signal_state *st)
     sigdelset(&st->blocked, SIGSYS);
     if (sigprocmask(SIG_SETMASK, &st->blocked, &st->original_mask) != 0)
         return -1;
+    /* A standby that took over exec'd itself with every signal still blocked (so none could be lost or
+     * kill it in between): the mask its children get came along in the environment. */
+    const char *handed = getenv(SIGNALS_HANDOVER_ENV);
+    if (handed != NULL) {
+        char *end = NULL;
+        unsigned long long bits = strtoull(handed, &end, 16);
+        if (end != handed && *end == '\0') {
+            sigemptyset(&st->original_mask);
+            for (int sig = 1; sig <= 64; sig++)
+                if (bits & (1ULL << (sig - 1)))
+                    (void)sigaddset(&st->original_mask, sig);
+        }
+        (void)unsetenv(SIGNALS_HANDOVER_ENV);
+    }
     st->fd = signalfd(-1, &st->blocked, SFD_NONBLOCK | SFD_CLOEXEC);
     return st->fd < 0 ? -1 : 0;
 }
@@ -94,4 +109,13 @@ int signals_wait_forwarding(const struct signal_state *st, pid_t pid, int *statu
                 (void)kill(pid, (int)info.ssi_signo);
         }
     }
+}
+
+void signals_mask_hex(const sigset_t *mask, char *out, size_t size)
+{
+    unsigned long long bits = 0;
+    for (int sig = 1; sig <= 64; sig++)
+        if (sigismember(mask, sig) == 1)
+            bits |= 1ULL << (sig - 1);
+    snprintf(out, size, "%llx", bits);
 }

@@ -8,6 +8,7 @@
 #define LSINIT_SIGNALS_H
 
 #include <signal.h>
+#include <stddef.h>
 #include <sys/types.h>
 
 struct signal_state {
@@ -18,6 +19,11 @@ struct signal_state {
 
 /* Blocks signals and opens the signalfd. Returns 0 or -1 with errno set. */
 int signals_setup(struct signal_state *st);
+
+/* The children's signal mask across a standby's exec (hex, bit N-1 = signal N). */
+#define SIGNALS_HANDOVER_ENV "LSINIT_HANDOVER_SIGMASK"
+/* The mask as that variable's value. */
+void signals_mask_hex(const sigset_t *mask, char *out, size_t size);
 
 /*
  * Marks every inherited descriptor >= 3 close-on-exec, so the app does not

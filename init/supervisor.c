@@ -5,6 +5,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
@@ -159,6 +160,14 @@ static void supervisor_start_stop(struct supervisor *sup, int sig, int64_t now)
     sup->stop_signal = sig;
     verifier_stop(sup->verifier);
     follower_stop(sup->follower);
+    if (sup->handing_over) {
+        log_info("stopping: the takeover is abandoned");
+        sup->handing_over = false;
+        if (sup->main_exited) {
+            supervisor_decide_exit(sup, 128 + sig);
+            supervisor_begin_draining(sup, now);
+        }
+    }
     if (sup->phase == PHASE_RUNNING || sup->phase == PHASE_STARTING)
         sup->phase = PHASE_STOPPING;
     sup->grace_deadline = now + sup->settings->grace_ms;
@@ -243,9 +252,13 @@ static void self_on_fd(void *self, int fd, short revents, int64_t now)
     }
 }
 
+static void handover_step(struct supervisor *sup, int64_t now);
+
 static int64_t self_next_deadline(const void *self)
 {
     const struct supervisor *sup = self;
+    if (sup->handing_over)
+        return clock_now_ms() + 20; /* watching the app and the follower stop */
     if (sup->killed_everything)
         return 0;
     int64_t a = sup->grace_deadline, b = sup->straggler_deadline;
@@ -255,6 +268,10 @@ static int64_t self_next_deadline(const void *self)
 static void self_on_timer(void *self, int64_t now)
 {
     struct supervisor *sup = self;
+    if (sup->handing_over) {
+        handover_step(sup, now);
+        return;
+    }
     if (sup->grace_deadline != 0 && now >= sup->grace_deadline && !sup->killed_everything) {
         log_warn("grace period of %lldms is over: sending SIGKILL to everything left",
                  (long long)sup->settings->grace_ms);
@@ -277,6 +294,10 @@ static bool self_on_child_exit(void *self, pid_t pid, int status, int64_t now)
     if (sup->replication != NULL || pid != sup->main_pid)
         return false;
     sup->main_exited = true;
+    if (sup->handing_over) {
+        log_debug("the read-only app exited (%d) for the handover", spawn_status_code(status));
+        return true;
+    }
     int code = spawn_status_code(status);
     log_debug("main process %ld exited with code %d", (long)sup->main_pid, code);
     supervisor_decide_exit(sup, settings_remap_exit(sup->settings, code));
@@ -533,6 +554,86 @@ static const struct loop_source_ops follower_source = {
     .on_child_exit = follower_on_child_exit,
 };
 
+/* Standby taking over: the app and the follower are stopping; once both are gone, lsinit becomes the
+ * primary by exec'ing itself (same pid, so still PID 1) with LSINIT_ROLE=primary, the transactions the
+ * copies hold (the primary path checks the replica has nothing newer once it holds the lease) and no
+ * wait for a lease someone else took meanwhile (76: the orchestrator restarts it as a standby). */
+static void handover_exec(struct supervisor *sup)
+{
+    extern char **environ;
+    if (follower_release_copies(sup->follower) != 0) {
+        supervisor_decide_exit(sup, EXIT_CANTCREAT);
+        supervisor_begin_draining(sup, clock_now_ms());
+        return;
+    }
+    size_t n = 0;
+    while (environ[n] != NULL)
+        n++;
+    char **env = calloc(n + 5, sizeof(char *));
+    static char role[] = "LSINIT_ROLE=primary", wait[] = "LSINIT_LEASE_WAIT=0s";
+    char txid[sizeof(sup->takeover_txids) + 32];
+    snprintf(txid, sizeof(txid), "LSINIT_TAKEOVER_TXID=%s", sup->takeover_txids);
+    if (env == NULL) {
+        supervisor_decide_exit(sup, EXIT_OSERR);
+        supervisor_begin_draining(sup, clock_now_ms());
+        return;
+    }
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++)
+        if (strncmp(environ[i], "LSINIT_ROLE=", 12) != 0 && strncmp(environ[i], "LSINIT_LEASE_WAIT=", 18) != 0 &&
+            strncmp(environ[i], "LSINIT_TAKEOVER_TXID=", 21) != 0 &&
+            strncmp(environ[i], SIGNALS_HANDOVER_ENV "=", sizeof(SIGNALS_HANDOVER_ENV)) != 0)
+            env[k++] = environ[i];
+    env[k++] = role;
+    env[k++] = wait;
+    env[k++] = txid;
+    char mask[64], hex[24];
+    signals_mask_hex(&sup->sig.original_mask, hex, sizeof(hex));
+    snprintf(mask, sizeof(mask), "%s=%s", SIGNALS_HANDOVER_ENV, hex);
+    env[k++] = mask;
+    env[k] = NULL;
+    log_info("handing over: lsinit restarts as the primary (same process, pid %ld)", (long)getpid());
+    execve("/proc/self/exe", sup->self_argv, env);
+    log_error("cannot exec /proc/self/exe to take over as the primary: %m");
+    free(env);
+    supervisor_decide_exit(sup, EXIT_OSERR);
+    supervisor_begin_draining(sup, clock_now_ms());
+}
+
+static void handover_step(struct supervisor *sup, int64_t now)
+{
+    bool app_gone = sup->main_pid <= 0 || sup->main_exited;
+    if (app_gone && follower_stopped(sup->follower)) {
+        sup->handing_over = false;
+        handover_exec(sup);
+        return;
+    }
+    if (now >= sup->handover_deadline && !sup->killed_everything) {
+        log_warn("the read-only app or the follower did not stop within LSINIT_GRACE: SIGKILL");
+        supervisor_signal_everything(sup, SIGKILL);
+        sup->handover_deadline = now + 5000;
+    }
+}
+
+static void host_take_over(void *ctx, const uint64_t *txids, size_t count)
+{
+    struct supervisor *sup = ctx;
+    if (sup->stop_signal != 0 || sup->phase == PHASE_DRAINING)
+        return;
+    size_t used = 0;
+    sup->takeover_txids[0] = '\0';
+    for (size_t i = 0; i < count; i++)
+        used += (size_t)snprintf(sup->takeover_txids + used, sizeof(sup->takeover_txids) - used, "%s%016llx",
+                                 i == 0 ? "" : ",", (unsigned long long)txids[i]);
+    sup->handing_over = true;
+    sup->handover_deadline = clock_now_ms() + sup->settings->grace_ms;
+    follower_stop(sup->follower);
+    if (sup->main_pid > 0 && !sup->main_exited) {
+        pid_t target = sup->settings->kill_group ? -sup->main_pid : sup->main_pid;
+        (void)kill(target, SIGTERM);
+    }
+}
+
 /* Every database is published: the app starts, read-only. */
 static void host_follower_ready(void *ctx)
 {
@@ -555,11 +656,12 @@ int supervisor_start_follower(struct supervisor *sup, const struct plan *plan)
         .child_mask = &sup->sig.original_mask,
         .cwd = sup->cwd,
         .health = &sup->health,
-        .host = {.ctx = sup, .app_ready = host_follower_ready},
+        .host = {.ctx = sup, .app_ready = host_follower_ready, .take_over = host_take_over},
+        .standby = sup->settings->role == ROLE_STANDBY,
     };
     int code = 0;
     sup->app_read_only = true;
-    sup->health.role = "follower";
+    sup->health.role = p.standby ? "standby" : "follower";
     sup->follower = follower_new(&p, clock_now_ms(), &code);
     if (sup->follower == NULL)
         return code;

@@ -17,6 +17,7 @@
 #include "health_state.h"
 #include "loop.h"
 #include "settings.h"
+#include "plan.h"
 #include "signals.h"
 
 struct replication;
@@ -60,6 +61,10 @@ struct supervisor {
     struct verifier *verifier;       /* NULL when verification is off */
     struct follower *follower;       /* LSINIT_ROLE=follower: the read-only copy (the app is the main child) */
     bool app_read_only;              /* start the app without the capabilities that bypass file modes */
+    char *const *self_argv;          /* lsinit's own argv: a standby taking over execs itself with it */
+    bool handing_over;               /* standby: stopping the app and the follower, then exec as the primary */
+    int64_t handover_deadline;       /* then SIGKILL what is left */
+    char takeover_txids[PLAN_MAX_DBS * 17 + 1];
     struct loop loop;
 };
 

@@ -15,7 +15,7 @@ flight, closes the database and exits with APP_TERM_EXIT (default 0; 143 for the
 "killed by SIGTERM" convention — lsinit keeps the final sync either way and hands the
 code on as the container's exit code).
 
-On a read-only follower (LSINIT_ROLE=follower, set by the same environment lsinit
+On a read-only follower or standby (LSINIT_ROLE=follower|standby, set by the same environment lsinit
 reads, docs/scaling.md) the app opens the database read-only and leaves its journal
 mode and schema to the primary; a write is not attempted: POST /items answers
 307 Temporary Redirect to PRIMARY_URL + the same path (a client or proxy repeats the
@@ -39,7 +39,8 @@ PORT = int(os.environ.get("PORT", "8080"))
 DB_PATH = os.environ.get("DB_PATH", "/data/app.db")
 TERM_EXIT = int(os.environ.get("APP_TERM_EXIT", "0"))
 MAX_BODY = 64 * 1024
-FOLLOWER = os.environ.get("LSINIT_ROLE", "primary") == "follower"
+# A standby reads like a follower until it takes over: lsinit then restarts the app with LSINIT_ROLE=primary.
+FOLLOWER = os.environ.get("LSINIT_ROLE", "primary") in ("follower", "standby")
 PRIMARY_URL = os.environ.get("PRIMARY_URL", "").rstrip("/")
 
 

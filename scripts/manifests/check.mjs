@@ -1,13 +1,17 @@
 // Validates Kubernetes manifests and Helm values for scripts/check-manifests.
 //
 //   node check.mjs manifests LABEL FILE...       schema + unknown fields + lsinit rules
+//   node check.mjs followers LABEL N LAG FILE... the set holds N followers (0: no follower
+//                                                objects) with LSINIT_FOLLOW_MAX_LAG=LAG (- : any)
 //   node check.mjs values CHART_DIR              values.yaml (+ ci/*-values.yaml) vs values.schema.json
-//   node check.mjs selftest K8S_FILE CHART_DIR   the checks must catch known breakage
+//   node check.mjs selftest K8S_FILE CHART_DIR [FOLLOWERS_FILE]
+//                                                the checks must catch known breakage
 //
 // Exit status 1 on any finding.
 import fs from "node:fs";
 import path from "node:path";
 import { yaml } from "./deps.mjs";
+import { expectFollowers, followerCases } from "./followers.mjs";
 import { schemaErrors } from "./k8s-schema.mjs";
 import { lsinitRules } from "./lsinit-rules.mjs";
 import { readYaml, valuesValidator, valuesErrors, valueSets } from "./values.mjs";
@@ -42,7 +46,7 @@ function report(res) {
     return res.errors.length === 0;
 }
 
-async function selftest(k8sFile, chart) {
+async function selftest(k8sFile, chart, followersFile) {
     // Each mutation must produce at least one finding; otherwise the checker is blind.
     const base = loadDocs(k8sFile);
     const target = base.findIndex((d) => d.kind === "StatefulSet" || d.kind === "Deployment");
@@ -73,6 +77,16 @@ async function selftest(k8sFile, chart) {
         console.log(`  ${caught ? "caught" : "MISSED"}: ${name}${caught ? ` -> ${res.errors[0]}` : ""}`);
         ok &&= caught;
     }
+    // Followers: the writer's file and the followers' file, checked together.
+    const pair = followersFile ? [...base, ...loadDocs(followersFile)] : [];
+    for (const [name, mutate] of followersFile ? followerCases : []) {
+        const docs = structuredClone(pair);
+        mutate(docs);
+        const res = await checkSet(name, [{ file: `${k8sFile}+${followersFile}`, docs }]);
+        const caught = res.errors.length > 0;
+        console.log(`  ${caught ? "caught" : "MISSED"}: ${name}${caught ? ` -> ${res.errors[0]}` : ""}`);
+        ok &&= caught;
+    }
     const validate = valuesValidator(chart);
     const values = readYaml(path.join(chart, "values.yaml"));
     const vcases = [
@@ -80,6 +94,9 @@ async function selftest(k8sFile, chart) {
         ["values: a wrong type (graceSeconds: \"50s\")", (v) => { v.lsinit.graceSeconds = "50s"; }],
         ["values: a wrong enum (accessModes: ReadWriteMany)", (v) => { v.persistence.accessModes = ["ReadWriteMany"]; }],
         ["values: grace not below the window", (v) => { v.lsinit.graceSeconds = v.terminationGracePeriodSeconds; }],
+        ["values: followers.replicas -1", (v) => { v.followers.replicas = -1; }],
+        ["values: followers.replicas \"two\"", (v) => { v.followers.replicas = "two"; }],
+        ["values: followers.maxLag \"10 seconds\"", (v) => { v.followers.maxLag = "10 seconds"; }],
     ];
     for (const [name, mutate] of vcases) {
         const v = structuredClone(values);
@@ -98,6 +115,21 @@ async function main() {
         const entries = files.map((file) => ({ file, docs: loadDocs(file) }));
         return report(await checkSet(label, entries));
     }
+    if (cmd === "followers") {
+        const [label, n, lag, ...files] = args;
+        const docs = [];
+        for (const file of files) {
+            for (const [i, doc] of loadDocs(file).entries()) {
+                const name = (doc && doc.metadata && doc.metadata.name) || "?";
+                docs.push({ doc, where: `${file}#${i + 1} ${doc && doc.kind} ${name}` });
+            }
+        }
+        const errs = expectFollowers(docs.filter((d) => d.doc && d.doc.kind), Number(n), lag);
+        for (const e of errs) console.error(`  FAIL ${e}`);
+        const what = Number(n) ? `${n} follower(s), the read Service` : "no follower objects";
+        console.log(`  ${label}: ${what}: ${errs.length ? `${errs.length} problem(s)` : "ok"}`);
+        return errs.length === 0;
+    }
     if (cmd === "values") {
         const validate = valuesValidator(args[0]);
         let ok = true;
@@ -109,8 +141,9 @@ async function main() {
         }
         return ok;
     }
-    if (cmd === "selftest") return selftest(args[0], args[1]);
-    console.error("usage: check.mjs manifests LABEL FILE... | values CHART | selftest K8S_FILE CHART");
+    if (cmd === "selftest") return selftest(args[0], args[1], args[2]);
+    console.error("usage: check.mjs manifests LABEL FILE... | followers LABEL N LAG FILE... | values CHART | " +
+        "selftest K8S_FILE CHART [FOLLOWERS_FILE]");
     return false;
 }
 

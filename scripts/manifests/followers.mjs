@@ -49,7 +49,10 @@ export function serviceTargets(docs) {
 }
 
 // LSINIT_FOLLOW_MAX_LAG: at least 1s. LSINIT_FOLLOW_INTERVAL: 100ms to 1m.
-const FOLLOW_LIMITS = { LSINIT_FOLLOW_MAX_LAG: [1, Infinity, "at least 1s"], LSINIT_FOLLOW_INTERVAL: [0.1, 60, "from 100ms to 1m"] };
+const FOLLOW_LIMITS = {
+    LSINIT_FOLLOW_MAX_LAG: [1, Infinity, "at least 1s"],
+    LSINIT_FOLLOW_INTERVAL: [0.1, 60, "from 100ms to 1m"],
+};
 
 // The follower rules for one workload whose lsinit container is c; primaries
 // are the set's primary workloads. `seconds` parses a Go/lsinit duration.
@@ -61,13 +64,16 @@ export function followerRules({ doc, where, c, cw, seconds, primaries }, errors)
     }
     if (role !== "follower") return;
     if (doc.kind !== "Deployment") {
-        errors.push(`${where}: followers are a Deployment (each rebuilds its copy from the replica on start), not a ${doc.kind}`);
+        errors.push(`${where}: followers are a Deployment (each rebuilds its copy from the replica on start), ` +
+            `not a ${doc.kind}`);
     }
     for (const [name, [min, max, text]] of Object.entries(FOLLOW_LIMITS)) {
         const v = envValue(c, name);
         if (v === undefined) continue;
         const s = seconds(v, NaN);
-        if (Number.isNaN(s) || s < min || s > max) errors.push(`${cw}: ${name}=${v} is not a duration ${text} (lsinit exits 78)`);
+        if (Number.isNaN(s) || s < min || s > max) {
+            errors.push(`${cw}: ${name}=${v} is not a duration ${text} (lsinit exits 78)`);
+        }
     }
     // The database's folder: an emptyDir (the app's copy and lsinit's follow
     // copy beside it), never a claim several followers would share.
@@ -79,14 +85,16 @@ export function followerRules({ doc, where, c, cw, seconds, primaries }, errors)
         if (!db.split(",").some((p) => p.trim() === base || p.trim().startsWith(base + "/"))) continue;
         const vol = volumes.get(m.name);
         if (!(vol && vol.emptyDir)) {
-            errors.push(`${cw}: a follower's database folder (${m.mountPath}) must be an emptyDir: it is rebuilt from the replica on every start`);
+            errors.push(`${cw}: a follower's database folder (${m.mountPath}) must be an emptyDir: ` +
+                "it is rebuilt from the replica on every start");
         }
     }
     // It follows what a primary of the set writes.
     const url = envValue(c, "LSINIT_REPLICA_URL");
     const urls = primaries.map((p) => envValue(lsinitContainer(p.doc) || {}, "LSINIT_REPLICA_URL")).filter(Boolean);
     if (url && urls.length && !urls.includes(url)) {
-        errors.push(`${cw}: LSINIT_REPLICA_URL ${url} is not the replica a primary here writes (${[...new Set(urls)].join(", ")})`);
+        errors.push(`${cw}: LSINIT_REPLICA_URL ${url} is not the replica a primary here writes ` +
+            `(${[...new Set(urls)].join(", ")})`);
     }
 }
 
@@ -95,16 +103,17 @@ export function followerRules({ doc, where, c, cw, seconds, primaries }, errors)
 export function serviceRoleRules(docs, errors) {
     for (const s of serviceTargets(docs)) {
         if (s.primaries.length && s.followers.length) {
-            errors.push(`${s.where}: selects the writer (${s.primaries.map((w) => w.doc.metadata?.name).join(", ")}) ` +
-                `and followers (${s.followers.map((w) => w.doc.metadata?.name).join(", ")}): writes would reach read-only copies`);
+            const names = (ws) => ws.map((w) => w.doc.metadata?.name).join(", ");
+            errors.push(`${s.where}: selects the writer (${names(s.primaries)}) and followers ` +
+                `(${names(s.followers)}): writes would reach read-only copies`);
         }
     }
 }
 
 // An HPA or a PodDisruptionBudget is fine on followers only.
 export function followersOnly(doc, docs) {
-    const followers = docs.filter((d) => ["StatefulSet", "Deployment"].includes(d.doc.kind) && roleOf(d.doc) === "follower");
     const workloads = docs.filter((d) => ["StatefulSet", "Deployment"].includes(d.doc.kind));
+    const followers = workloads.filter((d) => roleOf(d.doc) === "follower");
     if (doc.kind === "HorizontalPodAutoscaler") {
         const ref = (doc.spec && doc.spec.scaleTargetRef) || {};
         return followers.some((f) => f.doc.kind === ref.kind && f.doc.metadata?.name === ref.name);
@@ -122,7 +131,8 @@ export function followersOnly(doc, docs) {
 // read Service selecting its pods and no writer.
 export function expectFollowers(docs, replicas, maxLag) {
     const errors = [];
-    const followers = docs.filter((d) => ["StatefulSet", "Deployment"].includes(d.doc.kind) && roleOf(d.doc) === "follower");
+    const followers = docs.filter((d) => ["StatefulSet", "Deployment"].includes(d.doc.kind))
+        .filter((d) => roleOf(d.doc) === "follower");
     const services = serviceTargets(docs);
     if (replicas === 0) {
         for (const f of followers) errors.push(`${f.where}: a follower workload, expected none`);
@@ -138,7 +148,8 @@ export function expectFollowers(docs, replicas, maxLag) {
     if (doc.spec.replicas !== replicas) errors.push(`${where}: spec.replicas ${doc.spec.replicas}, expected ${replicas}`);
     const rp = (c.readinessProbe || {}).httpGet || {};
     if (rp.path !== "/readyz") errors.push(`${where}: readinessProbe httpGet ${rp.path}, expected /readyz`);
-    const data = (c.volumeMounts || []).find((m) => String(envValue(c, "LSINIT_DB")).startsWith(String(m.mountPath).replace(/\/$/, "") + "/"));
+    const db = String(envValue(c, "LSINIT_DB"));
+    const data = (c.volumeMounts || []).find((m) => db.startsWith(String(m.mountPath).replace(/\/$/, "") + "/"));
     const vol = data && (doc.spec.template.spec.volumes || []).find((v) => v.name === data.name);
     if (!(vol && vol.emptyDir)) errors.push(`${where}: the database folder is not an emptyDir`);
     if (maxLag !== "-" && envValue(c, "LSINIT_FOLLOW_MAX_LAG") !== maxLag) {
@@ -166,7 +177,8 @@ export const followerCases = [
     ["a read Service that also selects the writer", (docs) => {
         const sel = follower(docs).spec.selector.matchLabels;
         const read = docs.find((d) => d.kind === "Service" && matches(d.spec.selector, sel));
-        read.spec.selector = { "app.kubernetes.io/name": sel["app.kubernetes.io/name"] }; // k8s/: the writer's name too
+        // k8s/: the writer carries the same name label.
+        read.spec.selector = { "app.kubernetes.io/name": sel["app.kubernetes.io/name"] };
     }],
     ["a follower on a PersistentVolumeClaim", (docs) => {
         const c = fc(docs);

@@ -1,7 +1,14 @@
 """The apps of tests/integration/test_follower.py.
 
+app DB STATE      what a container would run: writer under LSINIT_ROLE=primary (or
+                  unset), reader under follower and standby (a standby that takes
+                  over restarts it with LSINIT_ROLE=primary).
 writer DB STATE   the primary's app: a row (seq, t) every 20 ms; after each commit
-                  appends "seq t" to STATE/acks; STATE/ready after the first.
+                  appends "seq t" to STATE/acks; STATE/ready after the first. With
+                  FOLLOW_APP_LSINIT set (lsinit's binary) it also runs `lsinit sync
+                  -wait DB` every 300 ms and appends every row committed before a
+                  sync that succeeded to STATE/durable: the writes the replica is
+                  known to hold, which no failover may lose.
 reader DB STATE   a follower's app: one connection for its whole life, as a web app
                   keeps one. Every 50 ms a read transaction checks that the rows it
                   sees are whole (count = max - min + 1: the writer never leaves a
@@ -13,8 +20,25 @@ reader DB STATE   a follower's app: one connection for its whole life, as a web 
 import os
 import pathlib
 import sqlite3
+import subprocess
 import sys
+import threading
 import time
+
+
+def durable_acks(db, state, committed):
+    """Every 300 ms: `lsinit sync -wait` (Litestream 0.5's control socket); rows committed before it are durable."""
+    lsinit = os.environ["FOLLOW_APP_LSINIT"]
+    done = 0
+    with open(state / "durable", "a", buffering=1) as out:
+        while True:
+            hi = committed[0]
+            r = subprocess.run([lsinit, "sync", "-wait", "-timeout", "5", db], stdin=subprocess.DEVNULL,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            if r.returncode == 0 and hi > done:
+                out.write("".join(f"{s}\n" for s in range(done + 1, hi + 1)))
+                done = hi
+            time.sleep(0.3)
 
 
 def writer(db, state):
@@ -22,12 +46,16 @@ def writer(db, state):
     con.execute("PRAGMA journal_mode=WAL")
     con.execute("CREATE TABLE IF NOT EXISTS w(seq INTEGER PRIMARY KEY, t REAL NOT NULL)")
     seq = con.execute("SELECT coalesce(max(seq), 0) FROM w").fetchone()[0]
+    committed = [seq]
+    if os.environ.get("FOLLOW_APP_LSINIT"):
+        threading.Thread(target=durable_acks, args=(db, state, committed), daemon=True).start()
     with open(state / "acks", "a", buffering=1) as acks:
         while True:
             seq += 1
             t = time.time()
             con.execute("INSERT INTO w(seq, t) VALUES (?, ?)", (seq, t))
             acks.write(f"{seq} {t:.6f}\n")
+            committed[0] = seq
             if seq == 1 or not (state / "ready").exists():
                 (state / "ready").write_text(str(os.getpid()))
             time.sleep(0.02)
@@ -77,4 +105,7 @@ if __name__ == "__main__":
     role, path, st = sys.argv[1], sys.argv[2], pathlib.Path(sys.argv[3])
     st.mkdir(parents=True, exist_ok=True)
     os.chdir(st)
+    if role == "app":
+        role = "writer" if os.environ.get("LSINIT_ROLE", "primary") == "primary" else "reader"
+        (st / "roles").open("a").write(f"{os.getpid()} {role}\n")
     {"writer": writer, "reader": reader}[role](path, st)
