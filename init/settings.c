@@ -243,6 +243,7 @@ int settings_load(struct settings *s, int argc, char **argv, char *const *envp, 
         {"kill-group", no_argument, NULL, 'g'},
         {"verbose", no_argument, NULL, 'v'},
         {"quiet", no_argument, NULL, 'q'},
+        {"role", required_argument, NULL, 'R'},
         {NULL, 0, NULL, 0},
     };
     /* 0, not 1: a full restart; after "-xv" failed at x, optind = 1 would go on at its "v". */
@@ -278,6 +279,16 @@ int settings_load(struct settings *s, int argc, char **argv, char *const *envp, 
         case 'v': s->log_level = s->log_level > LOG_DEBUG ? s->log_level - 1 : LOG_DEBUG; break;
         case 'q': s->log_level = LOG_ERROR; break;
         case 's': break; /* tini's -s: lsinit is always a subreaper when it is not PID 1 */
+        case 'R':
+            /* The command line's role (a Fly.io process group's command, where [env] is the whole app's): the
+             * same as LSINIT_ROLE, and the app sees it there. A standby that took over is the primary. */
+            if (strcmp(optarg, "primary") != 0 && strcmp(optarg, "follower") != 0 && strcmp(optarg, "standby") != 0)
+                return errbuf_fail(err, size, EXIT_USAGE, "--role %s is not primary, follower or standby", optarg);
+            if (env_lookup(envp, "LSINIT_TAKEOVER_TXID") == NULL) {
+                s->role = optarg[0] == 'p' ? ROLE_PRIMARY : optarg[0] == 'f' ? ROLE_FOLLOWER : ROLE_STANDBY;
+                (void)setenv("LSINIT_ROLE", optarg, 1);
+            }
+            break;
         default:
             if (optopt != 0) {
                 snprintf(flag, sizeof(flag), "-%c", optopt);
@@ -337,6 +348,7 @@ void settings_print_help(void)
         "  -q, --quiet                                      errors only\n"
         "  -s                                               accepted for tini compatibility: lsinit is always a\n"
         "                                                   subreaper when it is not PID 1\n"
+        "  --role primary|follower|standby                  the same as LSINIT_ROLE (wins over it)\n"
         "  -h, --help                                       this text\n"
         "  -V, --version                                    one line: lsinit's version\n"
         "\n"

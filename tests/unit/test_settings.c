@@ -469,6 +469,11 @@ static void test_role_defaults_and_values(void **state)
     assert_int_equal(l.s.role, ROLE_FOLLOWER);
     assert_int_equal(l.s.follow_max_lag_ms, 30000);
     assert_int_equal(l.s.follow_interval_ms, 250);
+    load_ok(&l, ARGS("--role", "standby", "--", "app"), ENV("LSINIT_ROLE=follower"));
+    assert_int_equal(l.s.role, ROLE_STANDBY); /* the command line wins */
+    load_ok(&l, ARGS("--role=follower", "--", "app"), ENV("LSINIT_TAKEOVER_TXID=0a", "LSINIT_ROLE=primary"));
+    assert_int_equal(l.s.role, ROLE_PRIMARY); /* a standby that took over is the primary */
+    load_fails(ARGS("--role", "reader", "--", "app"), NULL, EXIT_USAGE, WANT("--role reader"));
     load_ok(&l, ARGS("app"), ENV("LSINIT_ROLE=primary", "LSINIT_VERIFY_FOLLOW_INTERVAL=1m"));
     assert_int_equal(l.s.role, ROLE_PRIMARY);
     assert_int_equal(l.s.verify_follow_interval_ms, 60000);
