@@ -417,3 +417,61 @@ def _restored_seqs(litestream_bin, replica, tmp_path):
         return con.execute("SELECT seq FROM w").fetchall()
     finally:
         con.close()
+
+
+@needs_v05
+def test_partitioned_primary_is_replaced_and_its_later_writes_never_reach_the_replica(lsinit_bin, litestream_bin,
+                                                                                        moto, tmp_path):
+    """The primary loses S3 (its private path to moto is cut) while it runs: it cannot renew its lease, stops
+    uploading and exits 76; the standby takes over once the lease is stale; the rows the old primary's app
+    committed after the cut are in no restore of the replica, while every write confirmed durable before it,
+    and the new primary's, are."""
+    replica = moto_replica(moto)
+    fport = free_port()
+    script = tmp_path / "forward.py"
+    script.write_text(_TCP_FORWARD)
+    fwd = subprocess.Popen([sys.executable, "-I", str(script), str(fport), str(moto.port)],
+                           stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                           start_new_session=True)
+    wait_for(lambda: subprocess.run(["bash", "-c", f"exec 3<>/dev/tcp/127.0.0.1/{fport}"],
+                                    capture_output=True).returncode == 0, 10, "the primary's forwarder")
+    a, a_state, _ = start_instance(lsinit_bin, litestream_bin, with_endpoint(replica, f"http://127.0.0.1:{fport}"),
+                                   tmp_path, "a", "primary")
+    b, b_state, _ = start_instance(lsinit_bin, litestream_bin, replica, tmp_path, "b", "standby")
+    try:
+        wait_for(lambda: durable(a_state), 30, lambda: a.stderr[-2000:])
+        wait_for(lambda: "standing by" in b.stderr, 60, lambda: b.stderr[-2000:])
+        time.sleep(1)
+        before = durable(a_state)
+        os.killpg(fwd.pid, signal.SIGKILL)  # the partition: connections drop, new ones are refused
+        fwd.wait()
+        cut = time.time()
+        assert a.wait(TTL_S * 4) == 76, a.stderr[-3000:]
+        assert "lease" in a.stderr and "lost" in a.stderr, a.stderr[-3000:]
+        wait_for(lambda: roles(b_state)[-1:] == ["writer"] and durable(b_state), TTL_S * 4, lambda: b.stderr[-3000:])
+        after_cut = {(s, t) for s, t in acks(a_state).items() if t > cut + 0.5}
+        assert after_cut, "the old primary's app went on committing locally after the cut"
+        time.sleep(2)
+        b.signal(signal.SIGTERM)
+        assert b.wait(30) in (0, 143), b.stderr[-2000:]
+    finally:
+        a.close()
+        b.close()
+        if fwd.poll() is None:
+            os.killpg(fwd.pid, signal.SIGKILL)
+    out = tmp_path / "restored" / "r.db"
+    out.parent.mkdir()
+    rc, err = rel.litestream_restore(litestream_bin, replica, tmp_path / "x" / "app.db", out, tmp_path)
+    assert rc == 0, err
+    con = sqlite3.connect(f"file:{out}?mode=ro", uri=True)
+    try:
+        assert con.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        rows = {(s, round(t, 6)) for s, t in con.execute("SELECT seq, t FROM w")}
+    finally:
+        con.close()
+    seqs = {s for s, _ in rows}
+    assert before <= seqs, f"durable writes lost: {sorted(before - seqs)[:10]}"
+    assert durable(b_state) <= seqs
+    leaked = {(s, round(t, 6)) for s, t in after_cut} & rows
+    assert not leaked, f"the old primary's writes after the cut reached the replica: {sorted(leaked)[:5]}"
+    print(f"{len(after_cut)} rows committed by the partitioned primary after the cut: none in the replica")
