@@ -381,6 +381,7 @@ void settings_print_help(void)
         "                            when the primary's lease expires)\n"
         "  LSINIT_FOLLOW_MAX_LAG     /readyz is 503 while the copy is this far behind the replica (default 10s)\n"
         "  LSINIT_FOLLOW_INTERVAL    the follow process polls the replica this often (default 1s)\n"
+        "  (LSINIT_TAKEOVER_TXID and LSINIT_HANDOVER_SIGMASK: set by a standby for itself when it takes over)\n"
         "\n"
         "Health and verification:\n"
         "  LSINIT_HEALTH_ADDR        health endpoint HOST:PORT or off (Litestream mode: 0.0.0.0:9091; plain: off)\n"
