@@ -63,8 +63,8 @@ def start_primary(lsinit_bin, litestream_bin, replica, tmp_path):
 
 def start_follower(lsinit_bin, litestream_bin, replica, tmp_path, name, **extra):
     db, state = tmp_path / name / "app.db", tmp_path / f"{name}-state"
-    env = lsinit_env(rel.base_env(litestream_bin, LSINIT_ROLE="follower", LSINIT_FOLLOW_MAX_LAG=MAX_LAG, **extra),
-                     replica, db)
+    env = lsinit_env(rel.base_env(litestream_bin, **{"LSINIT_ROLE": "follower", "LSINIT_FOLLOW_MAX_LAG": MAX_LAG,
+                                                     **extra}), replica, db)
     run = LsinitRun(lsinit_bin, app("reader", db, state), env, tmp_path / f"{name}-run")
     return run, state, db
 
@@ -475,3 +475,36 @@ def test_partitioned_primary_is_replaced_and_its_later_writes_never_reach_the_re
     leaked = {(s, round(t, 6)) for s, t in after_cut} & rows
     assert not leaked, f"the old primary's writes after the cut reached the replica: {sorted(leaked)[:5]}"
     print(f"{len(after_cut)} rows committed by the partitioned primary after the cut: none in the replica")
+
+
+@needs_v05
+def test_a_follower_that_stops_advancing_is_rebuilt_without_a_half_written_copy(lsinit_bin, litestream_bin, moto,
+                                                                              tmp_path):
+    """The follow process stays alive but applies nothing while the replica moves on — what a follower whose
+    position was pruned from the replica's history looks like from outside (Litestream 0.5.17 then logs an
+    error every poll and never exits). Here it is frozen with SIGSTOP. /readyz turns 503 once the lag passes
+    LSINIT_FOLLOW_MAX_LAG (3s); after 3 x that (at least 10 s) without progress lsinit kills it and rebuilds
+    the copy from scratch; the app, never restarted, reads whole transactions throughout and catches up."""
+    replica = moto_replica(moto)
+    primary, p_state = start_primary(lsinit_bin, litestream_bin, replica, tmp_path)
+    run, state, db = start_follower(lsinit_bin, litestream_bin, replica, tmp_path, "f", LSINIT_FOLLOW_MAX_LAG="3s")
+    try:
+        app_pid = wait_ready(run, state, timeout=60)
+        wait_for(lambda: ready(run), 30, "the follower ready")
+        frozen = wait_for(lambda: follow_pid(run), 10, "the follow process")
+        os.kill(frozen, signal.SIGSTOP)
+        t0 = time.monotonic()
+        wait_for(lambda: not ready(run), 15, "/readyz 503 while the copy falls behind")
+        wait_for(lambda: "rebuilding its copy from scratch" in run.stderr, 30, lambda: run.stderr[-3000:])
+        took = time.monotonic() - t0
+        print(f"frozen follower: rebuilt after {took:.1f} s")
+        mark = max(acks(p_state))
+        wait_for(lambda: seen(state) and seen(state)[-1][1] > mark, 30, lambda: run.stderr[-2000:])
+        wait_for(lambda: ready(run), 30, "ready again after the rebuild")
+        assert follow_pid(run) not in (None, frozen)
+        assert int((state / "ready").read_text()) == app_pid, "the app was not restarted"
+        assert errors(state) == "", errors(state)
+        assert hh.metric(hh.metrics(hh.health_port(run)), "lsinit_follow_restarts_total") >= 1
+    finally:
+        primary.close()
+        run.close()
