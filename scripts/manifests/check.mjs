@@ -3,8 +3,10 @@
 //   node check.mjs manifests LABEL FILE...       schema + unknown fields + lsinit rules
 //   node check.mjs followers LABEL N LAG FILE... the set holds N followers (0: no follower
 //                                                objects) with LSINIT_FOLLOW_MAX_LAG=LAG (- : any)
+//   node check.mjs standby LABEL N FILE...       the set holds N standby workloads (0 or 1) and,
+//                                                with one, the write and read Services for it
 //   node check.mjs values CHART_DIR              values.yaml (+ ci/*-values.yaml) vs values.schema.json
-//   node check.mjs selftest K8S_FILE CHART_DIR [FOLLOWERS_FILE]
+//   node check.mjs selftest K8S_FILE CHART_DIR [FOLLOWERS_FILE [STANDBY_FILE]]
 //                                                the checks must catch known breakage
 //
 // Exit status 1 on any finding.
@@ -14,6 +16,7 @@ import { yaml } from "./deps.mjs";
 import { expectFollowers, followerCases } from "./followers.mjs";
 import { schemaErrors } from "./k8s-schema.mjs";
 import { lsinitRules } from "./lsinit-rules.mjs";
+import { expectStandby, standbyCases } from "./standby.mjs";
 import { readYaml, valuesValidator, valuesErrors, valueSets } from "./values.mjs";
 
 function loadDocs(file, text) {
@@ -46,7 +49,7 @@ function report(res) {
     return res.errors.length === 0;
 }
 
-async function selftest(k8sFile, chart, followersFile) {
+async function selftest(k8sFile, chart, followersFile, standbyFile) {
     // Each mutation must produce at least one finding; otherwise the checker is blind.
     const base = loadDocs(k8sFile);
     const target = base.findIndex((d) => d.kind === "StatefulSet" || d.kind === "Deployment");
@@ -87,6 +90,16 @@ async function selftest(k8sFile, chart, followersFile) {
         console.log(`  ${caught ? "caught" : "MISSED"}: ${name}${caught ? ` -> ${res.errors[0]}` : ""}`);
         ok &&= caught;
     }
+    // The standby: the writer's file, the followers' and the standby's, together.
+    const trio = standbyFile ? [...pair, ...loadDocs(standbyFile)] : [];
+    for (const [name, mutate] of standbyFile ? standbyCases : []) {
+        const docs = structuredClone(trio);
+        mutate(docs);
+        const res = await checkSet(name, [{ file: `${k8sFile}+${followersFile}+${standbyFile}`, docs }]);
+        const caught = res.errors.length > 0;
+        console.log(`  ${caught ? "caught" : "MISSED"}: ${name}${caught ? ` -> ${res.errors[0]}` : ""}`);
+        ok &&= caught;
+    }
     const validate = valuesValidator(chart);
     const values = readYaml(path.join(chart, "values.yaml"));
     const vcases = [
@@ -97,6 +110,7 @@ async function selftest(k8sFile, chart, followersFile) {
         ["values: followers.replicas -1", (v) => { v.followers.replicas = -1; }],
         ["values: followers.replicas \"two\"", (v) => { v.followers.replicas = "two"; }],
         ["values: followers.maxLag \"10 seconds\"", (v) => { v.followers.maxLag = "10 seconds"; }],
+        ["values: standby.enabled \"yes\"", (v) => { v.standby.enabled = "yes"; }],
     ];
     for (const [name, mutate] of vcases) {
         const v = structuredClone(values);
@@ -130,6 +144,21 @@ async function main() {
         console.log(`  ${label}: ${what}: ${errs.length ? `${errs.length} problem(s)` : "ok"}`);
         return errs.length === 0;
     }
+    if (cmd === "standby") {
+        const [label, n, ...files] = args;
+        const docs = [];
+        for (const file of files) {
+            for (const [i, doc] of loadDocs(file).entries()) {
+                const name = (doc && doc.metadata && doc.metadata.name) || "?";
+                docs.push({ doc, where: `${file}#${i + 1} ${doc && doc.kind} ${name}` });
+            }
+        }
+        const errs = expectStandby(docs.filter((d) => d.doc && d.doc.kind), Number(n));
+        for (const e of errs) console.error(`  FAIL ${e}`);
+        const what = Number(n) ? "a standby, the write and read Services" : "no standby";
+        console.log(`  ${label}: ${what}: ${errs.length ? `${errs.length} problem(s)` : "ok"}`);
+        return errs.length === 0;
+    }
     if (cmd === "values") {
         const validate = valuesValidator(args[0]);
         let ok = true;
@@ -141,9 +170,9 @@ async function main() {
         }
         return ok;
     }
-    if (cmd === "selftest") return selftest(args[0], args[1], args[2]);
-    console.error("usage: check.mjs manifests LABEL FILE... | followers LABEL N LAG FILE... | values CHART | " +
-        "selftest K8S_FILE CHART [FOLLOWERS_FILE]");
+    if (cmd === "selftest") return selftest(args[0], args[1], args[2], args[3]);
+    console.error("usage: check.mjs manifests LABEL FILE... | followers LABEL N LAG FILE... | " +
+        "standby LABEL N FILE... | values CHART | selftest K8S_FILE CHART [FOLLOWERS_FILE [STANDBY_FILE]]");
     return false;
 }
 

@@ -4,8 +4,9 @@
 // A follower restores the database from the replica, keeps it current and runs
 // the app against a read-only copy. It never writes to the replica and takes
 // no lease, so it may run many replicas; it rebuilds from the replica on every
-// start, so its data folder is an emptyDir. lsinit refuses LSINIT_ROLE=standby
-// (not available yet, exit 78) and any other value.
+// start, so its data folder is an emptyDir. A standby (LSINIT_ROLE=standby) is
+// a follower that takes over as the primary: standby.mjs. lsinit refuses any
+// other role (exit 78).
 
 // The one container that runs lsinit (it has LSINIT_DB), or undefined.
 export function lsinitContainer(doc) {
@@ -44,6 +45,7 @@ export function serviceTargets(docs) {
             ...s,
             primaries: hit.filter((w) => roleOf(w.doc) === "primary"),
             followers: hit.filter((w) => roleOf(w.doc) === "follower"),
+            standbys: hit.filter((w) => roleOf(w.doc) === "standby"),
         };
     });
 }
@@ -54,19 +56,8 @@ const FOLLOW_LIMITS = {
     LSINIT_FOLLOW_INTERVAL: [0.1, 60, "from 100ms to 1m"],
 };
 
-// The follower rules for one workload whose lsinit container is c; primaries
-// are the set's primary workloads. `seconds` parses a Go/lsinit duration.
-export function followerRules({ doc, where, c, cw, seconds, primaries }, errors) {
-    const role = roleOf(doc);
-    if (role !== "primary" && role !== "follower") {
-        errors.push(`${cw}: LSINIT_ROLE=${role}: lsinit runs primary or follower (standby is not available: exit 78)`);
-        return;
-    }
-    if (role !== "follower") return;
-    if (doc.kind !== "Deployment") {
-        errors.push(`${where}: followers are a Deployment (each rebuilds its copy from the replica on start), ` +
-            `not a ${doc.kind}`);
-    }
+// LSINIT_FOLLOW_* of a follower or standby container c within lsinit's limits.
+export function followLimits(c, cw, seconds, errors) {
     for (const [name, [min, max, text]] of Object.entries(FOLLOW_LIMITS)) {
         const v = envValue(c, name);
         if (v === undefined) continue;
@@ -75,8 +66,12 @@ export function followerRules({ doc, where, c, cw, seconds, primaries }, errors)
             errors.push(`${cw}: ${name}=${v} is not a duration ${text} (lsinit exits 78)`);
         }
     }
-    // The database's folder: an emptyDir (the app's copy and lsinit's follow
-    // copy beside it), never a claim several followers would share.
+}
+
+// The database's folder of a follower or standby: an emptyDir (the app's copy
+// and lsinit's follow copy beside it), never a claim: it is rebuilt from the
+// replica on every start. `who`: "a follower's", "a standby's".
+export function emptyDirData(doc, c, cw, who, errors) {
     const pod = doc.spec.template.spec;
     const volumes = new Map((pod.volumes || []).map((v) => [v.name, v]));
     const db = String(envValue(c, "LSINIT_DB"));
@@ -85,11 +80,14 @@ export function followerRules({ doc, where, c, cw, seconds, primaries }, errors)
         if (!db.split(",").some((p) => p.trim() === base || p.trim().startsWith(base + "/"))) continue;
         const vol = volumes.get(m.name);
         if (!(vol && vol.emptyDir)) {
-            errors.push(`${cw}: a follower's database folder (${m.mountPath}) must be an emptyDir: ` +
+            errors.push(`${cw}: ${who} database folder (${m.mountPath}) must be an emptyDir: ` +
                 "it is rebuilt from the replica on every start");
         }
     }
-    // It follows what a primary of the set writes.
+}
+
+// A follower or standby follows what a primary of the set writes.
+export function sameReplica(c, cw, primaries, errors) {
     const url = envValue(c, "LSINIT_REPLICA_URL");
     const urls = primaries.map((p) => envValue(lsinitContainer(p.doc) || {}, "LSINIT_REPLICA_URL")).filter(Boolean);
     if (url && urls.length && !urls.includes(url)) {
@@ -98,8 +96,28 @@ export function followerRules({ doc, where, c, cw, seconds, primaries }, errors)
     }
 }
 
+// The follower rules for one workload whose lsinit container is c; primaries
+// are the set's primary workloads. `seconds` parses a Go/lsinit duration.
+export function followerRules({ doc, where, c, cw, seconds, primaries }, errors) {
+    const role = roleOf(doc);
+    if (!["primary", "follower", "standby"].includes(role)) {
+        errors.push(`${cw}: LSINIT_ROLE=${role}: lsinit runs primary, follower or standby (anything else: exit 78)`);
+        return;
+    }
+    if (role !== "follower") return;
+    if (doc.kind !== "Deployment") {
+        errors.push(`${where}: followers are a Deployment (each rebuilds its copy from the replica on start), ` +
+            `not a ${doc.kind}`);
+    }
+    followLimits(c, cw, seconds, errors);
+    // Never a claim several followers would share.
+    emptyDirData(doc, c, cw, "a follower's", errors);
+    sameReplica(c, cw, primaries, errors);
+}
+
 // Rules across the set: a Service sends its traffic to writers or to
-// followers, never both (a write landing on a follower fails: read-only).
+// followers, never both (a write landing on a follower fails: read-only). A
+// standby may share a Service with either (standby.mjs).
 export function serviceRoleRules(docs, errors) {
     for (const s of serviceTargets(docs)) {
         if (s.primaries.length && s.followers.length) {
@@ -170,15 +188,16 @@ const setEnv = (c, name, value) => {
     else c.env.push({ name, value });
 };
 export const followerCases = [
-    ["LSINIT_ROLE=standby (not available)", (docs) => setEnv(fc(docs), "LSINIT_ROLE", "standby")],
+    ["LSINIT_ROLE=leader (no such role)", (docs) => setEnv(fc(docs), "LSINIT_ROLE", "leader")],
+    ["followers turned standby (two standbys)", (docs) => setEnv(fc(docs), "LSINIT_ROLE", "standby")],
     ["a follower without LSINIT_ROLE (a second writer)", (docs) => {
         fc(docs).env = fc(docs).env.filter((e) => e.name !== "LSINIT_ROLE");
     }],
     ["a read Service that also selects the writer", (docs) => {
-        const sel = follower(docs).spec.selector.matchLabels;
-        const read = docs.find((d) => d.kind === "Service" && matches(d.spec.selector, sel));
+        const labels = follower(docs).spec.template.metadata.labels;
+        const read = docs.find((d) => d.kind === "Service" && d.spec.selector && matches(d.spec.selector, labels));
         // k8s/: the writer carries the same name label.
-        read.spec.selector = { "app.kubernetes.io/name": sel["app.kubernetes.io/name"] };
+        read.spec.selector = { "app.kubernetes.io/name": labels["app.kubernetes.io/name"] };
     }],
     ["a follower on a PersistentVolumeClaim", (docs) => {
         const c = fc(docs);

@@ -1,7 +1,9 @@
 // lsinit's rules for the workloads of a set of Kubernetes documents (k8s/ or
 // one rendering of the chart): see docs/kubernetes.md. Followers
-// (LSINIT_ROLE=follower) have rules of their own: followers.mjs.
+// (LSINIT_ROLE=follower) and the standby (LSINIT_ROLE=standby) have rules of
+// their own: followers.mjs, standby.mjs.
 import { envValue, followerRules, followersOnly, matches, roleOf, serviceRoleRules } from "./followers.mjs";
+import { standbyRules } from "./standby.mjs";
 
 // ---------------------------------------------------------------- lsinit rules
 function seconds(text, fallback) {
@@ -67,6 +69,7 @@ export function lsinitRules(docs, errors) {
             errors.push(`${where}: a Deployment must use strategy.type Recreate (RollingUpdate overlaps two writers)`);
         }
         followerRules({ doc, where, c, cw, seconds, primaries }, errors);
+        standbyRules({ doc, where, c, cw, seconds, primaries }, errors);
         const window = pod.terminationGracePeriodSeconds ?? 30;
         const grace = seconds(envValue(c, "LSINIT_GRACE"), 8);
         let preStop = 0;
@@ -174,7 +177,7 @@ export function lsinitRules(docs, errors) {
                 }
             }
         }
-        if (primary && doc.kind === "StatefulSet" && services.length &&
+        if ((primary || roleOf(doc) === "standby") && doc.kind === "StatefulSet" && services.length &&
             !services.some((s) => s.doc.metadata?.name === spec.serviceName && s.doc.spec?.clusterIP === "None")) {
             errors.push(`${where}: serviceName ${spec.serviceName} is not a headless Service of this set`);
         }

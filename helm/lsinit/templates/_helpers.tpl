@@ -74,6 +74,26 @@ and, after LSINIT_ROLE and LSINIT_FOLLOW_MAX_LAG, the followers'. extraEnv
 comes last, so it can override.
 */}}
 {{- define "lsinit.env" -}}
+{{ include "lsinit.coreEnv" . }}
+{{- with .Values.extraEnv }}
+{{ toYaml . }}
+{{- end }}
+{{- end }}
+
+{{/* The standby's: extraEnv without the names standby.extraEnv sets, then standby.extraEnv. */}}
+{{- define "lsinit.standbyEnv" -}}
+{{ include "lsinit.coreEnv" . }}
+{{- $over := list }}
+{{- range .Values.standby.extraEnv }}{{ $over = append $over .name }}{{ end }}
+{{- $env := list }}
+{{- range .Values.extraEnv }}{{ if not (has .name $over) }}{{ $env = append $env . }}{{ end }}{{ end }}
+{{- with concat $env .Values.standby.extraEnv }}
+{{ toYaml . }}
+{{- end }}
+{{- end }}
+
+{{/* Everything but extraEnv. */}}
+{{- define "lsinit.coreEnv" -}}
 - name: LSINIT_DB
   value: {{ .Values.lsinit.db | quote }}
 {{- with .Values.lsinit.replicaUrl }}
@@ -112,9 +132,6 @@ comes last, so it can override.
   value: {{ .Values.lsinit.restoreTimeout | quote }}
 - name: LSINIT_LOG_LEVEL
   value: {{ .Values.lsinit.logLevel | quote }}
-{{- with .Values.extraEnv }}
-{{ toYaml . }}
-{{- end }}
 {{- end }}
 
 {{/*
@@ -136,6 +153,30 @@ app.kubernetes.io/component: follower
 {{- define "lsinit.followerLabels" -}}
 helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
 {{ include "lsinit.followerSelectorLabels" . }}
+app.kubernetes.io/part-of: {{ include "lsinit.name" . }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+{{- end }}
+
+{{/*
+The standby (standby.enabled): its own app.kubernetes.io/name, <name>-standby,
+so the writer's selectors never match it. It shares the label
+lsinit-writer-candidate with the writer (the <fullname>-write Service) and
+lsinit-reader with the followers (the <fullname>-read Service).
+*/}}
+{{- define "lsinit.standbyName" -}}
+{{- printf "%s-standby" (include "lsinit.fullname" .) | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{- define "lsinit.standbySelectorLabels" -}}
+app.kubernetes.io/name: {{ printf "%s-standby" (include "lsinit.name" .) | trunc 63 | trimSuffix "-" }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/component: standby
+{{- end }}
+
+{{- define "lsinit.standbyLabels" -}}
+helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
+{{ include "lsinit.standbySelectorLabels" . }}
 app.kubernetes.io/part-of: {{ include "lsinit.name" . }}
 app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
 app.kubernetes.io/managed-by: {{ .Release.Service }}
@@ -170,5 +211,39 @@ checksum/secret: {{ include (print .Template.BasePath "/secret.yaml") . | sha256
 {{- end }}
 {{- if not (hasPrefix (printf "%s/" (trimSuffix "/" .Values.persistence.mountPath)) .Values.lsinit.db) }}
 {{- fail (printf "lsinit.db (%s) must be under persistence.mountPath (%s)" .Values.lsinit.db .Values.persistence.mountPath) }}
+{{- end }}
+{{- if .Values.standby.enabled }}
+{{- include "lsinit.validateStandby" . }}
+{{- end }}
+{{- end }}
+
+{{/*
+A standby takes over when the writer's lease is vacant: the replica must hold
+one (lsinit refuses the standby otherwise, exit 78), and the writer must
+restore from the replica whenever it gets the lease back (no volume).
+*/}}
+{{- define "lsinit.validateStandby" -}}
+{{- if .Values.persistence.enabled }}
+{{- fail "standby.enabled needs persistence.enabled=false: every stop of the writer hands its lease to the standby, and a writer that gets it back later restores only a missing database, so with a volume it would replicate a copy older than what the standby wrote" }}
+{{- end }}
+{{- $url := .Values.lsinit.replicaUrl }}
+{{- if and $url (not (regexMatch "^(s3|file)://" $url)) }}
+{{- fail (printf "standby.enabled: the replica %s cannot hold a lease (only s3:// and file:// do), and a standby takes over the writer's lease" $url) }}
+{{- end }}
+{{- $keyed := include "lsinit.hasCredentials" . }}
+{{- if .Values.extraEnvFrom }}{{ $keyed = "true" }}{{ end }}
+{{- range .Values.extraEnv }}
+{{- if has .name (list "LITESTREAM_ACCESS_KEY_ID" "AWS_ACCESS_KEY_ID") }}{{ $keyed = "true" }}{{ end }}
+{{- if and (eq .name "LSINIT_LEASE") (eq (lower (toString .value)) "off") }}
+{{- fail "standby.enabled with LSINIT_LEASE=off in extraEnv: the standby takes over the writer's lease, so both need one" }}
+{{- end }}
+{{- end }}
+{{- range .Values.standby.extraEnv }}
+{{- if has .name (list "LSINIT_ROLE" "LSINIT_DB" "LSINIT_REPLICA_URL" "LSINIT_LEASE" "LSINIT_LEASE_TTL") }}
+{{- fail (printf "standby.extraEnv sets %s: the standby needs the writer's (set it in extraEnv, which both use)" .name) }}
+{{- end }}
+{{- end }}
+{{- if and (hasPrefix "s3://" $url) (not $keyed) }}
+{{- fail "standby.enabled needs replica keys (credentials.existingSecret or accessKeyId/secretAccessKey): keyless credentials cannot sign the s3 lease a standby takes over" }}
 {{- end }}
 {{- end }}
