@@ -1,8 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 #include "restore.h"
 
+#include <dirent.h>
 #include <errno.h>
+#include <inttypes.h>
 #include <limits.h>
+#include <time.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,6 +15,7 @@
 #include <unistd.h>
 
 #include "db_check.h"
+#include "follow_keeper.h"
 #include "exit_codes.h"
 #include "fsutil.h"
 #include "legacy_layout.h"
@@ -158,6 +162,85 @@ static void job_start(struct restore_set *s, size_t i, int64_t now)
     log_info("%s is missing: restoring it from its replica (attempt %d)", s->plan->dbs[i].path, job->attempts);
 }
 
+/* Litestream 0.5's position of db in its own local state: the highest TXID among the .ltx files in .<name>-litestream/ltx/0
+ * (what its db.Pos() reads), 0 when there is none. */
+static uint64_t local_position(const char *db)
+{
+    char dir[PATH_MAX + 64];
+    const char *slash = strrchr(db, '/');
+    int base = slash != NULL ? (int)(slash - db) : 0;
+    snprintf(dir, sizeof(dir), "%.*s/.%s-litestream/ltx/0", base, db, slash != NULL ? slash + 1 : db);
+    DIR *d = opendir(dir);
+    if (d == NULL)
+        return 0;
+    uint64_t max = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        unsigned long long lo = 0, hi = 0;
+        char tail[8] = "";
+        if (sscanf(e->d_name, "%16llx-%16llx%7s", &lo, &hi, tail) == 3 && strcmp(tail, ".ltx") == 0 && hi > max)
+            max = hi;
+    }
+    closedir(d);
+    return max;
+}
+
+/*
+ * Litestream 0.5: an existing database whose own local position is behind the replica's newest transaction
+ * was written by another instance since this one last ran (a standby took over, a second primary on a
+ * copied volume). Replicating it would make its older content the newest state (Litestream adopts the
+ * replica's TXID and snapshots what it has), so it is moved aside — kept, with its Litestream state — and
+ * restored. Runs once the lease is held (nothing can upload meanwhile). true: moved aside.
+ */
+static bool behind_replica(const struct restore_set *s, const char *db)
+{
+    if (!ls_version_is_v05(&s->plan->version) || s->plan->takeover)
+        return false;
+    uint64_t local = local_position(db);
+    if (local == 0)
+        return false; /* no local state: nothing to compare (a copied-in or restored database) */
+    const char *argv[] = {
+        s->plan->litestream, "ltx", "-config", s->plan->config_path, "-no-expand-env", "-level", "all", db, NULL};
+    char out[1 << 16];
+    struct spawn_capture c = {.argv = (char *const *)argv,
+                              .child_mask = s->child_mask,
+                              .capture_stderr = true,
+                              .timeout_ms = 30000,
+                              .out = out,
+                              .out_size = sizeof(out)};
+    struct spawn_result res;
+    uint64_t newest = 0;
+    int64_t unused = 0;
+    if (spawn_capture(&c, &res) != 0 || res.timed_out || spawn_status_code(res.status) != 0 ||
+        follow_parse_ltx(out, 0, &newest, &unused) != 0) {
+        log_warn("%s: cannot list its replica to compare positions; replicating the database as it is", db);
+        return false;
+    }
+    if (newest <= local)
+        return false;
+    char aside[PATH_MAX + 64];
+    snprintf(aside, sizeof(aside), "%s.behind-%016" PRIx64 "-%lld", db, local, (long long)time(NULL));
+    log_warn("%s is behind its replica (its transaction %016" PRIx64 ", the replica's %016" PRIx64
+             "): another instance wrote since; keeping it as %s and restoring the replica's",
+             db, local, newest, aside);
+    static const char *const sidecars[] = {"", "-wal", "-shm"};
+    for (size_t i = 0; i < sizeof(sidecars) / sizeof(sidecars[0]); i++) {
+        char from[PATH_MAX + 8], to[PATH_MAX + 80];
+        snprintf(from, sizeof(from), "%s%s", db, sidecars[i]);
+        snprintf(to, sizeof(to), "%s%s", aside, sidecars[i]);
+        if (rename(from, to) != 0 && errno != ENOENT)
+            log_warn("cannot move %s aside: %m", from);
+    }
+    char meta[PATH_MAX + 32], meta_aside[PATH_MAX + 128];
+    const char *slash = strrchr(db, '/');
+    int base = slash != NULL ? (int)(slash - db) : 0;
+    snprintf(meta, sizeof(meta), "%.*s/.%s-litestream", base, db, slash != NULL ? slash + 1 : db);
+    snprintf(meta_aside, sizeof(meta_aside), "%s-litestream-state", aside);
+    if (rename(meta, meta_aside) != 0 && errno != ENOENT)
+        log_warn("cannot move %s aside: %m", meta);
+    return true;
+}
+
 bool restore_set_begin(struct restore_set *s, int64_t now)
 {
     s->deadline = now + s->plan->restore_timeout_ms;
@@ -175,7 +258,7 @@ bool restore_set_begin(struct restore_set *s, int64_t now)
             log_warn("%s is an empty (0-byte) file: treating it as missing", db);
             (void)unlink(db);
         }
-        if (stat(db, &st) == 0) {
+        if (stat(db, &st) == 0 && !behind_replica(s, db)) {
             s->jobs[i].state = RESTORE_DONE;
             log_debug("%s exists: no restore needed", db);
             continue;

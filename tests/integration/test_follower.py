@@ -508,3 +508,45 @@ def test_a_follower_that_stops_advancing_is_rebuilt_without_a_half_written_copy(
     finally:
         primary.close()
         run.close()
+
+
+@needs_v05
+def test_a_primary_whose_database_is_behind_the_replica_keeps_it_aside_and_restores(lsinit_bin, litestream_bin,
+                                                                                  tmp_path):
+    """A primary stops cleanly (its lease released); another instance becomes the primary and writes; the
+    first one starts again on its old database. Its own Litestream position is behind the replica's newest
+    transaction: lsinit keeps that database aside (DB.behind-<txid>-<time>, with its Litestream state) and
+    restores the replica's, instead of letting Litestream replicate the older content as the newest state."""
+    replica = rel.make_replica("file", tmp_path)
+    a_db, b_db = tmp_path / "a" / "app.db", tmp_path / "b" / "app.db"
+
+    def primary(db, state):
+        env = lsinit_env(rel.base_env(litestream_bin, FOLLOW_APP_LSINIT=os.path.realpath(lsinit_bin)), replica, db)
+        return LsinitRun(lsinit_bin, app("app", db, state), env, tmp_path / f"{state.name}-run")
+
+    def stop(run):
+        run.signal(signal.SIGTERM)
+        assert run.wait(30) in (0, 143), run.stderr[-2000:]
+        run.close()
+
+    a = primary(a_db, tmp_path / "a1")
+    wait_for(lambda: durable(tmp_path / "a1"), 30, lambda: a.stderr[-2000:])
+    stop(a)
+    b = primary(b_db, tmp_path / "b1")
+    wait_for(lambda: len(durable(tmp_path / "b1")) > max(acks(tmp_path / "a1")) + 20, 30, lambda: b.stderr[-2000:])
+    stop(b)
+    b_max = max(acks(tmp_path / "b1"))
+    a = primary(a_db, tmp_path / "a2")
+    try:
+        wait_for(lambda: (tmp_path / "a2" / "acks").exists() and acks(tmp_path / "a2"), 30, lambda: a.stderr[-2000:])
+        assert "is behind its replica" in a.stderr, a.stderr[-2000:]
+        assert f"restored {a_db}" in a.stderr, a.stderr[-2000:]
+        first = min(acks(tmp_path / "a2"))
+        assert first == b_max + 1, f"continued at {first}, not after the other instance's {b_max}"
+        aside = list(a_db.parent.glob("app.db.behind-*"))
+        assert any(p.name.endswith("-litestream-state") for p in aside) and any(
+            not p.name.endswith(("-litestream-state", "-wal", "-shm")) for p in aside), aside
+    finally:
+        stop(a)
+    got = {seq for seq, in _restored_seqs(litestream_bin, replica, tmp_path)}
+    assert durable(tmp_path / "b1") <= got
