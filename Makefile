@@ -80,7 +80,7 @@ UNIT_DEPS_test_legacy_layout := legacy_layout replica_url
 UNIT_DEPS_test_litestream := litestream
 UNIT_DEPS_test_ls_config := ls_config settings litestream
 UNIT_DEPS_test_follow_publish := follow_publish
-UNIT_DEPS_test_follow_keeper := follow_keeper follow_publish litestream plan ls_config settings replica_url lease lease_store
+UNIT_DEPS_test_follow_events := follow_events
 UNIT_DEPS_test_plan := plan ls_config settings litestream replica_url
 UNIT_DEPS_test_replica_url := replica_url
 UNIT_DEPS_test_replicate := replicate
@@ -162,6 +162,19 @@ fuzz-config: build/fuzz/fuzz_config
 	cd build/fuzz && ./fuzz_config -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 -artifact_prefix=config-artifacts/ \
 	  corpus-config ../../tests/fuzz/corpus/config > fuzz_config.log 2>&1; rc=$$?; \
 	  grep -E '^fuzz_config:|^stat::|SUMMARY|Test unit' fuzz_config.log | tail -20; exit $$rc
+
+# fuzz_follow_events: the follow keeper's event lines and `litestream ltx` tables
+# (init/follow_events.c). `make fuzz-follow-events` runs it FUZZ_SECONDS.
+.PHONY: fuzz-follow-events
+build/fuzz/fuzz_follow_events: tests/fuzz/fuzz_follow_events.c init/follow_events.c init/follow_events.h
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) $< init/follow_events.c -o $@
+
+fuzz-follow-events: build/fuzz/fuzz_follow_events
+	@rm -rf build/fuzz/corpus-follow-events && mkdir -p build/fuzz/corpus-follow-events
+	build/fuzz/fuzz_follow_events -max_total_time=$(FUZZ_SECONDS) -max_len=4096 -print_final_stats=1 \
+	  build/fuzz/corpus-follow-events tests/fuzz/corpus/follow_events > build/fuzz/fuzz_follow_events.log 2>&1; \
+	  rc=$$?; tail -8 build/fuzz/fuzz_follow_events.log; exit $$rc
 
 # fuzz_go_buildinfo: the Go build info reader (init/lib/go_buildinfo.c) on whole
 # files (a memfd), then its -ldflags helpers. `make fuzz-go-buildinfo` runs it FUZZ_SECONDS.

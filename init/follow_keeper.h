@@ -40,6 +40,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "follow_events.h"
+
 struct plan;
 
 struct follow_keeper_params {
@@ -59,33 +61,6 @@ struct follow_keeper_params {
 
 /* The child's body (spawn_function): returns its exit code. */
 int follow_keeper_main(const void *params);
-
-enum follow_event_kind {
-    FOLLOW_EV_PUBLISHED,
-    FOLLOW_EV_LAG,
-    FOLLOW_EV_UNREACHABLE,
-    FOLLOW_EV_RESTARTED,
-    FOLLOW_EV_ERROR,
-    FOLLOW_EV_LEASE_VACANT,
-    FOLLOW_EV_LEASE_HELD,
-};
-
-struct follow_event {
-    enum follow_event_kind kind;
-    size_t index;
-    uint64_t txid;         /* published: the txid; lag: the published txid */
-    uint64_t replica_txid; /* lag */
-    int64_t ms;            /* published: the publish's time; lag/unreachable: the lag */
-    uint64_t pages_written, pages;
-    const char *text; /* unreachable, restarted, error: why (points into the line) */
-};
-
-/* Parses one event line (without its newline). 0, or -1 when it is not one. */
-int follow_event_parse(char *line, struct follow_event *out);
-
-/* The level-0 listing of `litestream ltx` (its text table): the newest txid, and the time (unix seconds,
- * by the replica's clock) of the oldest file holding a txid after `after` (0 when none). 0, or -1. */
-int follow_parse_ltx(const char *out, uint64_t after, uint64_t *newest, int64_t *oldest_after_unix);
 
 /* The private copy of db: DB.lsinit-follow/db. */
 void follow_copy_path(const char *db, char *out, size_t size);

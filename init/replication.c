@@ -12,7 +12,7 @@
 
 #include "clock.h"
 #include "exit_codes.h"
-#include "follow_keeper.h"
+#include "follow_events.h"
 #include "health_state.h"
 #include "lease.h"
 #include "lease_keeper.h"

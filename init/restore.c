@@ -15,7 +15,7 @@
 #include <unistd.h>
 
 #include "db_check.h"
-#include "follow_keeper.h"
+#include "follow_events.h"
 #include "exit_codes.h"
 #include "fsutil.h"
 #include "legacy_layout.h"

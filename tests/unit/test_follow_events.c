@@ -8,7 +8,7 @@
 
 #include <cmocka.h>
 
-#include "follow_keeper.h"
+#include "follow_events.h"
 
 static void test_events_round_trip(void **state)
 {
@@ -93,20 +93,13 @@ static void test_ltx_listing_junk(void **state)
                      -1);
 }
 
-static void test_copy_path(void **state)
-{
-    (void)state;
-    char out[256];
-    follow_copy_path("/data/app.db", out, sizeof(out));
-    assert_string_equal(out, "/data/app.db.lsinit-follow/db");
-}
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_events_round_trip), cmocka_unit_test(test_events_refuse_junk),
-        cmocka_unit_test(test_ltx_listing),       cmocka_unit_test(test_ltx_listing_junk),
-        cmocka_unit_test(test_copy_path),
+        cmocka_unit_test(test_events_round_trip),
+        cmocka_unit_test(test_events_refuse_junk),
+        cmocka_unit_test(test_ltx_listing),
+        cmocka_unit_test(test_ltx_listing_junk),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
