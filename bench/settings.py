@@ -98,6 +98,22 @@ PYTHON_IMAGES = {v: f"localhost/lsinit-example-python:{IMAGE_TAGS[v]}" for v in 
 PODMAN_RUN_OPTS = ["--runtime", "runc", "--ulimit", "nofile=1024:1024", "--ulimit", "nproc=1000:1000",
                    "--network", "host"]
 
+# Part E (bench/followers.py): read-only followers (LSINIT_ROLE=follower) and the standby
+# (LSINIT_ROLE=standby), on Litestream 0.5.17 only (follow mode, `restore -f`, exists from 0.5.9;
+# lsinit refuses the roles on 0.3.13 with exit 78, which the part checks). File replica, sync
+# interval S.SYNC_INTERVAL, follow interval lsinit's default (1 s).
+FOL_VERSION = "0.5.17"
+FOL_RATES = [10, 100, 1000]       # E1: the primary's app, rows/s, one row per transaction
+FOL_COUNTS = [1, 4]               # E1: followers per cell
+FOL_WRITE_S = 3 if QUICK else 12  # E1: seconds of writing per cell (12, not 15: Part E stays near 5 minutes)
+FOL_POLL_MS = 10                  # E1: the followers' app reads max(seq) this often
+FOL_LEASE_TTL = "6s"              # E2: LSINIT_LEASE_TTL of the primary and the standby (default 30s)
+FOL_FAILOVERS = 3 if QUICK else 10
+FOL_READ_COUNTS = [0, 1, 2] if QUICK else [0, 1, 2, 4]   # E3: followers beside the primary
+FOL_WRK_S = 2 if QUICK else 6     # E3: one `wrk -t1 -c8` per instance, all at once (and a pinned control)
+FOL_WRK_CONNS = 8
+FOL_ITEMS = 1000                  # E3: rows in the example app's database
+
 # lsinit's health endpoint is on by default in Litestream mode, on
 # 0.0.0.0:9091; the benchmarks keep it on but on loopback and a free port
 # (bench/run sets this before the first part runs).
