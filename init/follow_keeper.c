@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "follow_events.h"
+#include "json_text.h"
 #include "follow_publish.h"
 #include "lease.h"
 #include "lease_store.h"
@@ -86,24 +87,7 @@ static int64_t unix_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static void emit(const struct keeper *k, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void emit(const struct keeper *k, const char *fmt, ...)
-{
-    char line[1024];
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(line, sizeof(line) - 1, fmt, ap);
-    va_end(ap);
-    if (n < 0)
-        return;
-    if ((size_t)n > sizeof(line) - 2)
-        n = (int)sizeof(line) - 2;
-    for (int i = 0; i < n; i++)
-        if (line[i] == '\n')
-            line[i] = ' ';
-    line[n++] = '\n';
-    (void)!write(k->p->event_fd, line, (size_t)n);
-}
+#define emit(k, ...) line_write((k)->p->event_fd, __VA_ARGS__)
 
 void follow_copy_path(const char *db, char *out, size_t size)
 {

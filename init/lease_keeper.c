@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "exit_codes.h"
+#include "json_text.h"
 #include "lease.h"
 #include "lease_store.h"
 #include "parse.h"
@@ -48,25 +49,7 @@ struct keeper {
     int64_t limit_ms;
 };
 
-static void emit(const struct keeper *k, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void emit(const struct keeper *k, const char *fmt, ...)
-{
-    char line[1024];
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(line, sizeof(line) - 1, fmt, ap);
-    va_end(ap);
-    if (n < 0)
-        return;
-    if ((size_t)n > sizeof(line) - 2)
-        n = (int)sizeof(line) - 2;
-    for (int i = 0; i < n; i++) {
-        if (line[i] == '\n')
-            line[i] = ' ';
-    }
-    line[n++] = '\n';
-    (void)!write(k->p->event_fd, line, (size_t)n); /* one write, under PIPE_BUF */
-}
+#define emit(k, ...) line_write((k)->p->event_fd, __VA_ARGS__)
 
 static void rfc3339(int64_t add_ms, char *out, size_t size)
 {

@@ -12,7 +12,6 @@
 
 #include "clock.h"
 #include "exit_codes.h"
-#include "follow_events.h"
 #include "health_state.h"
 #include "lease.h"
 #include "lease_keeper.h"
@@ -427,20 +426,8 @@ static bool takeover_checked(struct replication *r)
         return true;
     for (size_t i = 0; i < r->plan->db_count; i++) {
         const char *db = r->plan->dbs[i].path;
-        const char *argv[] = {
-            r->plan->litestream, "ltx", "-config", r->plan->config_path, "-no-expand-env", "-level", "all", db, NULL};
-        char out[1 << 16];
-        struct spawn_capture c = {.argv = (char *const *)argv,
-                                  .child_mask = r->child_mask,
-                                  .capture_stderr = true,
-                                  .timeout_ms = 30000,
-                                  .out = out,
-                                  .out_size = sizeof(out)};
-        struct spawn_result res;
         uint64_t newest = 0;
-        int64_t unused = 0;
-        if (spawn_capture(&c, &res) != 0 || res.timed_out || spawn_status_code(res.status) != 0 ||
-            follow_parse_ltx(out, 0, &newest, &unused) != 0) {
+        if (restore_replica_newest(r->plan, db, r->child_mask, &newest) != 0) {
             log_error("taking over %s: cannot list the replica to check it holds nothing newer than this copy; "
                       "exiting %d (restarted, this instance is a standby again)",
                       db, EXIT_LEASE);

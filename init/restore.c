@@ -185,6 +185,25 @@ static uint64_t local_position(const char *db)
     return max;
 }
 
+int restore_replica_newest(const struct plan *plan, const char *db, const sigset_t *child_mask, uint64_t *newest)
+{
+    const char *argv[] = {
+        plan->litestream, "ltx", "-config", plan->config_path, "-no-expand-env", "-level", "all", db, NULL};
+    char out[1 << 16];
+    struct spawn_capture c = {.argv = (char *const *)argv,
+                              .child_mask = child_mask,
+                              .capture_stderr = true,
+                              .timeout_ms = 30000,
+                              .out = out,
+                              .out_size = sizeof(out)};
+    struct spawn_result res;
+    int64_t unused = 0;
+    if (spawn_capture(&c, &res) != 0 || res.timed_out || spawn_status_code(res.status) != 0 ||
+        follow_parse_ltx(out, 0, newest, &unused) != 0)
+        return -1;
+    return 0;
+}
+
 /*
  * Litestream 0.5: an existing database whose own local position is behind the replica's newest transaction
  * was written by another instance since this one last ran (a standby took over, a second primary on a
@@ -199,20 +218,8 @@ static bool behind_replica(const struct restore_set *s, const char *db)
     uint64_t local = local_position(db);
     if (local == 0)
         return false; /* no local state: nothing to compare (a copied-in or restored database) */
-    const char *argv[] = {
-        s->plan->litestream, "ltx", "-config", s->plan->config_path, "-no-expand-env", "-level", "all", db, NULL};
-    char out[1 << 16];
-    struct spawn_capture c = {.argv = (char *const *)argv,
-                              .child_mask = s->child_mask,
-                              .capture_stderr = true,
-                              .timeout_ms = 30000,
-                              .out = out,
-                              .out_size = sizeof(out)};
-    struct spawn_result res;
     uint64_t newest = 0;
-    int64_t unused = 0;
-    if (spawn_capture(&c, &res) != 0 || res.timed_out || spawn_status_code(res.status) != 0 ||
-        follow_parse_ltx(out, 0, &newest, &unused) != 0) {
+    if (restore_replica_newest(s->plan, db, s->child_mask, &newest) != 0) {
         log_warn("%s: cannot list its replica to compare positions; replicating the database as it is", db);
         return false;
     }

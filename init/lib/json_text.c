@@ -159,3 +159,22 @@ int line_reader_drain(struct line_reader *r, int fd, void (*on_line)(char *line,
         r->len = left >= r->size - 1 ? 0 : left;
     }
 }
+
+void line_write(int fd, const char *fmt, ...)
+{
+    char line[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(line, sizeof(line) - 1, fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        return;
+    if ((size_t)n > sizeof(line) - 2)
+        n = (int)sizeof(line) - 2;
+    for (int i = 0; i < n; i++) {
+        if (line[i] == '\n')
+            line[i] = ' ';
+    }
+    line[n++] = '\n';
+    (void)!write(fd, line, (size_t)n);
+}

@@ -65,4 +65,8 @@ struct line_reader {
  */
 int line_reader_drain(struct line_reader *r, int fd, void (*on_line)(char *line, void *ctx), void *ctx);
 
+/* The other end: one line (newlines inside become spaces, cut at 1 KiB) in one write, so lines from a
+ * child never interleave on a pipe (under PIPE_BUF). */
+void line_write(int fd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
 #endif
