@@ -406,7 +406,7 @@ def test_standby_takes_over_ten_times_without_losing_a_durable_write(lsinit_bin,
         for r in runs:
             r.close()
     want = set().union(*(durable(s) for s in states))
-    got = {seq for seq, in _restored_seqs(litestream_bin, replica, tmp_path)}
+    got = {seq for seq, in _restored_rows(litestream_bin, replica, tmp_path)}
     lost = sorted(want - got)
     assert not lost, f"{len(lost)} durable writes lost: {lost[:10]}"
     committed = set().union(*(set(acks(s)) for s in states if (s / "acks").exists()))
@@ -414,7 +414,9 @@ def test_standby_takes_over_ten_times_without_losing_a_durable_write(lsinit_bin,
           f"before a SIGKILL (Litestream replicates asynchronously)")
 
 
-def _restored_seqs(litestream_bin, replica, tmp_path):
+def _restored_rows(litestream_bin, replica, tmp_path, columns="seq"):
+    """The replica restored with a plain `litestream restore` into a fresh folder (integrity checked): the
+    writer's rows, as tuples of ``columns``."""
     out = tmp_path / f"restored-{uuid.uuid4().hex[:6]}" / "r.db"
     out.parent.mkdir()
     rc, err = rel.litestream_restore(litestream_bin, replica, tmp_path / "x" / "app.db", out, tmp_path)
@@ -422,7 +424,7 @@ def _restored_seqs(litestream_bin, replica, tmp_path):
     con = sqlite3.connect(f"file:{out}?mode=ro", uri=True)
     try:
         assert con.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
-        return con.execute("SELECT seq FROM w").fetchall()
+        return con.execute(f"SELECT {columns} FROM w").fetchall()
     finally:
         con.close()
 
@@ -467,16 +469,7 @@ def test_partitioned_primary_is_replaced_and_its_later_writes_never_reach_the_re
         b.close()
         if fwd.poll() is None:
             os.killpg(fwd.pid, signal.SIGKILL)
-    out = tmp_path / "restored" / "r.db"
-    out.parent.mkdir()
-    rc, err = rel.litestream_restore(litestream_bin, replica, tmp_path / "x" / "app.db", out, tmp_path)
-    assert rc == 0, err
-    con = sqlite3.connect(f"file:{out}?mode=ro", uri=True)
-    try:
-        assert con.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
-        rows = {(s, round(t, 6)) for s, t in con.execute("SELECT seq, t FROM w")}
-    finally:
-        con.close()
+    rows = {(s, round(t, 6)) for s, t in _restored_rows(litestream_bin, replica, tmp_path, "seq, t")}
     seqs = {s for s, _ in rows}
     assert before <= seqs, f"durable writes lost: {sorted(before - seqs)[:10]}"
     assert durable(b_state) <= seqs
@@ -556,5 +549,5 @@ def test_a_primary_whose_database_is_behind_the_replica_keeps_it_aside_and_resto
             not p.name.endswith(("-litestream-state", "-wal", "-shm")) for p in aside), aside
     finally:
         stop(a)
-    got = {seq for seq, in _restored_seqs(litestream_bin, replica, tmp_path)}
+    got = {seq for seq, in _restored_rows(litestream_bin, replica, tmp_path)}
     assert durable(tmp_path / "b1") <= got
