@@ -283,8 +283,10 @@ static long long shim_proc_rchar(long pid)
  *     WAL upload holds a shadow WAL file open; a snapshot upload reads the
  *     database fast.
  *     Wait until Litestream shows neither on two looks in a row (it reopens
- *     a shadow WAL per segment). Should a race still happen (an upload that
- *     starts right after the last look), lsinit's second sync pass covers it.
+ *     a shadow WAL per segment) — one look while it has not opened the
+ *     database yet, when no snapshot can run. Should a race still happen (an
+ *     upload that starts right after the last look), lsinit's second sync
+ *     pass covers it.
  * Returns the milliseconds waited.
  */
 static int64_t shim_wait_v03(const struct shim *s, int64_t deadline)
@@ -296,8 +298,9 @@ static int64_t shim_wait_v03(const struct shim *s, int64_t deadline)
         const char *db = s->dbs[i].path;
         const char *waiting_for = NULL;
         bool changed = shim_db_changed(&s->dbs[i]);
+        struct shim_v03_state st;
         for (;;) {
-            struct shim_v03_state st = shim_v03_read(s->metrics_addr, db);
+            st = shim_v03_read(s->metrics_addr, db);
             if (changed && !st.opened)
                 waiting_for = "litestream to open it (its first monitor tick)";
             else if (st.first_upload_pending)
@@ -308,9 +311,14 @@ static int64_t shim_wait_v03(const struct shim *s, int64_t deadline)
                 break;
             shim_sleep_ms(SHIM_POLL_MS);
         }
-        int quiet = 0;
+        /*
+         * Until Litestream has opened the database (its first monitor tick) no snapshot can run (Replica.Snapshot
+         * needs the open database) and a WAL upload holds a shadow WAL open for its whole length: one look
+         * settles it. Once opened, a snapshot shows only as a read rate, which takes two looks.
+         */
+        int quiet = 0, looks = st.opened ? 2 : 1;
         long long rchar = shim_proc_rchar(litestream);
-        while (waiting_for == NULL && under_litestream && quiet < 2) {
+        while (waiting_for == NULL && under_litestream && quiet < looks) {
             /*
              * A snapshot upload (the first of a generation) reads the whole
              * database through a file Litestream keeps open: it shows as a
@@ -328,7 +336,7 @@ static int64_t shim_wait_v03(const struct shim *s, int64_t deadline)
             } else {
                 quiet++;
             }
-            if (quiet < 2)
+            if (quiet < looks)
                 shim_sleep_ms(SHIM_FD_POLL_MS);
         }
         if (waiting_for != NULL)
