@@ -77,6 +77,7 @@ build/asan/lsinit: $(ASAN_APP_OBJS) build/asan/libutil.a
 # adds it to the tests that link it (the link fails and names the symbol).
 UNIT_DEPS_test_install := cmd_install litestream settings
 UNIT_DEPS_test_legacy_layout := legacy_layout replica_url
+UNIT_DEPS_test_loop := loop
 UNIT_DEPS_test_litestream := litestream
 UNIT_DEPS_test_ls_config := ls_config settings litestream
 UNIT_DEPS_test_follow_publish := follow_publish

@@ -129,8 +129,8 @@ def make_plots(R):
                 rows.append((f"{v}: {label}", x["median"], x["min"], x["max"], color))
         return rows
     p2 = [("B5 start -> exit, app /bin/true", "ms",
-           bars(r5, [("bare", "bare -exec", OTHER_COLOR), ("lsinit pinned", "lsinit (pinned)", LSINIT_COLOR),
-                     ("lsinit default", "lsinit (detects)", LSINIT_COLOR), ("shell", "shell entrypoint", OTHER_COLOR)]),
+           bars(r5, [("bare", "bare -exec", OTHER_COLOR), ("lsinit default", "lsinit", LSINIT_COLOR),
+                     ("lsinit nolease", "lsinit, no lease", LSINIT_COLOR), ("shell", "shell entrypoint", OTHER_COLOR)]),
            {"fmt": "%.1f"}),
           (f"B6 restore {S.N_DBS} x {S.DB_MB} MB on boot", "ms",
            bars(rs, [("lsinit", "lsinit", LSINIT_COLOR), ("lsinit pinned", "lsinit (pinned)", LSINIT_COLOR),

@@ -58,8 +58,8 @@ TRUE_ROUNDS = 2 if QUICK else 5        # runs split into rounds (order rotated e
 N_ORPHANS = 2000 if QUICK else 10000
 RUNS_ORPHANS = 2 if QUICK else 5
 # Part B (Litestream mode)
-LS_WARMUP, LS_RUNS = (1, 5) if QUICK else (3, 30)
-LS_ROUNDS = 1 if QUICK else 3
+LS_WARMUP, LS_RUNS = (1, 5) if QUICK else (3, 60)
+LS_ROUNDS = 1 if QUICK else 6
 N_DBS, DB_MB = 4, 5
 RUNS_RESTORE = 2 if QUICK else 5
 RUNS_STOP = 2 if QUICK else 5
@@ -83,7 +83,7 @@ VC_FOLLOW_INTERVAL = "2s"
 VC_WRITE_PERIOD = 0.1
 WRK_SECONDS = 2 if QUICK else 10  # the closed-loop runs: wrk -t2 -c20 -d10s
 PACED_SECONDS = 2 if QUICK else 3   # paced runs: rounds that interleave lsinit and the C server beside it
-PACED_RUNS = 2 if QUICK else 5
+PACED_RUNS = 2 if QUICK else 7
 PACED_CONNS, PACED_DELAY_MS = 11, 10   # 11 connections, each waits 10 ms between requests: ~1,000 req/s
 ORPHAN_BURST = 1000
 # Part D (containers)

@@ -17,10 +17,10 @@ int loop_add(struct loop *l, const struct loop_source_ops *ops, void *self)
     return 0;
 }
 
-unsigned long loop_reap(struct loop *l, int64_t now)
+unsigned long loop_reap(struct loop *l, int64_t now, unsigned long max)
 {
     unsigned long n = 0;
-    for (;;) {
+    while (max == 0 || n < max) {
         int status = 0;
         pid_t pid = waitpid(-1, &status, WNOHANG);
         if (pid <= 0)
@@ -57,9 +57,14 @@ void loop_run(struct loop *l, int64_t (*now_ms)(void))
     for (;;) {
         int64_t now = now_ms();
         if (l->reap_pending) {
-            /* Cleared first: a SIGCHLD read after this pass's waitpid returned 0 asks for the next one. */
+            /*
+             * Cleared first: a SIGCHLD read after this pass's waitpid returned 0 asks for the next one. At most
+             * LOOP_REAP_BATCH per pass: a burst of thousands of orphans is reaped in slices, with the signals
+             * and health requests that arrived meanwhile served in between (the next ppoll does not wait).
+             */
             l->reap_pending = false;
-            (void)loop_reap(l, now);
+            if (loop_reap(l, now, LOOP_REAP_BATCH) == LOOP_REAP_BATCH)
+                l->reap_pending = true;
         }
         for (size_t i = 0; i < l->count; i++) {
             const struct loop_source *s = &l->sources[i];
@@ -67,7 +72,7 @@ void loop_run(struct loop *l, int64_t (*now_ms)(void))
                 s->ops->on_timer(s->self, now);
         }
         if (l->finished(l->ctx)) {
-            (void)loop_reap(l, now);
+            (void)loop_reap(l, now, 0);
             return;
         }
 
@@ -85,6 +90,8 @@ void loop_run(struct loop *l, int64_t (*now_ms)(void))
         int64_t deadline = next_deadline(l);
         struct timespec timeout;
         struct timespec *timeout_ptr = NULL;
+        if (l->reap_pending)
+            deadline = now; /* children left from this pass's slice: look at the fds, then reap on */
         if (deadline != 0) {
             int64_t wait_ms = deadline - now;
             if (wait_ms < 0)

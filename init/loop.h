@@ -3,10 +3,13 @@
  * The one event loop: one ppoll over the fds of every registered source,
  * with a timeout computed from the nearest deadline any source has, so an
  * idle lsinit never wakes up. A pass that follows a SIGCHLD (a source calls
- * loop_child_exited) reaps every exited child first and offers it to the
- * sources in registration order until one claims it (SIGCHLDs coalesce: one
- * wake-up may stand for many exits, catatonit#4); other passes (a health
- * request, a timer) make no waitpid call.
+ * loop_child_exited) reaps exited children first, LOOP_REAP_BATCH at most, and
+ * offers each to the sources in registration order until one claims it
+ * (SIGCHLDs coalesce: one wake-up may stand for many exits, catatonit#4); a
+ * pass that filled its slice looks at the fds without waiting and reaps on in
+ * the next, so a burst of orphans never holds a signal or a health request
+ * up for longer than one slice. Other passes (a health request, a timer) make
+ * no waitpid call.
  *
  * A source is an ops table and a pointer (the pattern of redis's ae.c): the
  * loop includes no module's header and knows nothing of what a source is.
@@ -57,7 +60,9 @@ int loop_add(struct loop *l, const struct loop_source_ops *ops, void *self);
 void loop_run(struct loop *l, int64_t (*now_ms)(void));
 /* A SIGCHLD arrived (the signal source saw it): the next pass reaps. */
 void loop_child_exited(struct loop *l);
-/* One reap pass: every exited child, offered to the sources. Returns how many were reaped. */
-unsigned long loop_reap(struct loop *l, int64_t now);
+/* Children reaped per pass of the loop at most (the rest in the next passes, after the fds ready meanwhile). */
+#define LOOP_REAP_BATCH 32UL
+/* One reap pass: exited children (at most max; 0: all), offered to the sources. Returns how many were reaped. */
+unsigned long loop_reap(struct loop *l, int64_t now, unsigned long max);
 
 #endif

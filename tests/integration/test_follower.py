@@ -368,10 +368,15 @@ def lease_generation(replica):
     return json.loads(body)["generation"] if body is not None else None
 
 
+# Takeovers in a row: 4 in the test suite (CI's time budget), 10 with LSINIT_SOAK=1 (scripts/soak).
+TAKEOVERS = 10 if os.environ.get("LSINIT_SOAK") == "1" else 4
+
+
 @needs_v05
-def test_standby_takes_over_ten_times_without_losing_a_durable_write(lsinit_bin, litestream_bin, moto, tmp_path):
-    """A primary and a standby; the primary is SIGKILLed (its whole namespace) ten times, each time with a fresh
-    standby behind the one that takes over. Each takeover: within TTL + catch-up + start, the lease's generation
+def test_standby_takes_over_again_and_again_without_losing_a_durable_write(lsinit_bin, litestream_bin, moto,
+                                                                            tmp_path):
+    """A primary and a standby; the primary is SIGKILLed (its whole namespace) TAKEOVERS times, each time with a
+    fresh standby behind the one that takes over. Each takeover: within TTL + catch-up + start, the lease's generation
     one higher (never two holders), the new primary's app a writer. Every write the replica had confirmed
     (`lsinit sync -wait` returned) before a kill is in the final restore; the history restores whole."""
     replica = moto_replica(moto)
@@ -380,7 +385,7 @@ def test_standby_takes_over_ten_times_without_losing_a_durable_write(lsinit_bin,
     times = []
     try:
         wait_for(lambda: durable(p_state), 30, lambda: primary.stderr[-2000:])
-        for cycle in range(1, 11):
+        for cycle in range(1, TAKEOVERS + 1):
             standby, s_state, _ = start_instance(lsinit_bin, litestream_bin, replica, tmp_path, f"i{cycle}",
                                                  "standby")
             runs.append(standby)
