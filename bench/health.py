@@ -339,7 +339,7 @@ def paired_ratio(h, key, path="/livez"):
     """lsinit's paced p99 ÷ that of the C server's run beside it (same moment), pair by pair: median, min and
     max over the rounds. The goal (≤ 1.25×) is judged on the median."""
     floor = h[key]["floor" if path == "/livez" else f"floor {path}"]["paced"]
-    rs = [a["p99"] / b["p99"] for a, b in zip(h[key][path]["paced"], floor) if b["p99"] > 0]
+    rs = [a["p99"] / b["p99"] for a, b in zip(h[key][path]["paced"], floor, strict=True) if b["p99"] > 0]
     return {"median": statistics.median(rs), "min": min(rs), "max": max(rs), "n": len(rs)}
 
 
@@ -389,10 +389,8 @@ def blocks(R, work):
         return closed + [f(rr["median"], 0), f(p50["median"], 2),
                          f"{f(p99['median'], 2)} ({f(p99['min'], 2)}–{f(p99['max'], 2)})", errs]
     for key, label in CONDITIONS:
-        fp = floor_p99(h, key)
         for path in ["/livez", "/metrics"]:
             c = h[key][path]["closed"]
-            p99 = paced_stats(h[key][path]["paced"], "p99")
             rows.append([f"`{path}`", label, ratio(c["rps"], fl["closed"]["rps"]),
                          f"{paired_ratio(h, key, path)['median']:.2f}×"]
                         + cells(c, h[key][path]["paced"]))

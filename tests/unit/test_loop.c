@@ -24,10 +24,10 @@
 struct probe {
     pid_t pids[CHILDREN];
     int seen[CHILDREN];
-    unsigned long reaped;      /* loop->reaped calls */
-    unsigned long claimed;     /* on_child_exit calls */
-    int pipe_fds[2];           /* read end polled */
-    long reaped_when_served;   /* reaped so far when on_fd first ran, -1: never */
+    unsigned long reaped;    /* loop->reaped calls */
+    unsigned long claimed;   /* on_child_exit calls */
+    int pipe_fds[2];         /* read end polled */
+    long reaped_when_served; /* reaped so far when on_fd first ran, -1: never */
 };
 
 static struct probe P;
