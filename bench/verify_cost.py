@@ -596,10 +596,6 @@ def _median(s, key):
     return s[key]["median"] if s and s.get(key) else None
 
 
-def _mean(s, key):
-    return s[key]["mean"] if s and s.get(key) else None
-
-
 def blocks(R, work):
     vc = R.get("verify_cost")
     if not vc:
@@ -655,6 +651,10 @@ def blocks(R, work):
     return B
 
 
+def _median(s, key):
+    return s[key]["median"] if s and s.get(key) else None
+
+
 def follow_ratio(vc):
     out = []
     for v, sizes in vc["versions"].items():
@@ -662,17 +662,20 @@ def follow_ratio(vc):
         if len(mbs) < 2:
             continue
         lo, hi = numbers(sizes[mbs[0]]["follow"]), numbers(sizes[mbs[-1]]["follow"])
-        rb = ratio(_mean(hi, "bytes"), _mean(lo, "bytes"))
-        ri = ratio(_mean(hi, "interval_bytes"), _mean(lo, "interval_bytes"))
-        rt = ratio(_mean(hi, "s"), _mean(lo, "s"))
+        rb = ratio(_median(hi, "bytes"), _median(lo, "bytes"))
+        ri = ratio(_median(hi, "interval_bytes"), _median(lo, "interval_bytes"))
+        rt = ratio(_median(hi, "s"), _median(lo, "s"))
         # Judged on what follow mode costs per verification interval (the follower reads the whole time,
-        # not only during a cycle) and on the time per cycle.
-        ok = all(_mean(a, k) is not None and _mean(b, k) is not None and _mean(a, k) <= 1.2 * _mean(b, k)
+        # not only during a cycle) and on the time per cycle; medians, so that one cycle that met a
+        # compaction or a slow poll does not decide.
+        ok = all(_median(a, k) is not None and _median(b, k) is not None and _median(a, k) <= 1.2 * _median(b, k)
                  for a, b, k in [(hi, lo, "interval_bytes"), (hi, lo, "s")])
         out.append(fragment("c9b_ratio", version=v, big=mbs[-1], small=mbs[0], bytes=rb, interval=ri, time=rt,
                             n=min(hi["n"], lo["n"]), verdict="met" if ok else "**missed**",
-                            s_small=f(_mean(lo, "s"), 2), s_big=f(_mean(hi, "s"), 2),
-                            b_small=nbytes(_mean(lo, "bytes")), b_big=nbytes(_mean(hi, "bytes"))))
+                            s_small=f(_median(lo, "s"), 2), s_big=f(_median(hi, "s"), 2),
+                            b_small=nbytes(_median(lo, "bytes")), b_big=nbytes(_median(hi, "bytes")),
+                            i_small=nbytes(_median(lo, "interval_bytes")),
+                            i_big=nbytes(_median(hi, "interval_bytes"))))
     return " ".join(out) if out else fragment("c9b_ratio_none")
 
 
