@@ -96,6 +96,12 @@ static int init_s3(struct lease_store *s, const struct ynode *rep, char *why, si
         snprintf(base, sizeof(base), "https://%s.s3.%s.amazonaws.com/", bucket, region);
     }
     snprintf(s->url, sizeof(s->url), "%s", base);
+    snprintf(s->base, sizeof(s->base), "%s", base);
+    snprintf(s->prefix, sizeof(s->prefix), "%s", path != NULL ? path : "");
+    while (s->prefix[0] == '/')
+        memmove(s->prefix, s->prefix + 1, strlen(s->prefix));
+    for (size_t n = strlen(s->prefix); n > 0 && s->prefix[n - 1] == '/'; n--)
+        s->prefix[n - 1] = '\0';
     if (append_key(s->url, sizeof(s->url), key) != 0) {
         snprintf(why, why_size, "the S3 replica's path is too long for a lease");
         return -1;
@@ -234,6 +240,161 @@ static int s3_request(struct lease_store *s, const char *url, const char *method
     curl_slist_free_all(list);
     curl_easy_cleanup(c);
     return rc == CURLE_OK ? 0 : -1;
+}
+
+/* ---- S3 listing (the boot check) ------------------------------------------ */
+
+#define S3_LIST_BODY_MAX ((size_t)8 << 20) /* one ListObjectsV2 page is 1,000 keys: far below */
+
+struct s3_list_body {
+    char *data;
+    size_t len, cap;
+    bool too_big;
+};
+
+static size_t s3_list_write(char *ptr, size_t size, size_t nmemb, void *userdata)
+{
+    struct s3_list_body *b = userdata;
+    size_t n = size * nmemb;
+    if (b->len + n + 1 > S3_LIST_BODY_MAX) {
+        b->too_big = true;
+        return 0; /* aborts the transfer */
+    }
+    if (b->len + n + 1 > b->cap) {
+        size_t cap = b->cap != 0 ? b->cap : 65536;
+        while (cap < b->len + n + 1)
+            cap *= 2;
+        char *grown = realloc(b->data, cap);
+        if (grown == NULL)
+            return 0;
+        b->data = grown;
+        b->cap = cap;
+    }
+    memcpy(b->data + b->len, ptr, n);
+    b->len += n;
+    b->data[b->len] = '\0';
+    return n;
+}
+
+/* The text of the first <tag>…</tag> at or after p (into out), and a pointer past it; NULL when absent. */
+static const char *xml_text(const char *p, const char *tag, char *out, size_t size)
+{
+    char open[64], close[64];
+    snprintf(open, sizeof(open), "<%s>", tag);
+    snprintf(close, sizeof(close), "</%s>", tag);
+    const char *a = strstr(p, open);
+    if (a == NULL)
+        return NULL;
+    a += strlen(open);
+    const char *e = strstr(a, close);
+    if (e == NULL)
+        return NULL;
+    snprintf(out, size, "%.*s", (int)(e - a < (long)size ? e - a : (long)size - 1), a);
+    return e + strlen(close);
+}
+
+/*
+ * One page: the highest TXID of its LTX keys into *newest; the continuation token ("" on the last page).
+ * Litestream 0.5's S3 client names them <path>/<level as %04x>/<min>-<max>.ltx (its file client uses
+ * ltx/<level>/ instead); prefix is "<path>/".
+ */
+static void s3_list_page(const char *body, const char *prefix, unsigned long long *newest, char *token,
+                         size_t token_size)
+{
+    char key[1200];
+    size_t plen = strlen(prefix);
+    for (const char *p = body; (p = xml_text(p, "Key", key, sizeof(key))) != NULL;) {
+        const char *rest = strncmp(key, prefix, plen) == 0 ? key + plen : NULL;
+        if (rest == NULL || strlen(rest) < 6 || rest[4] != '/' || strspn(rest, "0123456789abcdef") != 4 ||
+            strchr(rest + 5, '/') != NULL)
+            continue;
+        unsigned long long lo = 0, hi = 0;
+        char tail[8] = "";
+        if (sscanf(rest + 5, "%16llx-%16llx%7s", &lo, &hi, tail) == 3 && strcmp(tail, ".ltx") == 0 && hi > *newest)
+            *newest = hi;
+    }
+    char truncated[16] = "";
+    token[0] = '\0';
+    if (xml_text(body, "IsTruncated", truncated, sizeof(truncated)) != NULL && strcmp(truncated, "true") == 0 &&
+        xml_text(body, "NextContinuationToken", token, token_size) == NULL)
+        token[0] = '\0';
+}
+
+int lease_store_s3_ltx_newest(struct lease_store *s, unsigned long long *newest, char *why, size_t why_size)
+{
+    *newest = 0;
+    if (s->kind != LEASE_S3) {
+        snprintf(why, why_size, "not an S3 replica");
+        return -1;
+    }
+    CURL *esc = curl_easy_init();
+    if (esc == NULL) {
+        snprintf(why, why_size, "libcurl refused the request");
+        return -1;
+    }
+    char prefix[PATH_MAX + 8];
+    snprintf(prefix, sizeof(prefix), "%s%s", s->prefix, s->prefix[0] != '\0' ? "/" : "");
+    char *prefix_q = curl_easy_escape(esc, prefix, 0);
+    char token[1200] = "";
+    int rc = prefix_q != NULL ? 0 : -1;
+    for (int page = 0; rc == 0 && page < 10000; page++) {
+        char *token_q = token[0] != '\0' ? curl_easy_escape(esc, token, 0) : NULL;
+        size_t url_size = strlen(s->base) + strlen(prefix_q) + (token_q != NULL ? strlen(token_q) : 0) + 96;
+        char *url = malloc(url_size);
+        if (url == NULL || (token[0] != '\0' && token_q == NULL)) {
+            free(url);
+            curl_free(token_q);
+            rc = -1;
+            snprintf(why, why_size, "out of memory");
+            break;
+        }
+        /* Parameters in sorted order: the canonical query SigV4 signs. */
+        snprintf(url, url_size, "%s?%s%s%slist-type=2&prefix=%s", s->base, token_q != NULL ? "continuation-token=" : "",
+                 token_q != NULL ? token_q : "", token_q != NULL ? "&" : "", prefix_q);
+        curl_free(token_q);
+        struct s3_list_body body = {0};
+        char errbuf[CURL_ERROR_SIZE] = "";
+        struct http_easy o = {
+            .url = url,
+            .connect_timeout_ms = s->timeout_ms,
+            .timeout_ms = s->timeout_ms,
+            .protocols = "http,https",
+            .ca_bundle = getenv("LSINIT_CA_BUNDLE"),
+            .error_buffer = errbuf,
+            .write = s3_list_write,
+            .write_data = &body,
+        };
+        CURL *c = http_easy_new(&o);
+        struct curl_slist *list = s->token_header[0] != '\0' ? curl_slist_append(NULL, s->token_header) : NULL;
+        long status = 0;
+        CURLcode cc = CURLE_FAILED_INIT;
+        if (c != NULL && curl_easy_setopt(c, CURLOPT_AWS_SIGV4, s->sigv4) == CURLE_OK &&
+            curl_easy_setopt(c, CURLOPT_USERPWD, s->userpwd) == CURLE_OK &&
+            curl_easy_setopt(c, CURLOPT_HTTPHEADER, list) == CURLE_OK)
+            cc = curl_easy_perform(c);
+        if (cc == CURLE_OK)
+            curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+        if (cc != CURLE_OK) {
+            snprintf(why, why_size, "LIST %s: %s", s->endpoint,
+                     body.too_big ? "the answer is too large" : errbuf[0] != '\0' ? errbuf : curl_easy_strerror(cc));
+            rc = -1;
+        } else if (status != 200) {
+            snprintf(why, why_size, "LIST %s answered %ld", s->endpoint, status);
+            rc = status >= 500 ? -1 : -2;
+        } else {
+            s3_list_page(body.data != NULL ? body.data : "", prefix, newest, token, sizeof(token));
+        }
+        curl_slist_free_all(list);
+        if (c != NULL)
+            curl_easy_cleanup(c);
+        free(body.data);
+        free(url);
+        if (rc != 0 || token[0] == '\0')
+            break;
+    }
+    curl_free(prefix_q);
+    curl_easy_cleanup(esc);
+    return rc;
 }
 
 static void s3_error(const struct lease_store *s, const char *method, const struct s3_reply *r, char *why,

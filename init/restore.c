@@ -18,6 +18,7 @@
 #include "follow_events.h"
 #include "exit_codes.h"
 #include "fsutil.h"
+#include "lease_store.h"
 #include "legacy_layout.h"
 #include "litestream.h"
 #include "log.h"
@@ -232,9 +233,42 @@ static int file_replica_newest(const struct ynode *rep, uint64_t *newest)
     return rc;
 }
 
+/*
+ * An S3 replica's newest transaction from ListObjectsV2 of <path>/ (every page), signed like the lease
+ * (lease_store.c): 0 done; -1 the store cannot be reached (asking Litestream would only wait as long again);
+ * 1 not S3, or lsinit cannot list it itself (no explicit credentials: Litestream may have an instance role;
+ * a 4xx) — Litestream is asked instead.
+ */
+static int s3_replica_newest(const struct ynode *rep, uint64_t *newest)
+{
+    const char *type = rep != NULL ? ynode_map_get_str(rep, "type") : NULL;
+    if (type == NULL || strcmp(type, "s3") != 0)
+        return 1;
+    struct lease_store *st = calloc(1, sizeof(*st));
+    if (st == NULL)
+        return 1;
+    const char *kind = NULL;
+    char why[600] = "";
+    unsigned long long n = 0;
+    int rc = 1;
+    if (lease_store_init(st, rep, 10000, &kind, why, sizeof(why)) == 0) {
+        int listed = lease_store_s3_ltx_newest(st, &n, why, sizeof(why));
+        rc = listed == 0 ? 0 : listed == -1 ? -1 : 1;
+    }
+    if (rc == 0)
+        *newest = n;
+    else
+        log_debug("listing the replica without Litestream: %s%s", why, rc == 1 ? "; asking litestream ltx" : "");
+    free(st);
+    return rc;
+}
+
 int restore_replica_newest(const struct plan *plan, const char *db, const sigset_t *child_mask, uint64_t *newest)
 {
-    int direct = file_replica_newest(plan_replica_of(plan->config, db), newest);
+    const struct ynode *rep = plan_replica_of(plan->config, db);
+    int direct = file_replica_newest(rep, newest);
+    if (direct == 1)
+        direct = s3_replica_newest(rep, newest);
     if (direct != 1)
         return direct;
     const char *argv[] = {
@@ -273,6 +307,7 @@ static bool behind_replica(const struct restore_set *s, const char *db)
         log_warn("%s: cannot list its replica to compare positions; replicating the database as it is", db);
         return false;
     }
+    log_debug("%s: its Litestream position %016" PRIx64 ", the replica's newest %016" PRIx64, db, local, newest);
     if (newest <= local)
         return false;
     char aside[PATH_MAX + 64];

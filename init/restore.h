@@ -54,8 +54,8 @@ struct restore_set {
 };
 
 /* Litestream 0.5: the replica's newest TXID for db over every level — a file replica's ltx/ directories read
- * directly, any other kind through `litestream ltx -level all` (blocking, at most 30 s). 0, or -1 when it
- * cannot be listed. */
+ * directly, an S3 replica listed with lsinit's own signed requests, anything else (or an S3 listing that
+ * fails) through `litestream ltx -level all` (blocking, at most 30 s). 0, or -1 when it cannot be listed. */
 int restore_replica_newest(const struct plan *plan, const char *db, const sigset_t *child_mask, uint64_t *newest);
 
 /* Checks (and creates, if missing) every database's folder; 0 or EXIT_CONFIG with one line logged. */

@@ -517,17 +517,21 @@ def test_a_follower_that_stops_advancing_is_rebuilt_without_a_half_written_copy(
 
 
 @needs_v05
+@pytest.mark.parametrize("kind", ["file", "s3"])
 def test_a_primary_whose_database_is_behind_the_replica_keeps_it_aside_and_restores(lsinit_bin, litestream_bin,
-                                                                                  tmp_path):
+                                                                                  kind, request, tmp_path):
     """A primary stops cleanly (its lease released); another instance becomes the primary and writes; the
     first one starts again on its old database. Its own Litestream position is behind the replica's newest
     transaction: lsinit keeps that database aside (DB.behind-<txid>-<time>, with its Litestream state) and
-    restores the replica's, instead of letting Litestream replicate the older content as the newest state."""
-    replica = rel.make_replica("file", tmp_path)
+    restores the replica's, instead of letting Litestream replicate the older content as the newest state.
+    lsinit lists both kinds itself (a file replica's folders; S3 with signed ListObjectsV2 requests, moto on
+    loopback): a listing that missed the newer transactions would let the old database through."""
+    replica = rel.make_replica("file", tmp_path) if kind == "file" else moto_replica(request.getfixturevalue("moto"))
     a_db, b_db = tmp_path / "a" / "app.db", tmp_path / "b" / "app.db"
 
     def primary(db, state):
-        env = lsinit_env(rel.base_env(litestream_bin, FOLLOW_APP_LSINIT=os.path.realpath(lsinit_bin)), replica, db)
+        env = lsinit_env(rel.base_env(litestream_bin, FOLLOW_APP_LSINIT=os.path.realpath(lsinit_bin),
+                                      LSINIT_LOG_LEVEL="debug"), replica, db)
         return LsinitRun(lsinit_bin, app("app", db, state), env, tmp_path / f"{state.name}-run")
 
     def stop(run):
@@ -546,6 +550,7 @@ def test_a_primary_whose_database_is_behind_the_replica_keeps_it_aside_and_resto
     try:
         wait_for(lambda: (tmp_path / "a2" / "acks").exists() and acks(tmp_path / "a2"), 30, lambda: a.stderr[-2000:])
         assert "is behind its replica" in a.stderr, a.stderr[-2000:]
+        assert "listing the replica without Litestream" not in a.stderr, a.stderr[-2000:]  # no fallback
         assert f"restored {a_db}" in a.stderr, a.stderr[-2000:]
         first = min(acks(tmp_path / "a2"))
         assert first == b_max + 1, f"continued at {first}, not after the other instance's {b_max}"
