@@ -376,7 +376,9 @@ int lease_store_s3_ltx_newest(struct lease_store *s, unsigned long long *newest,
             curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
         if (cc != CURLE_OK) {
             snprintf(why, why_size, "LIST %s: %s", s->endpoint,
-                     body.too_big ? "the answer is too large" : errbuf[0] != '\0' ? errbuf : curl_easy_strerror(cc));
+                     body.too_big        ? "the answer is too large"
+                     : errbuf[0] != '\0' ? errbuf
+                                         : curl_easy_strerror(cc));
             rc = -1;
         } else if (status != 200) {
             snprintf(why, why_size, "LIST %s answered %ld", s->endpoint, status);
