@@ -561,3 +561,34 @@ def test_a_primary_whose_database_is_behind_the_replica_keeps_it_aside_and_resto
         stop(a)
     got = {seq for seq, in _restored_rows(litestream_bin, replica, tmp_path)}
     assert durable(tmp_path / "b1") <= got
+
+
+@needs_v05
+def test_the_s3_listing_on_boot_reads_every_page(lsinit_bin, litestream_bin, moto, tmp_path):
+    """The behind-the-replica check lists an S3 replica with ListObjectsV2, 1,000 keys a page: the newest
+    transaction may be on a later page. A clean stop, then 1,100 more level-0 names in the replica (empty
+    objects, as if another instance had written that many transactions; their names sort after the real ones,
+    so the newest is on the second page): the next start must name the last of them as the replica's newest
+    and keep its own database aside — never replicate it over a history it only saw the first page of."""
+    replica = moto_replica(moto)
+    db, state = tmp_path / "a" / "app.db", tmp_path / "a1"
+    env = lsinit_env(rel.base_env(litestream_bin, FOLLOW_APP_LSINIT=os.path.realpath(lsinit_bin)), replica, db)
+    run = LsinitRun(lsinit_bin, app("app", db, state), env, tmp_path / "a1-run")
+    try:
+        wait_for(lambda: durable(state), 30, lambda: run.stderr[-2000:])
+        run.signal(signal.SIGTERM)
+        assert run.wait(30) in (0, 143), run.stderr[-2000:]
+    finally:
+        run.close()
+    first = 0x100000
+    for i in range(1100):
+        txid = first + i
+        moto.put_object(replica.bucket, f"{replica.prefix}/0000/{txid:016x}-{txid:016x}.ltx", b"")
+    newest = first + 1099
+    run = LsinitRun(lsinit_bin, app("app", db, tmp_path / "a2"), env, tmp_path / "a2-run")
+    try:
+        wait_for(lambda: "is behind its replica" in run.stderr, 60, lambda: run.stderr[-2000:])
+        assert f"the replica's {newest:016x}" in run.stderr, run.stderr[-2000:]
+        assert list(db.parent.glob("app.db.behind-*")), "the old database was not kept aside"
+    finally:
+        run.close()
