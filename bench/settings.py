@@ -80,6 +80,7 @@ VC_VERSIONS = ["0.5.17"]   # + "0.3.13" (full and plug-ins only: no follow mode)
 VC_MB_BY_VERSION = {"0.5.17": VC_MB, "0.3.13": [10, 200]}
 VC_CYCLES = {"follow": 3, "full": 2, "seed": 1} if QUICK else {"follow": 12, "full": 2, "seed": 1}
 VC_FOLLOW_INTERVAL = "2s"
+VC_FOLLOW_POLL = "200ms"   # LSINIT_VERIFY_FOLLOW_INTERVAL in C9b's follow runs (verify_cost.instance says why)
 VC_WRITE_PERIOD = 0.1
 WRK_SECONDS = 2 if QUICK else 10  # the closed-loop runs: wrk -t2 -c20 -d10s
 PACED_SECONDS = 2 if QUICK else 3   # paced runs: rounds that interleave lsinit and the C server beside it

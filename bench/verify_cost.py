@@ -280,9 +280,10 @@ def instance(name, v, db, rep, d, rec, mode=None, interval=None):
     if mode:
         env["LSINIT_VERIFY_MODE"] = mode
     if mode == "follow":
-        # Litestream's own poll (1s), not lsinit's default 10s: the cycle's time then shows what grows with
-        # the database, not a wait of 0-10 s for the next poll (the report says what the default changes).
-        env["LSINIT_VERIFY_FOLLOW_INTERVAL"] = "1s"
+        # A short poll (VC_FOLLOW_POLL), not lsinit's default 10s nor Litestream's own 1s: a cycle waits for
+        # the follower's next poll, anywhere in its period, and that wait would hide what the size does to
+        # the cycle's time (12 cycles of a 0-1 s wait put one size's median 1.3x over another's by chance).
+        env["LSINIT_VERIFY_FOLLOW_INTERVAL"] = S.VC_FOLLOW_POLL
     app = [S.PYTHON, "-c", WRITER, db, str(S.VC_WRITE_PERIOD)]
     return Instance(f"vc-{v}-{name}", env, app, d).start(), vdir
 
@@ -631,7 +632,7 @@ def blocks(R, work):
                               f(ff.get("follower_wait_ms"), 0), "—", "—", "—"])
     B = {"c9b": {
         "sizes": ", ".join(f"{mb} MB" for mb in S.VC_MB), "versions": " and ".join(vc["versions"]),
-        "follow_cycles": S.VC_CYCLES["follow"], "full_cycles": S.VC_CYCLES["full"],
+        "follow_cycles": S.VC_CYCLES["follow"], "follow_poll": S.VC_FOLLOW_POLL, "full_cycles": S.VC_CYCLES["full"],
         "seed_cycles": S.VC_CYCLES["seed"], "write_ms": f(S.VC_WRITE_PERIOD * 1000, 0),
         "follow_interval": S.VC_FOLLOW_INTERVAL, "sync_interval": S.SYNC_INTERVAL,
         "method": fragment("c9b_method_fanotify" if vc["fanotify"] else "c9b_method_rchar"),
@@ -671,6 +672,7 @@ def follow_ratio(vc):
         ok = all(_median(a, k) is not None and _median(b, k) is not None and _median(a, k) <= 1.2 * _median(b, k)
                  for a, b, k in [(hi, lo, "interval_bytes"), (hi, lo, "s")])
         out.append(fragment("c9b_ratio", version=v, big=mbs[-1], small=mbs[0], bytes=rb, interval=ri, time=rt,
+                            follow_poll=S.VC_FOLLOW_POLL,
                             n=min(hi["n"], lo["n"]), verdict="met" if ok else "**missed**",
                             s_small=f(_median(lo, "s"), 2), s_big=f(_median(hi, "s"), 2),
                             b_small=nbytes(_median(lo, "bytes")), b_big=nbytes(_median(hi, "bytes")),
