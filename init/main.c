@@ -34,16 +34,16 @@ int main(int argc, char **argv)
         return EXIT_OSERR;
     }
 
+    /* The internal children and the subcommands log at debug level when lsinit does (LSINIT_LOG_LEVEL=debug). */
+    const char *level = getenv("LSINIT_LOG_LEVEL");
+    if (argc >= 2 && level != NULL && strcmp(level, "debug") == 0)
+        log_set_level(LOG_DEBUG);
     if (argc >= 2 && strcmp(argv[1], SHIM_ARGV0) == 0)
         return shim_main(argc, argv, &sig);
     if (argc >= 2 && strcmp(argv[1], VERIFY_CHILD_ARGV0) == 0)
         return verify_child_main(argc, argv, &sig);
-    if (argc >= 2 && subcommand_is_known(argv[1])) {
-        const char *level = getenv("LSINIT_LOG_LEVEL");
-        if (level != NULL && strcmp(level, "debug") == 0)
-            log_set_level(LOG_DEBUG);
+    if (argc >= 2 && subcommand_is_known(argv[1]))
         return subcommand_main(argc - 1, argv + 1, environ, &sig);
-    }
 
     struct settings settings;
     char err[1024];
