@@ -88,6 +88,10 @@ void loop_run(struct loop *l, int64_t (*now_ms)(void))
             nfds += added;
         }
         int64_t deadline = next_deadline(l);
+        const struct loop_source *only = nfds == 1 ? &l->sources[owner[0]] : NULL;
+        if (only != NULL && deadline == 0 && !l->reap_pending && only->ops->wait_alone != NULL &&
+            only->ops->wait_alone(only->self, now_ms))
+            continue; /* one wait, no ppoll: the next pass acts on what it handled */
         struct timespec timeout;
         struct timespec *timeout_ptr = NULL;
         if (l->reap_pending)

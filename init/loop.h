@@ -36,6 +36,9 @@ struct loop_source_ops {
     void (*on_timer)(void *self, int64_t now);
     /* true: the pid was this source's child. */
     bool (*on_child_exit)(void *self, pid_t pid, int status, int64_t now);
+    /* Instead of ppoll, when this source's one fd is all the loop watches and no deadline is set: block until
+     * it has handled at least one event. false: it did not (the loop polls). */
+    bool (*wait_alone)(void *self, int64_t (*now_ms)(void));
 };
 
 struct loop_source {

@@ -44,6 +44,9 @@ void supervisor_init(struct supervisor *sup, const struct settings *settings, co
     sup->phase = PHASE_STARTING;
     sup->main_pid = -1;
     sup->health.started_unix = (int64_t)time(NULL);
+    /* Plain mode with no health endpoint watches nothing but signals: one blocking read then waits for them,
+     * as catatonit does, instead of a ppoll and a read per wake-up (-1: the loop always polls). */
+    sup->sig_wait_fd = signalfd(-1, &sig->blocked, SFD_CLOEXEC);
     /* Our cwd must not pin the app's mount (catatonit#28), and a child that looks at its parent's cwd
      * (dumb-init's own tests do) must already see "/": children start in cwd, which is kept by name. */
     if (chdir("/") != 0)
@@ -227,6 +230,22 @@ static nfds_t self_poll_fds(void *self, struct pollfd *fds, nfds_t room)
     return 1;
 }
 
+/* Handles the signals of one signalfd read; returns how many there were. */
+static size_t self_handle_signals(struct supervisor *sup, const struct signalfd_siginfo *info, ssize_t n, int64_t now)
+{
+    if (n < (ssize_t)sizeof(info[0]))
+        return 0;
+    size_t got = (size_t)n / sizeof(info[0]);
+    for (size_t i = 0; i < got; i++) {
+        int sig = (int)info[i].ssi_signo;
+        if (sig == SIGCHLD)
+            loop_child_exited(&sup->loop); /* the next pass reaps: SIGCHLDs coalesce */
+        else
+            supervisor_forward(sup, sig, now);
+    }
+    return got;
+}
+
 static void self_on_fd(void *self, int fd, short revents, int64_t now)
 {
     struct supervisor *sup = self;
@@ -235,21 +254,21 @@ static void self_on_fd(void *self, int fd, short revents, int64_t now)
     /* Up to 8 signals per read; a short read means the queue is empty, so the usual wake-up (one
      * SIGCHLD) costs one read, not a second one that fails with EAGAIN. */
     struct signalfd_siginfo info[8];
-    for (;;) {
-        ssize_t n = read(sup->sig.fd, info, sizeof(info));
-        if (n < (ssize_t)sizeof(info[0]))
-            break;
-        size_t got = (size_t)n / sizeof(info[0]);
-        for (size_t i = 0; i < got; i++) {
-            int sig = (int)info[i].ssi_signo;
-            if (sig == SIGCHLD)
-                loop_child_exited(&sup->loop); /* the next pass reaps: SIGCHLDs coalesce */
-            else
-                supervisor_forward(sup, sig, now);
-        }
-        if (got < sizeof(info) / sizeof(info[0]))
-            break;
-    }
+    while (self_handle_signals(sup, info, read(sup->sig.fd, info, sizeof(info)), now) == sizeof(info) / sizeof(info[0]))
+        ;
+}
+
+/* The loop watches only the signals and has no deadline: block in one read until some arrive. Each
+ * wake-up then costs the read alone (a full read leaves the rest to the next pass, whose read returns at
+ * once). false: no blocking signalfd, or the read failed: the loop polls instead. */
+static bool self_wait_alone(void *self, int64_t (*now_ms)(void))
+{
+    struct supervisor *sup = self;
+    if (sup->sig_wait_fd < 0)
+        return false;
+    struct signalfd_siginfo info[8];
+    ssize_t n = read(sup->sig_wait_fd, info, sizeof(info));
+    return self_handle_signals(sup, info, n, now_ms()) > 0;
 }
 
 static void handover_step(struct supervisor *sup, int64_t now);
@@ -309,6 +328,7 @@ static const struct loop_source_ops self_source = {
     .name = "signals",
     .poll_fds = self_poll_fds,
     .on_fd = self_on_fd,
+    .wait_alone = self_wait_alone,
     .next_deadline = self_next_deadline,
     .on_timer = self_on_timer,
     .on_child_exit = self_on_child_exit,
@@ -695,6 +715,10 @@ int supervisor_start_replication(struct supervisor *sup, const struct plan *plan
 
 void supervisor_free(struct supervisor *sup)
 {
+    if (sup->sig_wait_fd >= 0) {
+        close(sup->sig_wait_fd);
+        sup->sig_wait_fd = -1;
+    }
     health_server_free(sup->http);
     sup->http = NULL;
     scraper_free(sup->scraper);

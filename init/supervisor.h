@@ -37,6 +37,7 @@ enum supervisor_phase {
 struct supervisor {
     const struct settings *settings;
     struct signal_state sig;
+    int sig_wait_fd; /* a blocking signalfd for the same signals (the loop's wait when it watches nothing else) */
     const char *cwd; /* the directory children start in */
     bool is_pid1;
     enum supervisor_phase phase;

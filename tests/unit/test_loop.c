@@ -175,12 +175,99 @@ static void test_a_ready_fd_is_served_between_slices(void **state)
     assert_true(P.reaped_when_served <= (long)LOOP_REAP_BATCH);
 }
 
+/* ---- the wait without ppoll ------------------------------------------------ */
+
+struct waiter {
+    int fd;
+    int waits, fds_seen;
+    bool second_fd; /* poll_fds also offers a second one (another source's, in real life) */
+    int other_fd;
+};
+
+static nfds_t waiter_poll_fds(void *self, struct pollfd *fds, nfds_t room)
+{
+    struct waiter *w = self;
+    nfds_t n = 0;
+    if (room > n && w->fd >= 0)
+        fds[n++] = (struct pollfd){.fd = w->fd, .events = POLLIN};
+    if (room > n && w->second_fd)
+        fds[n++] = (struct pollfd){.fd = w->other_fd, .events = POLLIN};
+    return n;
+}
+
+static void waiter_on_fd(void *self, int fd, short revents, int64_t now)
+{
+    struct waiter *w = self;
+    (void)revents;
+    (void)now;
+    char c;
+    if (fd == w->fd && read(fd, &c, 1) == 1)
+        w->fds_seen++;
+}
+
+static bool waiter_wait_alone(void *self, int64_t (*now)(void))
+{
+    struct waiter *w = self;
+    (void)now;
+    char c;
+    assert_int_equal(read(w->fd, &c, 1), 1); /* blocking: the byte is there */
+    w->waits++;
+    return true;
+}
+
+static struct waiter W;
+
+static bool waiter_finished(void *ctx)
+{
+    (void)ctx;
+    return W.waits + W.fds_seen >= 1;
+}
+
+static const struct loop_source_ops waiter_ops = {
+    .name = "waiter", .poll_fds = waiter_poll_fds, .on_fd = waiter_on_fd, .wait_alone = waiter_wait_alone};
+
+static void run_waiter(bool second_fd)
+{
+    int p[2], q[2];
+    assert_int_equal(pipe(p), 0);
+    assert_int_equal(pipe(q), 0);
+    assert_int_equal(write(p[1], "x", 1), 1);
+    W = (struct waiter){.fd = p[0], .second_fd = second_fd, .other_fd = q[0]};
+    struct loop l;
+    memset(&l, 0, sizeof(l));
+    l.finished = waiter_finished;
+    assert_int_equal(loop_add(&l, &waiter_ops, &W), 0);
+    loop_run(&l, now_ms);
+    close(p[0]);
+    close(p[1]);
+    close(q[0]);
+    close(q[1]);
+}
+
+static void test_one_fd_and_no_deadline_waits_without_ppoll(void **state)
+{
+    (void)state;
+    run_waiter(false);
+    assert_int_equal(W.waits, 1);
+    assert_int_equal(W.fds_seen, 0);
+}
+
+static void test_two_fds_are_polled(void **state)
+{
+    (void)state;
+    run_waiter(true);
+    assert_int_equal(W.waits, 0);
+    assert_int_equal(W.fds_seen, 1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup(test_reaps_in_slices_each_child_once, setup),
         cmocka_unit_test_setup(test_unbounded_reap_takes_everything, setup),
         cmocka_unit_test_setup(test_a_ready_fd_is_served_between_slices, setup),
+        cmocka_unit_test(test_one_fd_and_no_deadline_waits_without_ppoll),
+        cmocka_unit_test(test_two_fds_are_polled),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
