@@ -77,7 +77,7 @@ void loop_run(struct loop *l, int64_t (*now_ms)(void))
         }
 
         struct pollfd fds[LOOP_MAX_FDS];
-        unsigned char owner[LOOP_MAX_FDS];
+        unsigned char owner[LOOP_MAX_FDS] = {0};
         nfds_t nfds = 0;
         for (size_t i = 0; i < l->count && nfds < LOOP_MAX_FDS; i++) {
             const struct loop_source *s = &l->sources[i];
