@@ -211,6 +211,9 @@ def blocks(R, work):
         "own": ", ".join(f"{dd(v, 'lsinit nolease', 'bare+metrics+exec'):+.2f} ms ({v})" for v in vs),
         "lease": ", ".join(f"{dd(v, 'lsinit default', 'lsinit nolease'):+.2f} ms ({v})" for v in vs),
         "config": ", ".join(f"{f(r5[v]['lsinit config']['median'], 2)} ms ({v})" for v in vs),
+        "why": "; ".join(f"{v}: {pct(r5[v]['lsinit default']['median'], r5[v]['bare']['median'])} with no variable "
+                         f"set, {pct(r5[v]['lsinit nolease']['median'], r5[v]['bare']['median'])} without the lease"
+                         for v in vs),
         "together": ", ".join(
             f"{dd(v, 'lsinit default', 'bare'):+.2f} ms ({pct(r5[v]['lsinit default']['median'], r5[v]['bare']['median'])}, "
             f"σ of these rows {max(r5[v]['bare']['sd'], r5[v]['lsinit default']['sd']):.2f} ms; {v})" for v in vs),
