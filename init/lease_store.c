@@ -195,12 +195,15 @@ static size_t s3_header(char *buf, size_t size, size_t nitems, void *userdata)
     return len;
 }
 
-/* One signed request. Returns 0 with reply->status set, or -1 (transport error, why set). */
-static int s3_request(struct lease_store *s, const char *url, const char *method, const char *body,
-                      const char *const *headers, struct s3_reply *reply, char *why, size_t why_size)
+/*
+ * A signed request's handle: url, the store's timeouts and CA bundle, SigV4 with the store's keys, the
+ * extra headers plus the session token (*list, freed by the caller with curl_slist_free_all). NULL when
+ * libcurl refused.
+ */
+static CURL *s3_handle(const struct lease_store *s, const char *url, char *errbuf,
+                       size_t (*write)(char *, size_t, size_t, void *), void *write_data, const char *const *headers,
+                       struct curl_slist **list)
 {
-    memset(reply, 0, sizeof(*reply));
-    char errbuf[CURL_ERROR_SIZE] = "";
     struct http_easy o = {
         .url = url,
         .connect_timeout_ms = s->timeout_ms,
@@ -208,24 +211,42 @@ static int s3_request(struct lease_store *s, const char *url, const char *method
         .protocols = "http,https",
         .ca_bundle = getenv("LSINIT_CA_BUNDLE"),
         .error_buffer = errbuf,
-        .write = s3_body,
-        .write_data = reply,
+        .write = write,
+        .write_data = write_data,
     };
+    *list = NULL;
     CURL *c = http_easy_new(&o);
+    if (c == NULL)
+        return NULL;
+    for (size_t i = 0; headers != NULL && headers[i] != NULL; i++)
+        *list = curl_slist_append(*list, headers[i]);
+    if (s->token_header[0] != '\0')
+        *list = curl_slist_append(*list, s->token_header);
+    if (curl_easy_setopt(c, CURLOPT_AWS_SIGV4, s->sigv4) != CURLE_OK ||
+        curl_easy_setopt(c, CURLOPT_USERPWD, s->userpwd) != CURLE_OK ||
+        curl_easy_setopt(c, CURLOPT_HTTPHEADER, *list) != CURLE_OK) {
+        curl_easy_cleanup(c);
+        curl_slist_free_all(*list);
+        *list = NULL;
+        return NULL;
+    }
+    return c;
+}
+
+/* One signed request. Returns 0 with reply->status set, or -1 (transport error, why set). */
+static int s3_request(struct lease_store *s, const char *url, const char *method, const char *body,
+                      const char *const *headers, struct s3_reply *reply, char *why, size_t why_size)
+{
+    memset(reply, 0, sizeof(*reply));
+    char errbuf[CURL_ERROR_SIZE] = "";
+    struct curl_slist *list = NULL;
+    CURL *c = s3_handle(s, url, errbuf, s3_body, reply, headers, &list);
     if (c == NULL) {
         snprintf(why, why_size, "libcurl refused the request");
         return -1;
     }
-    struct curl_slist *list = NULL;
-    for (size_t i = 0; headers != NULL && headers[i] != NULL; i++)
-        list = curl_slist_append(list, headers[i]);
-    if (s->token_header[0] != '\0')
-        list = curl_slist_append(list, s->token_header);
-    bool ok = curl_easy_setopt(c, CURLOPT_AWS_SIGV4, s->sigv4) == CURLE_OK &&
-              curl_easy_setopt(c, CURLOPT_USERPWD, s->userpwd) == CURLE_OK &&
-              curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, s3_header) == CURLE_OK &&
+    bool ok = curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, s3_header) == CURLE_OK &&
               curl_easy_setopt(c, CURLOPT_HEADERDATA, reply) == CURLE_OK &&
-              curl_easy_setopt(c, CURLOPT_HTTPHEADER, list) == CURLE_OK &&
               curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method) == CURLE_OK;
     if (ok && body != NULL)
         ok = curl_easy_setopt(c, CURLOPT_POSTFIELDS, body) == CURLE_OK &&
@@ -354,24 +375,10 @@ int lease_store_s3_ltx_newest(struct lease_store *s, unsigned long long *newest,
         curl_free(token_q);
         struct s3_list_body body = {0};
         char errbuf[CURL_ERROR_SIZE] = "";
-        struct http_easy o = {
-            .url = url,
-            .connect_timeout_ms = s->timeout_ms,
-            .timeout_ms = s->timeout_ms,
-            .protocols = "http,https",
-            .ca_bundle = getenv("LSINIT_CA_BUNDLE"),
-            .error_buffer = errbuf,
-            .write = s3_list_write,
-            .write_data = &body,
-        };
-        CURL *c = http_easy_new(&o);
-        struct curl_slist *list = s->token_header[0] != '\0' ? curl_slist_append(NULL, s->token_header) : NULL;
+        struct curl_slist *list = NULL;
+        CURL *c = s3_handle(s, url, errbuf, s3_list_write, &body, NULL, &list);
         long status = 0;
-        CURLcode cc = CURLE_FAILED_INIT;
-        if (c != NULL && curl_easy_setopt(c, CURLOPT_AWS_SIGV4, s->sigv4) == CURLE_OK &&
-            curl_easy_setopt(c, CURLOPT_USERPWD, s->userpwd) == CURLE_OK &&
-            curl_easy_setopt(c, CURLOPT_HTTPHEADER, list) == CURLE_OK)
-            cc = curl_easy_perform(c);
+        CURLcode cc = c != NULL ? curl_easy_perform(c) : CURLE_FAILED_INIT;
         if (cc == CURLE_OK)
             curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
         if (cc != CURLE_OK) {
