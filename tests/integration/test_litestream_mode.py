@@ -192,6 +192,25 @@ def test_stop_waits_for_litestream_to_open_a_new_database(lsinit_bin, litestream
     assert "once" in kinds(restored), f"the app's only write is missing from the replica:\n{run.stderr}"
 
 
+def test_debug_level_reaches_the_shim(lsinit_bin, base_env, request, tmp_path):
+    """LSINIT_LOG_LEVEL=debug also reaches the shim (Litestream's -exec child, a second lsinit): its line
+    on the check before the final sync shows, from its own pid — 0.5: how long the sync request took,
+    0.3: how long it waited for Litestream. At the default level it stays quiet."""
+    replica = make_replica("file", request, tmp_path)
+    db = tmp_path / "data" / "app.db"
+    for level, shown in (("debug", True), ("info", False)):
+        d = tmp_path / level
+        d.mkdir()
+        env = lsinit_env(base_env, replica, db, LSINIT_LOG_LEVEL=level)
+        with LsinitRun(lsinit_bin, ["--", *once_cmd(db)], env, d) as run:
+            assert run.wait(30) == 0, run.stderr
+        pids = {ln.split("]", 1)[0] for ln in run.lsinit_lines()}
+        shim = [ln for ln in run.lsinit_lines("DEBUG") if "shim: " in ln]
+        assert bool(shim) == shown, run.stderr
+        if shown:
+            assert shim[0].split("]", 1)[0] != run.lsinit_lines()[0].split("]", 1)[0] and len(pids) >= 2, shim
+
+
 def _reads_shadow_wal(pid, db):
     marker = f"/.{db.name}-litestream/generations/"
     try:
