@@ -15,6 +15,7 @@
 
 #include "fsutil.h"
 #include "http_easy.h"
+#include "parse.h"
 #include "yaml_tree.h"
 
 #define LEASE_BODY_MAX 8192
@@ -329,10 +330,9 @@ static void s3_list_page(const char *body, const char *prefix, unsigned long lon
         if (rest == NULL || strlen(rest) < 6 || rest[4] != '/' || strspn(rest, "0123456789abcdef") != 4 ||
             strchr(rest + 5, '/') != NULL)
             continue;
-        unsigned long long lo = 0, hi = 0;
-        char tail[8] = "";
-        if (sscanf(rest + 5, "%16llx-%16llx%7s", &lo, &hi, tail) == 3 && strcmp(tail, ".ltx") == 0 && hi > *newest)
-            *newest = hi;
+        uint64_t txid = 0;
+        if (parse_ltx_name(rest + 5, &txid) == 0 && txid > *newest)
+            *newest = txid;
     }
     char truncated[16] = "";
     token[0] = '\0';

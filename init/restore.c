@@ -172,10 +172,9 @@ static int ltx_dir_max(const char *dir, uint64_t *max)
         return errno == ENOENT || errno == ENOTDIR ? 0 : -1;
     struct dirent *e;
     while ((e = readdir(d)) != NULL) {
-        unsigned long long lo = 0, hi = 0;
-        char tail[8] = "";
-        if (sscanf(e->d_name, "%16llx-%16llx%7s", &lo, &hi, tail) == 3 && strcmp(tail, ".ltx") == 0 && hi > *max)
-            *max = hi;
+        uint64_t txid = 0;
+        if (parse_ltx_name(e->d_name, &txid) == 0 && txid > *max)
+            *max = txid;
     }
     closedir(d);
     return 0;

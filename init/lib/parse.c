@@ -181,3 +181,13 @@ const char *signal_name(int sig, char *buf, unsigned long size)
         snprintf(buf, size, "%d", sig);
     return buf;
 }
+
+int parse_ltx_name(const char *name, uint64_t *max_txid)
+{
+    unsigned long long lo = 0, hi = 0;
+    char tail[8] = "";
+    if (sscanf(name, "%16llx-%16llx%7s", &lo, &hi, tail) != 3 || strcmp(tail, ".ltx") != 0)
+        return -1;
+    *max_txid = hi;
+    return 0;
+}

@@ -31,4 +31,8 @@ const char *signal_name(int sig, char *buf, unsigned long size);
 /* Parses a decimal integer in [min, max]. */
 int parse_int_range(const char *text, long min, long max, long *out);
 
+/* Litestream 0.5's LTX file name "<min>-<max>.ltx" (16 hex digits each): its max TXID into *max_txid.
+ * -1 (untouched) for any other name. */
+int parse_ltx_name(const char *name, uint64_t *max_txid);
+
 #endif

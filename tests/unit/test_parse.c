@@ -369,6 +369,25 @@ static void test_int_range(void **state)
     assert_int_equal(v, 77);
 }
 
+static void test_ltx_name(void **state)
+{
+    (void)state;
+    uint64_t t = 7;
+    assert_int_equal(parse_ltx_name("0000000000000001-00000000000003e8.ltx", &t), 0);
+    assert_int_equal(t, 1000);
+    t = 7;
+    const char *bad[] = {"lock.json",
+                         "0000000000000001-0000000000000002.ltx.tmp",
+                         "0000000000000001.ltx",
+                         "0000000000000001-0000000000000002",
+                         "x-y.ltx",
+                         ""};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        assert_int_equal(parse_ltx_name(bad[i], &t), -1);
+        assert_int_equal(t, 7);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -390,6 +409,7 @@ int main(void)
         cmocka_unit_test(test_signal_name),
         cmocka_unit_test(test_signal_name_round_trips),
         cmocka_unit_test(test_int_range),
+        cmocka_unit_test(test_ltx_name),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
