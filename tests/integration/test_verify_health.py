@@ -611,8 +611,12 @@ def test_probes_while_restoring(service, request, tmp_path):
     200; when it comes back the restore ends and /readyz turns 200."""
     s3 = request.getfixturevalue("fauxqs")
     replica = make_replica("s3", request, tmp_path)  # the bucket exists, empty
+    # 0.5's S3 client sleeps between its own retries (exponential with jitter, up to 20 s per
+    # sleep): the attempt that sees the store back can come up to ~20 s after the outage ends, and
+    # the restore downloads nothing until then. The timeout leaves room for that (a CI flake at 20s).
+    timeout = 60 if LITESTREAM_V05 else 20
     with s3.outage():
-        svc = service("s3", request, replica=replica, LSINIT_RESTORE_TIMEOUT="20s")
+        svc = service("s3", request, replica=replica, LSINIT_RESTORE_TIMEOUT=f"{timeout}s")
         wait_for(lambda: "restoring it from its replica" in svc.run.stderr, 10, "the first restore attempt")
         for _ in range(5):
             ready = hh.request(svc.port, "/readyz")
@@ -632,7 +636,7 @@ def test_probes_while_restoring(service, request, tmp_path):
         assert hh.request(svc.port, "/readyz").text == "restoring\n"
         assert hh.request(svc.port, "/livez").status == 200
         assert not (svc.state / "ready").exists()
-    svc.wait_ready(timeout=30)
+    svc.wait_ready(timeout=timeout + 10)
     assert hh.metric(svc.metrics(), "lsinit_ready") == 1
 
 
