@@ -28,6 +28,12 @@ struct health_conn {
     char *out;
     size_t out_len;
     size_t out_sent;
+    /* The client may still be sending (a body, a second request, a head too large): after the answer, read
+     * and drop its bytes until it closes. Closing a socket with unread input makes Linux send RST, and a
+     * client can then lose the answer it had not read yet. Probes (a GET head, nothing after it) skip it. */
+    bool linger;
+    bool draining;
+    size_t drained;
 };
 
 struct health_server {
@@ -129,7 +135,8 @@ static void conn_close(struct health_conn *c)
     free(c->out);
     c->fd = -1;
     c->out = NULL;
-    c->in_len = c->out_len = c->out_sent = 0;
+    c->in_len = c->out_len = c->out_sent = c->drained = 0;
+    c->linger = c->draining = false;
 }
 
 void health_server_free(struct health_server *h)
@@ -170,7 +177,8 @@ void health_server_on_timer(struct health_server *h, int64_t now)
 {
     for (size_t i = 0; i < HEALTH_MAX_CONNS; i++) {
         if (h->conns[i].fd >= 0 && now >= h->conns[i].deadline) {
-            (*h->rejected)++;
+            if (!h->conns[i].draining) /* answered already: a client slow to close is not a rejection */
+                (*h->rejected)++;
             conn_close(&h->conns[i]);
         }
     }
@@ -222,9 +230,34 @@ static void conn_write(struct health_conn *c)
         }
         if (n < 0 && (errno == EAGAIN || errno == EINTR))
             return;
-        break;
+        conn_close(c);
+        return;
+    }
+    free(c->out);
+    c->out = NULL;
+    if (c->linger && shutdown(c->fd, SHUT_WR) == 0) {
+        c->draining = true; /* the answer ends with our FIN; the client's bytes are read until its own */
+        return;
     }
     conn_close(c);
+}
+
+/* Reads and drops what a client sends after its answer, until it closes, HEALTH_DRAIN_MAX bytes, or the deadline. */
+static void conn_drain(struct health_conn *c)
+{
+    char sink[4096];
+    for (;;) {
+        ssize_t n = recv(c->fd, sink, sizeof(sink), MSG_DONTWAIT);
+        if (n > 0) {
+            c->drained += (size_t)n;
+            if (c->drained <= HEALTH_DRAIN_MAX)
+                continue;
+        } else if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
+            return;
+        }
+        conn_close(c);
+        return;
+    }
 }
 
 static void conn_read(struct health_server *h, struct health_conn *c)
@@ -258,6 +291,8 @@ static void conn_read(struct health_server *h, struct health_conn *c)
         return;
     }
     (*h->requests)++;
+    /* Anything but a GET/HEAD head that is all we were sent may be followed by more bytes (see linger). */
+    c->linger = !eof && (r != HTTP_OK || req.method == HTTP_OTHER || c->in_len > req.head_length);
     if (r == HTTP_BAD) {
         const char *msg = "bad request\n";
         conn_prepare(c, 400, "text/plain; charset=utf-8", msg, strlen(msg), 0, 0);
@@ -275,10 +310,8 @@ static void conn_read(struct health_server *h, struct health_conn *c)
         }
         free(resp.body);
     }
-    if (c->fd >= 0 && c->out != NULL) {
-        (void)shutdown(c->fd, SHUT_RD);
+    if (c->fd >= 0 && c->out != NULL)
         conn_write(c);
-    }
 }
 
 static void server_accept(struct health_server *h, int64_t now)
@@ -302,8 +335,9 @@ static void server_accept(struct health_server *h, int64_t now)
         (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
         slot->fd = fd;
         slot->deadline = now + HEALTH_CONN_TIMEOUT_MS;
-        slot->in_len = 0;
+        slot->in_len = slot->drained = 0;
         slot->out = NULL;
+        slot->linger = slot->draining = false;
     }
 }
 
@@ -319,6 +353,8 @@ void health_server_on_fd(struct health_server *h, int fd, short revents, int64_t
             continue;
         if (c->out != NULL)
             conn_write(c);
+        else if (c->draining)
+            conn_drain(c);
         else if ((revents & (POLLIN | POLLHUP | POLLERR)) != 0)
             conn_read(h, c);
         return;

@@ -14,6 +14,8 @@
 
 #define HEALTH_MAX_CONNS 64
 #define HEALTH_CONN_TIMEOUT_MS 5000
+/* After an answer, at most this many bytes a client still sends are read and dropped before closing. */
+#define HEALTH_DRAIN_MAX ((size_t)1 << 20)
 
 struct health_server;
 struct http_request;

@@ -11,6 +11,7 @@ server that goes away and comes back, a full temporary disk.
 Helpers (HTTP client, /metrics parser, ping recorder, tmpfs) live in
 tests/support/health.py, the "busy" app in tests/support/apps.py.
 """
+import contextlib
 import json
 import os
 import pathlib
@@ -724,6 +725,53 @@ def test_http_protocol(http_service):
     assert status == 431, body
     samples = http_service.metrics()
     assert hh.metric(samples, "lsinit_http_requests_total") >= 20
+    assert http_service.run.proc.poll() is None
+
+
+def _answer_and_ending(s):
+    """(the bytes that came back, "fin" or "reset"): how the server ended the connection; closes s."""
+    out = b""
+    with s:
+        try:
+            while True:
+                chunk = s.recv(65536)
+                if not chunk:
+                    return out, "fin"
+                out += chunk
+        except ConnectionResetError:
+            return out, "reset"
+
+
+def test_answer_to_a_client_still_sending_ends_cleanly(http_service):
+    """A client that sends more than lsinit reads -- a POST body after its
+    head, bytes past the 4 KiB request buffer -- gets its answer and then a
+    FIN, not a reset: lsinit reads and drops the rest after answering. Closing
+    with unread input makes Linux send RST, which discards whatever of the
+    answer is still in flight (RFC 9112, section 9.6). Answered clients slow
+    to close are not counted as rejected."""
+    port = http_service.port
+    rejected = hh.metric(http_service.metrics(), "lsinit_http_rejected_total")
+    bad = []
+    for _ in range(10):
+        # the head, then (after lsinit has answered) a 256 KiB body
+        s = hh.send_request(port, b"POST /livez HTTP/1.1\r\nHost: x\r\nContent-Length: 262144\r\n\r\n")
+        time.sleep(0.02)
+        with contextlib.suppress(OSError):
+            s.sendall(b"b" * 262144)
+        time.sleep(0.02)
+        raw, ending = _answer_and_ending(s)
+        if not raw.startswith(b"HTTP/1.1 405 ") or ending != "fin":
+            bad.append(("POST body after the head", ending, raw[:40]))
+        # a whole GET followed by more bytes than the request buffer holds, in one write
+        s = hh.send_request(port, b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n" + b"j" * 65536)
+        time.sleep(0.02)
+        raw, ending = _answer_and_ending(s)
+        status, headers, body = hh.parse_raw(raw)
+        if status != 200 or len(body) != int(headers["content-length"]) or ending != "fin":
+            bad.append(("GET and 64 KiB after it", ending, raw[:40]))
+    assert not bad, f"{len(bad)} of 20 answers ended with a reset or were cut: {bad[:4]}"
+    assert hh.metric(http_service.metrics(), "lsinit_http_rejected_total") == rejected
+    assert hh.request(port, "/livez").status == 200
     assert http_service.run.proc.poll() is None
 
 
