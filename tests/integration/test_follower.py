@@ -79,6 +79,13 @@ def acks(state):
     return out
 
 
+def last_committed(db):
+    """The writer's last committed seq, read from its database: its ack line may be missing (the writer can be
+    stopped between a commit and the ack), and a clean stop's final sync puts that row in the replica."""
+    with contextlib.closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True)) as con:
+        return con.execute("SELECT max(seq) FROM w").fetchone()[0]
+
+
 def seen(state):
     out = []
     p = pathlib.Path(state) / "seen"
@@ -180,9 +187,7 @@ def test_a_write_through_a_follower_fails_loudly_and_the_copy_is_unchanged(lsini
     run, state, db = start_follower(lsinit_bin, litestream_bin, replica, tmp_path, "f")
     try:
         wait_ready(run, state, timeout=60)
-        con = sqlite3.connect(f"file:{tmp_path / 'p' / 'app.db'}?mode=ro", uri=True)
-        last = con.execute("SELECT max(seq) FROM w").fetchone()[0]  # the primary's: a row may lack its ack
-        con.close()
+        last = last_committed(tmp_path / "p" / "app.db")  # the primary's: a row may lack its ack
         wait_for(lambda: seen(state) and seen(state)[-1][1] == last, 20, "the follower to catch up")
         before = hashlib.sha256(db.read_bytes()).hexdigest()
         st = os.stat(db)
@@ -552,10 +557,8 @@ def test_a_primary_whose_database_is_behind_the_replica_keeps_it_aside_and_resto
     b = primary(b_db, tmp_path / "b1")
     wait_for(lambda: len(durable(tmp_path / "b1")) > max(acks(tmp_path / "a1")) + 20, 30, lambda: b.stderr[-2000:])
     stop(b)
-    # The last row the other instance committed: its ack can be missing (stopped between the commit and the
-    # ack line), but a clean stop's final sync put the row in the replica, so A must continue after it.
-    with contextlib.closing(sqlite3.connect(f"file:{b_db}?mode=ro", uri=True)) as con:
-        b_max = con.execute("SELECT max(seq) FROM w").fetchone()[0]
+    # A must continue after the other instance's last committed row (in the replica after its clean stop).
+    b_max = last_committed(b_db)
     assert b_max >= max(acks(tmp_path / "b1"))
     a = primary(a_db, tmp_path / "a2")
     try:
